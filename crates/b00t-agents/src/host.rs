@@ -1,0 +1,228 @@
+//! The host loop of one agent: connect with the offline card as will, publish the online
+//! card on every (re)connect, subscribe to each skill's `/task`, ack before work, execute
+//! each (address, id) once, reply on `reply_to` or the address, beat every
+//! `heartbeat_ms`, and on shutdown finish in-flight tasks and publish the offline card.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use b00t_bus::{Bus, BusEvent, BusOptions, Message, Qos, Will};
+use b00t_config::BrokerUrl;
+use b00t_proto::{
+    clock, parse_task, Address, AgentChannel, AgentState, Channel, ErrorCode, Heartbeat, Reply,
+    ReplyHead, StatusCard, Task,
+};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::ledger::{Begin, Ledger};
+use crate::reply::Replier;
+use crate::{AgentError, AgentSpec, Progress, TaskContext};
+
+/// How an agent reaches the bus and what limits it applies.
+pub struct HostOptions {
+    pub url: BrokerUrl,
+    /// Tasks larger than this are refused with `too_large`.
+    pub max_payload: usize,
+    /// Largest MQTT packet the connection accepts.
+    pub packet_limit: usize,
+    pub heartbeat: Duration,
+    pub ledger: Arc<Ledger>,
+    /// How long shutdown waits for tasks in flight.
+    pub drain: Duration,
+}
+
+/// Runs `spec` on the bus until `shutdown` is cancelled. Reconnects on its own, forever:
+/// an agent outlives broker restarts.
+pub async fn run(
+    spec: AgentSpec,
+    options: HostOptions,
+    shutdown: CancellationToken,
+) -> Result<(), AgentError> {
+    let name = spec.name.to_string();
+    let card = StatusCard {
+        state: AgentState::Online,
+        agent: name.clone(),
+        skills: spec.skills.iter().map(|s| s.to_string()).collect(),
+        kind: spec.kind.clone(),
+        since: clock::now_rfc3339(),
+        heartbeat_ms: Some(options.heartbeat.as_millis() as u64),
+    };
+    let status_topic = AgentChannel::Status.topic(&name);
+    let offline = card.with_state(AgentState::Offline).to_json();
+    let mut bus_options = BusOptions::new(options.url.clone(), format!("b00t-agent-{name}"));
+    bus_options.packet_limit = options.packet_limit;
+    bus_options.will = Some(Will {
+        topic: status_topic.clone(),
+        payload: offline.clone(),
+        retain: true,
+    });
+    // Not a child of `shutdown`: the connection must outlive it to say goodbye.
+    let (bus, mut events) = Bus::connect(bus_options, &CancellationToken::new());
+    for skill in &spec.skills {
+        bus.subscribe(&Address::new(spec.name.clone(), skill.clone()).topic(Channel::Task), Qos::AtLeastOnce)
+            .await?;
+    }
+    let host = Arc::new(Host {
+        replier: Replier::new(bus.clone(), &name),
+        spec,
+        ledger: options.ledger,
+        max_payload: options.max_payload,
+        executed: AtomicU64::new(0),
+        tracker: TaskTracker::new(),
+    });
+    let started = Instant::now();
+    let mut heartbeat = tokio::time::interval(options.heartbeat);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut beats = 0u64;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            event = events.recv() => match event {
+                None => break,
+                Some(BusEvent::Connected) => {
+                    publish(&bus, &status_topic, Qos::AtLeastOnce, true, card.to_json()).await;
+                    tracing::info!(agent = %name, url = %bus.url(), "agent online");
+                }
+                Some(BusEvent::Message(message)) => host.on_message(message).await,
+                Some(BusEvent::Disconnected { .. }) => {}
+            },
+            _ = heartbeat.tick() => {
+                if bus.is_connected() {
+                    beats += 1;
+                    let beat = Heartbeat {
+                        agent: name.clone(),
+                        ts: clock::now_rfc3339(),
+                        seq: beats,
+                        uptime_ms: started.elapsed().as_millis() as u64,
+                        executed: host.executed.load(Ordering::Relaxed),
+                    };
+                    let payload = serde_json::to_vec(&beat).expect("a heartbeat serializes");
+                    publish(&bus, &AgentChannel::Heartbeat.topic(&name), Qos::AtMostOnce, false, payload).await;
+                }
+            }
+        }
+    }
+    host.tracker.close();
+    if tokio::time::timeout(options.drain, host.tracker.wait()).await.is_err() {
+        tracing::warn!(agent = %name, "tasks still running at shutdown; they will be driven again after restart");
+    }
+    if bus.is_connected() {
+        publish(&bus, &status_topic, Qos::AtLeastOnce, true, offline).await;
+    }
+    bus.close(Duration::from_secs(1)).await;
+    tracing::info!(agent = %name, "agent offline");
+    Ok(())
+}
+
+async fn publish(bus: &Bus, topic: &str, qos: Qos, retain: bool, payload: Vec<u8>) {
+    if let Err(e) = bus.publish(topic, qos, retain, payload).await {
+        tracing::warn!(error = %e, "publish failed");
+    }
+}
+
+/// What the task handlers of one agent share.
+struct Host {
+    spec: AgentSpec,
+    replier: Replier,
+    ledger: Arc<Ledger>,
+    max_payload: usize,
+    /// Tasks executed by this process: echo's `seq`.
+    executed: AtomicU64,
+    /// Handlers in flight, awaited (for a while) on shutdown.
+    tracker: TaskTracker,
+}
+
+impl Host {
+    async fn on_message(self: &Arc<Self>, message: Message) {
+        let Some((base, Channel::Task)) = Channel::split(&message.topic) else {
+            return;
+        };
+        let Ok(address) = Address::parse(base) else {
+            return;
+        };
+        if address.agent() != &self.spec.name || !self.spec.skills.contains(address.skill()) {
+            return;
+        }
+        match parse_task(&message.payload, self.max_payload) {
+            Err(rejection) => {
+                let reply = Reply::error(
+                    rejection.id.as_str(),
+                    self.spec.name.as_str(),
+                    address.skill().as_str(),
+                    rejection.code,
+                    rejection.message,
+                );
+                let reply_base = rejection.reply_to.as_deref().unwrap_or(base);
+                self.replier.send(reply_base, &reply).await;
+            }
+            Ok(task) => self.accept(address, task).await,
+        }
+    }
+
+    async fn accept(self: &Arc<Self>, address: Address, task: Task) {
+        let base = task.reply_to.clone().unwrap_or_else(|| address.to_string());
+        let id = task.id.to_string();
+        let agent = self.spec.name.as_str();
+        let skill = address.skill().as_str();
+        let address_key = address.to_string();
+        let once = task.source.id_is_senders();
+        if once {
+            match self.ledger.begin(&address_key, &id) {
+                Begin::New => {}
+                Begin::Running => {
+                    self.replier.send(&base, &Reply::ack(&id, agent, skill)).await;
+                    return;
+                }
+                Begin::Done(stored) => {
+                    self.replier.send(&base, &Reply::ack(&id, agent, skill)).await;
+                    let channel = match ReplyHead::parse(&stored) {
+                        Some(head) if head.kind == "result" => Channel::Result,
+                        _ => Channel::Error,
+                    };
+                    self.replier.send_raw(&base, channel, stored).await;
+                    return;
+                }
+            }
+        }
+        self.replier.send(&base, &Reply::ack(&id, agent, skill)).await;
+        let seq = self.executed.fetch_add(1, Ordering::Relaxed) + 1;
+        let ctx = TaskContext {
+            agent: self.spec.name.clone(),
+            skill: address.skill().clone(),
+            progress: Progress {
+                replier: self.replier.clone(),
+                base: base.clone(),
+                id: id.clone(),
+                skill: skill.to_owned(),
+            },
+            task,
+            seq,
+        };
+        let host = self.clone();
+        self.tracker.spawn(async move {
+            let started = Instant::now();
+            let skill = ctx.skill.to_string();
+            // A task of its own, so that a panicking handler becomes an error reply.
+            let outcome = tokio::spawn(host.spec.handler.handle(ctx)).await;
+            let agent = host.spec.name.as_str();
+            let reply = match outcome {
+                Ok(Ok(body)) => Reply::result(&id, agent, &skill, body, started.elapsed().as_millis() as u64),
+                Ok(Err(failure)) => Reply::error(&id, agent, &skill, failure.code, failure.message),
+                Err(crashed) => Reply::error(
+                    &id,
+                    agent,
+                    &skill,
+                    ErrorCode::Failed,
+                    format!("agent `{agent}` crashed on task `{id}`: {crashed}; see the agent's log"),
+                ),
+            };
+            let payload = reply.to_json();
+            if once {
+                host.ledger.finish(&address_key, &id, &payload).await;
+            }
+            host.replier.send_raw(&base, reply.channel(), payload).await;
+        });
+    }
+}

@@ -1,0 +1,91 @@
+//! The agent abstraction every agent uses: installer, group assistants, container CI
+//! agents, echo. A handler gets a [`TaskContext`] and returns a JSON body or a
+//! [`Failure`]; the host does the protocol around it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use b00t_proto::{ErrorCode, Name, Task};
+use serde_json::Value;
+
+use crate::reply::Replier;
+
+/// What a handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, Failure>> + Send + 'static>>;
+
+/// The work of an agent's skills.
+pub trait Handler: Send + Sync + 'static {
+    /// Executes one task. Called at most once per (address, id).
+    fn handle(&self, ctx: TaskContext) -> HandlerFuture;
+}
+
+/// A failed task: becomes an `error` reply with this code and message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// One task being executed.
+pub struct TaskContext {
+    pub agent: Name,
+    pub skill: Name,
+    pub task: Task,
+    /// How many tasks this agent process has executed, this one included.
+    pub seq: u64,
+    pub progress: Progress,
+}
+
+/// Sends `progress` replies for the task being executed.
+#[derive(Clone)]
+pub struct Progress {
+    pub(crate) replier: Replier,
+    pub(crate) base: String,
+    pub(crate) id: String,
+    pub(crate) skill: String,
+}
+
+impl Progress {
+    /// Reports step `n` of `of` (either may be unknown).
+    pub async fn step(&self, step: &str, n: Option<u64>, of: Option<u64>) {
+        let reply = b00t_proto::Reply::Progress {
+            id: self.id.clone(),
+            agent: self.replier.agent().to_owned(),
+            skill: self.skill.clone(),
+            step: step.to_owned(),
+            n,
+            of,
+            ts: b00t_proto::clock::now_rfc3339(),
+        };
+        self.replier.send(&self.base, &reply).await;
+    }
+}
+
+/// An agent: who it is, what it can do, and the code that does it.
+#[derive(Clone)]
+pub struct AgentSpec {
+    pub name: Name,
+    pub kind: String,
+    pub skills: Vec<Name>,
+    pub handler: Arc<dyn Handler>,
+}
+
+impl std::fmt::Debug for AgentSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("skills", &self.skills)
+            .finish()
+    }
+}

@@ -1,0 +1,18 @@
+//! Errors of starting the embedded broker, each naming the address and what to do.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("port `{port}` is in use on `{ip}`: another broker is running; pass `--listen {ip}:{next}` or `--broker mqtt://{ip}:{port}`", port = addr.port(), ip = addr.ip(), next = addr.port().wrapping_add(1).max(1))]
+    PortInUse { addr: SocketAddr },
+    #[error("cannot listen on `{addr}`: {source}; pass another `--listen ADDR:PORT`")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the broker's listener on `{addr}` failed: {message}")]
+    Listener { addr: SocketAddr, message: String },
+    #[error("the broker on `{addr}` did not accept connections within {seconds} s")]
+    NotReady { addr: SocketAddr, seconds: u64 },
+}

@@ -1,0 +1,21 @@
+//! The b00t home and its configuration: where the home is, what `b00t.toml` says (with
+//! every default filled in), which environment variables b00t reads, and where the
+//! broker is.
+//!
+//! Layout: `settings` (the typed `b00t.toml`), `home` (finding the home and its state
+//! folder), `env` (every environment variable, in one place), `broker_url` (parsing
+//! `mqtt://HOST:PORT`), `error`.
+
+pub mod broker_url;
+pub mod env;
+pub mod error;
+pub mod home;
+pub mod settings;
+
+pub use broker_url::BrokerUrl;
+pub use error::ConfigError;
+pub use home::Home;
+pub use settings::{AgentsConfig, BrokerConfig, Config, DeliveryConfig, StateConfig};
+
+/// The default configuration, with comments: what `b00t config --default` prints.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");

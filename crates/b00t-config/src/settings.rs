@@ -1,0 +1,245 @@
+//! The typed `b00t.toml`. Unknown keys are errors naming the file and the key; every
+//! key has a default, so an empty or missing file is a valid configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{BrokerUrl, ConfigError};
+
+/// The whole configuration of a home.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub broker: BrokerConfig,
+    pub delivery: DeliveryConfig,
+    pub agents: AgentsConfig,
+    pub state: StateConfig,
+}
+
+/// `[broker]`: the embedded broker, or the external one to use instead.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    pub listen: SocketAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub max_payload_bytes: usize,
+    pub max_connections: usize,
+}
+
+/// `[delivery]`: ack timeout, retries and dead letters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    pub ack_timeout_ms: u64,
+    pub retry_delay_ms: u64,
+    pub max_retries: u32,
+}
+
+/// `[agents]`: what every agent shares, and which built-in agents `b00t up` starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    pub heartbeat_ms: u64,
+    pub echo: bool,
+}
+
+/// `[state]`: where runtime state lives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    pub dir: PathBuf,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            url: None,
+            max_payload_bytes: 1024 * 1024,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            ack_timeout_ms: 30_000,
+            retry_delay_ms: 5_000,
+            max_retries: 3,
+        }
+    }
+}
+
+impl DeliveryConfig {
+    pub fn ack_timeout(&self) -> Duration {
+        Duration::from_millis(self.ack_timeout_ms)
+    }
+
+    pub fn retry_delay(&self) -> Duration {
+        Duration::from_millis(self.retry_delay_ms)
+    }
+
+    /// How long a task may wait, from its first publication, before it is dead-lettered.
+    pub fn give_up_after(&self) -> Duration {
+        self.ack_timeout() + self.retry_delay() * self.max_retries
+    }
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            heartbeat_ms: 10_000,
+            echo: true,
+        }
+    }
+}
+
+impl AgentsConfig {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: PathBuf::from("state"),
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Largest payload the embedded broker and our clients let through. Larger than
+    /// `max_payload_bytes` on purpose: a payload a little over the limit must reach an
+    /// agent to be refused with `too_large`, not cut the sender's connection.
+    pub fn packet_limit(&self) -> usize {
+        (self.max_payload_bytes.saturating_mul(4))
+            .max(16 * 1024 * 1024)
+            .min(256 * 1024 * 1024)
+    }
+
+    /// The external broker URL, if `[broker] url` is set.
+    pub fn external(&self) -> Result<Option<BrokerUrl>, ConfigError> {
+        self.url.as_deref().map(BrokerUrl::parse).transpose()
+    }
+}
+
+impl Config {
+    /// The file name of a home's configuration.
+    pub const FILE_NAME: &'static str = "b00t.toml";
+
+    /// Reads `<home>/b00t.toml`; a missing file means all defaults.
+    pub fn load(home: &Path) -> Result<Config, ConfigError> {
+        let path = home.join(Self::FILE_NAME);
+        let text = match fs_err::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Self::parse(&text, &path)
+    }
+
+    /// Parses and checks the text of a `b00t.toml` read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().replace('\n', "\n  "),
+        })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let fail = |key, problem: &str| ConfigError::Value {
+            path: path.to_owned(),
+            key,
+            problem: problem.to_owned(),
+        };
+        let d = &self.delivery;
+        if d.ack_timeout_ms == 0 || d.ack_timeout_ms > 86_400_000 {
+            return Err(fail("delivery.ack_timeout_ms", "must be from 1 to 86400000 (one day)"));
+        }
+        if d.retry_delay_ms == 0 || d.retry_delay_ms > 86_400_000 {
+            return Err(fail("delivery.retry_delay_ms", "must be from 1 to 86400000 (one day)"));
+        }
+        if d.max_retries > 1000 {
+            return Err(fail("delivery.max_retries", "must be at most 1000"));
+        }
+        let b = &self.broker;
+        if !(1024..=64 * 1024 * 1024).contains(&b.max_payload_bytes) {
+            return Err(fail("broker.max_payload_bytes", "must be from 1024 to 67108864 (64 MiB)"));
+        }
+        if b.max_connections == 0 {
+            return Err(fail("broker.max_connections", "must be at least 1"));
+        }
+        if let Err(e) = b.external() {
+            return Err(fail("broker.url", &e.to_string()));
+        }
+        if !(100..=3_600_000).contains(&self.agents.heartbeat_ms) {
+            return Err(fail("agents.heartbeat_ms", "must be from 100 to 3600000 (one hour)"));
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML, defaults included: what `b00t config` prints.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("the configuration always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/h/b00t.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn empty_is_default() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_shipped_default_is_the_default() {
+        assert_eq!(parse(crate::DEFAULT_CONFIG).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn overrides() {
+        let c = parse("[delivery]\nack_timeout_ms = 500\nmax_retries = 1\n").unwrap();
+        assert_eq!(c.delivery.ack_timeout_ms, 500);
+        assert_eq!(c.delivery.max_retries, 1);
+        assert_eq!(c.delivery.retry_delay_ms, 5000);
+    }
+
+    #[test]
+    fn unknown_keys_name_file_and_key() {
+        let err = parse("[delivery]\nack_timeout = 5\n").unwrap_err();
+        assert!(err.contains("/h/b00t.toml"), "{err}");
+        assert!(err.contains("ack_timeout"), "{err}");
+        let err = parse("[brokr]\n").unwrap_err();
+        assert!(err.contains("brokr"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let err = parse("[delivery]\nack_timeout_ms = 0\n").unwrap_err();
+        assert!(err.contains("delivery.ack_timeout_ms"), "{err}");
+        let err = parse("[broker]\nurl = \"http://x\"\n").unwrap_err();
+        assert!(err.contains("broker.url"), "{err}");
+        let err = parse("[broker]\nlisten = \"nope\"\n").unwrap_err();
+        assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = Config::default();
+        assert_eq!(parse(&c.to_toml()).unwrap(), c);
+    }
+}

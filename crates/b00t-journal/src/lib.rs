@@ -1,0 +1,24 @@
+//! The journal: one SQLite file (WAL) in the home's state folder that records every task
+//! with an id, its ack, its final reply (result, error or dead letter), and each agent's
+//! executions. Writes go through one writer thread that commits in batches (group
+//! commit); readers open their own connection. Only this crate touches rusqlite.
+//!
+//! Layout: `schema` (tables and pragmas), `writer` (the batching writer thread and its
+//! operations), `read` (queries at start-up), `error`.
+
+mod error;
+mod read;
+mod schema;
+mod writer;
+
+pub use error::JournalError;
+pub use read::{Execution, OpenTask};
+pub use writer::{Final, Journal, JournalHandle};
+
+/// Milliseconds since the Unix epoch, as the journal stores times.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,37 @@
+//! Tables and pragmas. WAL with `synchronous = NORMAL`: a killed process loses nothing
+//! that was committed; only a power cut may lose the last commits.
+
+use rusqlite::Connection;
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tasks (
+    address     TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    reply_to    TEXT,
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'acked', 'result', 'error', 'dead')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    created_ms  INTEGER NOT NULL,
+    acked_ms    INTEGER,
+    finished_ms INTEGER,
+    reply       BLOB,
+    PRIMARY KEY (address, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tasks_open ON tasks (created_ms) WHERE state IN ('pending', 'acked');
+CREATE TABLE IF NOT EXISTS executions (
+    address     TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    agent       TEXT    NOT NULL,
+    reply       BLOB    NOT NULL,
+    finished_ms INTEGER NOT NULL,
+    PRIMARY KEY (address, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS executions_by_agent ON executions (agent, finished_ms);
+";
+
+pub(crate) fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(SCHEMA)
+}

@@ -1,0 +1,363 @@
+//! The writer thread: receives operations from any number of [`JournalHandle`]s and
+//! applies them in batched transactions, so a burst of tasks costs one commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection};
+use tokio::sync::oneshot;
+
+use crate::read::{self, Execution, OpenTask};
+use crate::{now_ms, schema, JournalError};
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Final {
+    Result,
+    Error,
+    Dead,
+}
+
+impl Final {
+    fn state(self) -> &'static str {
+        match self {
+            Final::Result => "result",
+            Final::Error => "error",
+            Final::Dead => "dead",
+        }
+    }
+}
+
+enum Op {
+    Task {
+        address: String,
+        id: String,
+        payload: Vec<u8>,
+        reply_to: Option<String>,
+    },
+    Ack {
+        address: String,
+        id: String,
+    },
+    Attempt {
+        address: String,
+        id: String,
+        attempts: u32,
+    },
+    Final {
+        address: String,
+        id: String,
+        how: Final,
+        reply: Vec<u8>,
+    },
+    Execution {
+        address: String,
+        id: String,
+        agent: String,
+        reply: Vec<u8>,
+    },
+    /// Answered once everything sent before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Most operations applied in one transaction.
+const BATCH: usize = 1024;
+
+/// The owner of the journal: holds the writer thread and closes it.
+pub struct Journal {
+    handle: JournalHandle,
+    /// The writer thread; it ends when every handle is dropped or on `close`.
+    writer: Option<JoinHandle<()>>,
+    path: PathBuf,
+}
+
+/// A cloneable way to write to the journal. Sends never block; writes are committed in
+/// the background, and `flush` waits for them.
+#[derive(Clone)]
+pub struct JournalHandle {
+    /// To the writer thread; the thread stops when all senders are gone.
+    tx: mpsc::Sender<Op>,
+}
+
+impl std::fmt::Debug for JournalHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JournalHandle")
+    }
+}
+
+impl Journal {
+    /// Opens (or creates) the journal at `path` and starts its writer thread.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let conn = Connection::open(path).map_err(|source| JournalError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        schema::prepare(&conn).map_err(|source| JournalError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let (tx, rx) = mpsc::channel();
+        let thread_path = path.to_owned();
+        let writer = std::thread::Builder::new()
+            .name("b00t-journal".into())
+            .spawn(move || write_loop(conn, rx, &thread_path))
+            .map_err(|source| JournalError::Thread {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Journal {
+            handle: JournalHandle { tx },
+            writer: Some(writer),
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn handle(&self) -> JournalHandle {
+        self.handle.clone()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every task with no final reply, oldest first.
+    pub fn open_tasks(&self) -> Result<Vec<OpenTask>, JournalError> {
+        read::open_tasks(&self.reader()?, &self.path)
+    }
+
+    /// The newest `limit` executions of `agent`.
+    pub fn executions(&self, agent: &str, limit: usize) -> Result<Vec<Execution>, JournalError> {
+        read::executions(&self.reader()?, &self.path, agent, limit)
+    }
+
+    fn reader(&self) -> Result<Connection, JournalError> {
+        let conn = Connection::open(&self.path).map_err(|source| JournalError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|source| JournalError::Sql {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(conn)
+    }
+
+    /// Commits everything sent so far and stops the writer thread.
+    pub async fn close(mut self) {
+        self.handle.flush().await;
+        if let Some(writer) = self.writer.take() {
+            drop(self.handle);
+            // The thread ends once the last handle is gone; handles held elsewhere keep it
+            // alive, which is fine: everything sent before `flush` is committed.
+            if writer.is_finished() {
+                let _ = writer.join();
+            }
+        }
+    }
+}
+
+impl JournalHandle {
+    fn send(&self, op: Op) {
+        if self.tx.send(op).is_err() {
+            tracing::error!("journal writer has stopped; an entry was not recorded");
+        }
+    }
+
+    /// A task with an id was seen; kept only the first time.
+    pub fn task(&self, address: &str, id: &str, payload: &[u8], reply_to: Option<&str>) {
+        self.send(Op::Task {
+            address: address.to_owned(),
+            id: id.to_owned(),
+            payload: payload.to_vec(),
+            reply_to: reply_to.map(str::to_owned),
+        });
+    }
+
+    pub fn ack(&self, address: &str, id: &str) {
+        self.send(Op::Ack {
+            address: address.to_owned(),
+            id: id.to_owned(),
+        });
+    }
+
+    pub fn attempt(&self, address: &str, id: &str, attempts: u32) {
+        self.send(Op::Attempt {
+            address: address.to_owned(),
+            id: id.to_owned(),
+            attempts,
+        });
+    }
+
+    /// The task ended with `reply` (a result, an error, or the dead letter's error).
+    pub fn finish(&self, address: &str, id: &str, how: Final, reply: &[u8]) {
+        self.send(Op::Final {
+            address: address.to_owned(),
+            id: id.to_owned(),
+            how,
+            reply: reply.to_vec(),
+        });
+    }
+
+    /// An agent executed a task; resolves once the record is committed.
+    pub fn execution(&self, agent: &str, address: &str, id: &str, reply: &[u8]) -> oneshot::Receiver<()> {
+        self.send(Op::Execution {
+            address: address.to_owned(),
+            id: id.to_owned(),
+            agent: agent.to_owned(),
+            reply: reply.to_vec(),
+        });
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Flush(tx));
+        rx
+    }
+
+    /// Waits until everything sent before this call is committed.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Flush(tx));
+        let _ = rx.await;
+    }
+}
+
+fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut flushed = Vec::new();
+        if let Err(e) = apply(&mut conn, &mut batch, &mut flushed) {
+            tracing::error!(path = %path.display(), error = %e, "journal write failed");
+        }
+        for done in flushed {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn apply(
+    conn: &mut Connection,
+    batch: &mut Vec<Op>,
+    flushed: &mut Vec<oneshot::Sender<()>>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let now = now_ms();
+    for op in batch.drain(..) {
+        match op {
+            Op::Task {
+                address,
+                id,
+                payload,
+                reply_to,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO tasks (address, id, payload, reply_to, state, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+                )?
+                .execute(params![address, id, payload, reply_to, now])?;
+            }
+            Op::Ack { address, id } => {
+                tx.prepare_cached(
+                    "UPDATE tasks SET state = 'acked', acked_ms = ?3
+                     WHERE address = ?1 AND id = ?2 AND state = 'pending'",
+                )?
+                .execute(params![address, id, now])?;
+            }
+            Op::Attempt {
+                address,
+                id,
+                attempts,
+            } => {
+                tx.prepare_cached("UPDATE tasks SET attempts = ?3 WHERE address = ?1 AND id = ?2")?
+                    .execute(params![address, id, attempts])?;
+            }
+            Op::Final {
+                address,
+                id,
+                how,
+                reply,
+            } => {
+                tx.prepare_cached(
+                    "UPDATE tasks SET state = ?3, reply = ?4, finished_ms = ?5
+                     WHERE address = ?1 AND id = ?2 AND state IN ('pending', 'acked')",
+                )?
+                .execute(params![address, id, how.state(), reply, now])?;
+            }
+            Op::Execution {
+                address,
+                id,
+                agent,
+                reply,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO executions (address, id, agent, reply, finished_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![address, id, agent, reply, now])?;
+            }
+            Op::Flush(done) => flushed.push(done),
+        }
+    }
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn open_tasks_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let journal = Journal::open(&path).unwrap();
+        let h = journal.handle();
+        h.task("b00t.a.s", "t-1", b"{\"id\":\"t-1\"}", Some("r"));
+        h.task("b00t.a.s", "t-2", b"{\"id\":\"t-2\"}", None);
+        h.task("b00t.a.s", "t-3", b"{\"id\":\"t-3\"}", None);
+        h.task("b00t.a.s", "t-1", b"duplicate is ignored", None);
+        h.ack("b00t.a.s", "t-2");
+        h.attempt("b00t.a.s", "t-2", 2);
+        h.finish("b00t.a.s", "t-3", Final::Result, b"{}");
+        h.execution("a", "b00t.a.s", "t-3", b"{\"type\":\"result\"}").await.unwrap();
+        drop(h);
+        journal.close().await;
+
+        let journal = Journal::open(&path).unwrap();
+        let open = journal.open_tasks().unwrap();
+        assert_eq!(open.len(), 2);
+        assert_eq!(open[0].id, "t-1");
+        assert_eq!(open[0].payload, b"{\"id\":\"t-1\"}");
+        assert_eq!(open[0].reply_to.as_deref(), Some("r"));
+        assert!(!open[0].acked);
+        assert_eq!(open[1].id, "t-2");
+        assert!(open[1].acked);
+        assert_eq!(open[1].attempts, 2);
+        let execs = journal.executions("a", 10).unwrap();
+        assert_eq!(execs.len(), 1);
+        assert_eq!(execs[0].id, "t-3");
+        assert!(journal.executions("other", 10).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_final_reply_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let h = journal.handle();
+        h.task("b00t.a.s", "t", b"{}", None);
+        h.finish("b00t.a.s", "t", Final::Dead, b"dead");
+        h.finish("b00t.a.s", "t", Final::Result, b"late");
+        h.flush().await;
+        assert!(journal.open_tasks().unwrap().is_empty());
+        let conn = journal.reader().unwrap();
+        let (state, reply): (String, Vec<u8>) = conn
+            .query_row("SELECT state, reply FROM tasks", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((state.as_str(), reply.as_slice()), ("dead", &b"dead"[..]));
+    }
+}

@@ -1,0 +1,80 @@
+//! Presence: the retained status card on `b00t.<agent>/status` (also the agent's MQTT
+//! will, with `"state": "offline"`), and the periodic heartbeat.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether an agent is connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentState {
+    Online,
+    Offline,
+}
+
+/// The card an agent publishes, retained, when it connects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusCard {
+    pub state: AgentState,
+    pub agent: String,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub since: String,
+    /// How often this agent sends a heartbeat, so a viewer can tell a stale one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ms: Option<u64>,
+}
+
+impl StatusCard {
+    /// The same card with another state: the will is the online card marked offline.
+    pub fn with_state(&self, state: AgentState) -> StatusCard {
+        StatusCard {
+            state,
+            ..self.clone()
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a card always serializes")
+    }
+
+    pub fn parse(payload: &[u8]) -> Option<StatusCard> {
+        serde_json::from_slice(payload).ok()
+    }
+}
+
+/// `b00t.<agent>/heartbeat`, sent every `heartbeat_ms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub agent: String,
+    pub ts: String,
+    /// Counts heartbeats since the agent process started.
+    pub seq: u64,
+    pub uptime_ms: u64,
+    /// Tasks this agent process has executed.
+    #[serde(default)]
+    pub executed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_shape() {
+        let card = StatusCard {
+            state: AgentState::Online,
+            agent: "installer".into(),
+            skills: vec!["apt".into()],
+            kind: "installer".into(),
+            since: "2026-11-20T10:00:00Z".into(),
+            heartbeat_ms: None,
+        };
+        let v: serde_json::Value = serde_json::from_slice(&card.to_json()).unwrap();
+        assert_eq!(v["state"], "online");
+        let off = card.with_state(AgentState::Offline);
+        assert_eq!(StatusCard::parse(&off.to_json()).unwrap().state, AgentState::Offline);
+    }
+}
