@@ -61,8 +61,11 @@ pub async fn run(
     // Not a child of `shutdown`: the connection must outlive it to say goodbye.
     let (bus, mut events) = Bus::connect(bus_options, &CancellationToken::new());
     for skill in &spec.skills {
-        bus.subscribe(&Address::new(spec.name.clone(), skill.clone()).topic(Channel::Task), Qos::AtLeastOnce)
-            .await?;
+        bus.subscribe(
+            &Address::new(spec.name.clone(), skill.clone()).topic(Channel::Task),
+            Qos::AtLeastOnce,
+        )
+        .await?;
     }
     let host = Arc::new(Host {
         replier: Replier::new(bus.clone(), &name),
@@ -83,6 +86,8 @@ pub async fn run(
                 None => break,
                 Some(BusEvent::Connected) => {
                     publish(&bus, &status_topic, Qos::AtLeastOnce, true, card.to_json()).await;
+                    // Beat now: the tick at start came before the connection.
+                    heartbeat.reset_immediately();
                     tracing::info!(agent = %name, url = %bus.url(), "agent online");
                 }
                 Some(BusEvent::Message(message)) => host.on_message(message).await,
@@ -105,7 +110,10 @@ pub async fn run(
         }
     }
     host.tracker.close();
-    if tokio::time::timeout(options.drain, host.tracker.wait()).await.is_err() {
+    if tokio::time::timeout(options.drain, host.tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(agent = %name, "tasks still running at shutdown; they will be driven again after restart");
     }
     if bus.is_connected() {
@@ -172,11 +180,15 @@ impl Host {
             match self.ledger.begin(&address_key, &id) {
                 Begin::New => {}
                 Begin::Running => {
-                    self.replier.send(&base, &Reply::ack(&id, agent, skill)).await;
+                    self.replier
+                        .send(&base, &Reply::ack(&id, agent, skill))
+                        .await;
                     return;
                 }
                 Begin::Done(stored) => {
-                    self.replier.send(&base, &Reply::ack(&id, agent, skill)).await;
+                    self.replier
+                        .send(&base, &Reply::ack(&id, agent, skill))
+                        .await;
                     let channel = match ReplyHead::parse(&stored) {
                         Some(head) if head.kind == "result" => Channel::Result,
                         _ => Channel::Error,
@@ -186,7 +198,9 @@ impl Host {
                 }
             }
         }
-        self.replier.send(&base, &Reply::ack(&id, agent, skill)).await;
+        self.replier
+            .send(&base, &Reply::ack(&id, agent, skill))
+            .await;
         let seq = self.executed.fetch_add(1, Ordering::Relaxed) + 1;
         let ctx = TaskContext {
             agent: self.spec.name.clone(),
@@ -208,14 +222,22 @@ impl Host {
             let outcome = tokio::spawn(host.spec.handler.handle(ctx)).await;
             let agent = host.spec.name.as_str();
             let reply = match outcome {
-                Ok(Ok(body)) => Reply::result(&id, agent, &skill, body, started.elapsed().as_millis() as u64),
+                Ok(Ok(body)) => Reply::result(
+                    &id,
+                    agent,
+                    &skill,
+                    body,
+                    started.elapsed().as_millis() as u64,
+                ),
                 Ok(Err(failure)) => Reply::error(&id, agent, &skill, failure.code, failure.message),
                 Err(crashed) => Reply::error(
                     &id,
                     agent,
                     &skill,
                     ErrorCode::Failed,
-                    format!("agent `{agent}` crashed on task `{id}`: {crashed}; see the agent's log"),
+                    format!(
+                        "agent `{agent}` crashed on task `{id}`: {crashed}; see the agent's log"
+                    ),
                 ),
             };
             let payload = reply.to_json();

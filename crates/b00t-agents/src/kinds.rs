@@ -17,7 +17,11 @@ pub fn builtin(kind: &str, name: Name) -> Result<AgentSpec, AgentError> {
         "echo" => Ok(echo(name)),
         _ => Err(AgentError::UnknownKind {
             kind: kind.to_owned(),
-            known: KINDS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+            known: KINDS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
@@ -47,7 +51,9 @@ mod tests {
 
     #[test]
     fn unknown_kind_lists_the_known() {
-        let err = builtin("nope", Name::parse("x").unwrap()).unwrap_err().to_string();
+        let err = builtin("nope", Name::parse("x").unwrap())
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "unknown agent kind `nope`: the kinds are `echo`");
     }
 }

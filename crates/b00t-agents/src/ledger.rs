@@ -61,7 +61,11 @@ impl Ledger {
         };
         {
             let mut state = ledger.state.lock().expect("ledger lock");
-            for e in journal.executions(agent, ledger.capacity)?.into_iter().rev() {
+            for e in journal
+                .executions(agent, ledger.capacity)?
+                .into_iter()
+                .rev()
+            {
                 let key = (e.address, e.id);
                 state.order.push_back(key.clone());
                 state.entries.insert(key, Some(e.reply));
@@ -105,7 +109,9 @@ impl Ledger {
     fn evict(&self, state: &mut State) {
         let mut scanned = 0;
         while state.entries.len() > self.capacity && scanned < state.order.len() {
-            let Some(key) = state.order.pop_front() else { break };
+            let Some(key) = state.order.pop_front() else {
+                break;
+            };
             if matches!(state.entries.get(&key), Some(None)) {
                 // Still running: keep it, look further.
                 state.order.push_back(key);
@@ -141,8 +147,16 @@ mod tests {
         l.begin("x", "1");
         l.finish("x", "1", b"1").await;
         l.begin("x", "2");
-        assert_eq!(l.begin("x", "running"), Begin::Running, "a running entry is kept");
-        assert_eq!(l.begin("x", "1"), Begin::New, "the oldest finished one went");
+        assert_eq!(
+            l.begin("x", "running"),
+            Begin::Running,
+            "a running entry is kept"
+        );
+        assert_eq!(
+            l.begin("x", "1"),
+            Begin::New,
+            "the oldest finished one went"
+        );
     }
 
     #[tokio::test]

@@ -31,7 +31,11 @@ impl Replier {
     /// Publishes an already serialized reply, such as a stored result.
     pub async fn send_raw(&self, base: &str, channel: b00t_proto::Channel, payload: Vec<u8>) {
         let topic = format!("{base}/{}", channel.as_str());
-        if let Err(e) = self.bus.publish(&topic, Qos::AtLeastOnce, false, payload).await {
+        if let Err(e) = self
+            .bus
+            .publish(&topic, Qos::AtLeastOnce, false, payload)
+            .await
+        {
             tracing::warn!(agent = %self.agent, error = %e, "reply not sent");
         }
     }

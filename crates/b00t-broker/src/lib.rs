@@ -31,7 +31,8 @@ impl EmbeddedBroker {
         let addr = probe::claim(settings.listen)?;
         let (router_config, server_settings) = settings.rumqttd(addr);
         let router_tx = rumqttd::Router::new(0, router_config).spawn();
-        let mut server = rumqttd::Server::new(server_settings, router_tx, rumqttd::protocol::v4::V4);
+        let mut server =
+            rumqttd::Server::new(server_settings, router_tx, rumqttd::protocol::v4::V4);
         let listener = tokio::spawn(async move { server.start(rumqttd::LinkType::Remote).await });
         tokio::select! {
             ready = probe::wait_until_accepting(addr, Duration::from_secs(5)) => ready?,

@@ -54,8 +54,14 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap();
         let err = claim(addr).unwrap_err().to_string();
-        assert!(err.contains(&format!("port `{}` is in use", addr.port())), "{err}");
-        assert!(err.contains("--listen") && err.contains("--broker"), "{err}");
+        assert!(
+            err.contains(&format!("port `{}` is in use", addr.port())),
+            "{err}"
+        );
+        assert!(
+            err.contains("--listen") && err.contains("--broker"),
+            "{err}"
+        );
     }
 
     #[test]

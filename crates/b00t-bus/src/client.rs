@@ -105,6 +105,30 @@ impl Bus {
         Ok(())
     }
 
+    /// Subscribes and waits until the broker confirms it (a SubAck), so that a message
+    /// published afterwards is sure to be seen. Fails after `limit`.
+    pub async fn subscribe_confirmed(
+        &self,
+        filter: &str,
+        qos: Qos,
+        limit: Duration,
+    ) -> Result<(), BusError> {
+        let before = self.state.borrow().subacks;
+        self.subscribe(filter, qos).await?;
+        let mut state = self.state.clone();
+        let confirmed =
+            tokio::time::timeout(limit, state.wait_for(|s| s.connected && s.subacks > before))
+                .await;
+        match confirmed {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(BusError::NotSubscribed {
+                url: self.url.clone(),
+                filter: filter.to_owned(),
+                seconds: limit.as_secs().max(1),
+            }),
+        }
+    }
+
     /// Publishes; waits only for room in the request queue, not for the broker.
     pub async fn publish(
         &self,

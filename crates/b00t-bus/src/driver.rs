@@ -22,6 +22,8 @@ pub(crate) struct Subscriptions {
 pub(crate) struct ConnState {
     pub connected: bool,
     pub last_error: Option<String>,
+    /// SubAcks received on this client, across reconnects.
+    pub subacks: u64,
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -50,6 +52,9 @@ pub(crate) async fn drive(
                 };
                 let _ = events.send(BusEvent::Message(message));
             }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                state.send_modify(|s| s.subacks += 1);
+            }
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff = FIRST_BACKOFF;
                 let filters = {
@@ -66,9 +71,9 @@ pub(crate) async fn drive(
                         tracing::warn!(error = %e, "re-subscribe failed");
                     }
                 }
-                state.send_replace(ConnState {
-                    connected: true,
-                    last_error: None,
+                state.send_modify(|s| {
+                    s.connected = true;
+                    s.last_error = None;
                 });
                 let _ = events.send(BusEvent::Connected);
             }
@@ -84,9 +89,9 @@ pub(crate) async fn drive(
                     let mut subs = subscriptions.lock().expect("subscriptions lock");
                     std::mem::replace(&mut subs.connected, false)
                 };
-                state.send_replace(ConnState {
-                    connected: false,
-                    last_error: Some(error.clone()),
+                state.send_modify(|s| {
+                    s.connected = false;
+                    s.last_error = Some(error.clone());
                 });
                 if was_connected {
                     tracing::warn!(%error, "bus connection lost; reconnecting");

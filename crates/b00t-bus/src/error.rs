@@ -10,6 +10,14 @@ pub enum BusError {
     },
     #[error("the connection to `{url}` is closed: publish to `{topic}` was not sent")]
     Closed { url: String, topic: String },
+    #[error(
+        "the broker at `{url}` did not confirm the subscription to `{filter}` within {seconds} s"
+    )]
+    NotSubscribed {
+        url: String,
+        filter: String,
+        seconds: u64,
+    },
     #[error("the connection to `{url}` is closed")]
     ClosedConnection { url: String },
 }

@@ -38,7 +38,9 @@ pub enum BusEvent {
     Connected,
     Message(Message),
     /// The connection dropped; the driver is reconnecting.
-    Disconnected { error: String },
+    Disconnected {
+        error: String,
+    },
 }
 
 impl Qos {

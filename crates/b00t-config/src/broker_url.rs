@@ -42,7 +42,9 @@ impl BrokerUrl {
             },
         };
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(|| fail("has an unclosed `[`"))?;
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| fail("has an unclosed `[`"))?;
             let port = match after.strip_prefix(':') {
                 Some(p) => Some(p),
                 None if after.is_empty() => None,
@@ -125,7 +127,10 @@ mod tests {
 
     fn check(input: &str, expected: &str) {
         let got = match BrokerUrl::parse(input) {
-            Ok(u) => format!("{}:{} user={:?} pass={:?}", u.host, u.port, u.username, u.password),
+            Ok(u) => format!(
+                "{}:{} user={:?} pass={:?}",
+                u.host, u.port, u.username, u.password
+            ),
             Err(e) => format!("error: {e}"),
         };
         assert!(got.contains(expected), "{input}: {got}");
@@ -138,7 +143,10 @@ mod tests {
         check("tcp://h:9/", "h:9");
         check("mqtt://u:p@h:2", "h:2 user=Some(\"u\") pass=Some(\"p\")");
         check("mqtt://[::1]:1884", "::1:1884");
-        check("http://h", "error: broker URL `http://h` has an unsupported scheme");
+        check(
+            "http://h",
+            "error: broker URL `http://h` has an unsupported scheme",
+        );
         check("mqtt://h:0", "not a number from 1 to 65535");
         check("mqtt://h:x", "not a number");
         check("mqtt://", "has no host");

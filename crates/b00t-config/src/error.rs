@@ -17,7 +17,9 @@ pub enum ConfigError {
         key: &'static str,
         problem: String,
     },
-    #[error("broker URL `{url}` {problem}: use `mqtt://HOST:PORT`, for example `mqtt://127.0.0.1:1883`")]
+    #[error(
+        "broker URL `{url}` {problem}: use `mqtt://HOST:PORT`, for example `mqtt://127.0.0.1:1883`"
+    )]
     BrokerUrl { url: String, problem: String },
     #[error("home `{path}` is not a folder: pass `--home DIR` or set B00T_HOME")]
     NoHome { path: PathBuf },

@@ -58,6 +58,13 @@ impl Home {
     }
 }
 
+impl Home {
+    /// The file where a running `b00t up` records its broker URL for client commands.
+    pub fn broker_url_file(&self) -> PathBuf {
+        self.root.join(&self.config.state.dir).join("broker.url")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,7 +81,12 @@ mod tests {
 
     #[test]
     fn refuses_a_missing_folder() {
-        let err = Home::open(PathBuf::from("/no/such/home")).unwrap_err().to_string();
-        assert!(err.contains("`/no/such/home`") && err.contains("--home"), "{err}");
+        let err = Home::open(PathBuf::from("/no/such/home"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`/no/such/home`") && err.contains("--home"),
+            "{err}"
+        );
     }
 }

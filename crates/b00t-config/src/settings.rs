@@ -118,9 +118,9 @@ impl BrokerConfig {
     /// `max_payload_bytes` on purpose: a payload a little over the limit must reach an
     /// agent to be refused with `too_large`, not cut the sender's connection.
     pub fn packet_limit(&self) -> usize {
-        (self.max_payload_bytes.saturating_mul(4))
-            .max(16 * 1024 * 1024)
-            .min(256 * 1024 * 1024)
+        self.max_payload_bytes
+            .saturating_mul(4)
+            .clamp(16 * 1024 * 1024, 256 * 1024 * 1024)
     }
 
     /// The external broker URL, if `[broker] url` is set.
@@ -162,17 +162,26 @@ impl Config {
         };
         let d = &self.delivery;
         if d.ack_timeout_ms == 0 || d.ack_timeout_ms > 86_400_000 {
-            return Err(fail("delivery.ack_timeout_ms", "must be from 1 to 86400000 (one day)"));
+            return Err(fail(
+                "delivery.ack_timeout_ms",
+                "must be from 1 to 86400000 (one day)",
+            ));
         }
         if d.retry_delay_ms == 0 || d.retry_delay_ms > 86_400_000 {
-            return Err(fail("delivery.retry_delay_ms", "must be from 1 to 86400000 (one day)"));
+            return Err(fail(
+                "delivery.retry_delay_ms",
+                "must be from 1 to 86400000 (one day)",
+            ));
         }
         if d.max_retries > 1000 {
             return Err(fail("delivery.max_retries", "must be at most 1000"));
         }
         let b = &self.broker;
         if !(1024..=64 * 1024 * 1024).contains(&b.max_payload_bytes) {
-            return Err(fail("broker.max_payload_bytes", "must be from 1024 to 67108864 (64 MiB)"));
+            return Err(fail(
+                "broker.max_payload_bytes",
+                "must be from 1024 to 67108864 (64 MiB)",
+            ));
         }
         if b.max_connections == 0 {
             return Err(fail("broker.max_connections", "must be at least 1"));
@@ -181,7 +190,10 @@ impl Config {
             return Err(fail("broker.url", &e.to_string()));
         }
         if !(100..=3_600_000).contains(&self.agents.heartbeat_ms) {
-            return Err(fail("agents.heartbeat_ms", "must be from 100 to 3600000 (one hour)"));
+            return Err(fail(
+                "agents.heartbeat_ms",
+                "must be from 100 to 3600000 (one hour)",
+            ));
         }
         Ok(())
     }

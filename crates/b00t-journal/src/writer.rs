@@ -201,7 +201,13 @@ impl JournalHandle {
     }
 
     /// An agent executed a task; resolves once the record is committed.
-    pub fn execution(&self, agent: &str, address: &str, id: &str, reply: &[u8]) -> oneshot::Receiver<()> {
+    pub fn execution(
+        &self,
+        agent: &str,
+        address: &str,
+        id: &str,
+        reply: &[u8],
+    ) -> oneshot::Receiver<()> {
         self.send(Op::Execution {
             address: address.to_owned(),
             id: id.to_owned(),
@@ -324,7 +330,9 @@ mod tests {
         h.ack("b00t.a.s", "t-2");
         h.attempt("b00t.a.s", "t-2", 2);
         h.finish("b00t.a.s", "t-3", Final::Result, b"{}");
-        h.execution("a", "b00t.a.s", "t-3", b"{\"type\":\"result\"}").await.unwrap();
+        h.execution("a", "b00t.a.s", "t-3", b"{\"type\":\"result\"}")
+            .await
+            .unwrap();
         drop(h);
         journal.close().await;
 
@@ -356,7 +364,9 @@ mod tests {
         assert!(journal.open_tasks().unwrap().is_empty());
         let conn = journal.reader().unwrap();
         let (state, reply): (String, Vec<u8>) = conn
-            .query_row("SELECT state, reply FROM tasks", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT state, reply FROM tasks", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap();
         assert_eq!((state.as_str(), reply.as_slice()), ("dead", &b"dead"[..]));
     }

@@ -100,7 +100,14 @@ mod tests {
 
     #[test]
     fn refuses_bad_shapes() {
-        for bad in ["", "b00t", "b00t.echo", "boot.echo.echo", "b00t.echo.echo.x", "b00t..echo"] {
+        for bad in [
+            "",
+            "b00t",
+            "b00t.echo",
+            "boot.echo.echo",
+            "b00t.echo.echo.x",
+            "b00t..echo",
+        ] {
             assert!(Address::parse(bad).is_err(), "{bad}");
         }
         let err = Address::parse("b00t.Echo.echo").unwrap_err().to_string();

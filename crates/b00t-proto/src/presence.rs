@@ -75,6 +75,9 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&card.to_json()).unwrap();
         assert_eq!(v["state"], "online");
         let off = card.with_state(AgentState::Offline);
-        assert_eq!(StatusCard::parse(&off.to_json()).unwrap().state, AgentState::Offline);
+        assert_eq!(
+            StatusCard::parse(&off.to_json()).unwrap().state,
+            AgentState::Offline
+        );
     }
 }

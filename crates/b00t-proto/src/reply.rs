@@ -161,19 +161,28 @@ mod tests {
 
     #[test]
     fn wire_shapes() {
-        let ack: Value = serde_json::from_slice(&Reply::ack("t-42", "installer", "apt").to_json()).unwrap();
+        let ack: Value =
+            serde_json::from_slice(&Reply::ack("t-42", "installer", "apt").to_json()).unwrap();
         assert_eq!(ack["type"], "ack");
         assert_eq!(ack["id"], "t-42");
         assert_eq!(ack["agent"], "installer");
         assert_eq!(ack["skill"], "apt");
         assert!(ack["ts"].is_string());
 
-        let err = Reply::error("t-42", "installer", "apt", ErrorCode::Forbidden, "no".into());
+        let err = Reply::error(
+            "t-42",
+            "installer",
+            "apt",
+            ErrorCode::Forbidden,
+            "no".into(),
+        );
         let err: Value = serde_json::from_slice(&err.to_json()).unwrap();
         assert_eq!(err["ok"], false);
         assert_eq!(err["error"], json!({"code": "forbidden", "message": "no"}));
 
-        let res: Value = serde_json::from_slice(&Reply::result("t", "a", "s", json!({"x": 1}), 7).to_json()).unwrap();
+        let res: Value =
+            serde_json::from_slice(&Reply::result("t", "a", "s", json!({"x": 1}), 7).to_json())
+                .unwrap();
         assert_eq!(res["ok"], true);
         assert_eq!(res["ms"], 7);
         assert_eq!(res["body"], json!({"x": 1}));

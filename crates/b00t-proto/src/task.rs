@@ -214,7 +214,9 @@ mod tests {
 
     #[test]
     fn full_envelope() {
-        let t = ok(r#"{"id":"t-42","from":"cli","reply_to":"b00t.cli-7f3a.reply","ts":"2026-11-20T10:00:00Z","body":{"datum":"jq"}}"#);
+        let t = ok(
+            r#"{"id":"t-42","from":"cli","reply_to":"b00t.cli-7f3a.reply","ts":"2026-11-20T10:00:00Z","body":{"datum":"jq"}}"#,
+        );
         assert_eq!(t.id.as_str(), "t-42");
         assert_eq!(t.source, TaskSource::Json);
         assert_eq!(t.from.as_deref(), Some("cli"));
@@ -240,12 +242,32 @@ mod tests {
     #[test]
     fn bad_inputs_name_the_problem() {
         let cases: [(&[u8], ErrorCode, &str); 7] = [
-            (b"{\"id\": ", ErrorCode::BadRequest, "invalid JSON at line 1"),
+            (
+                b"{\"id\": ",
+                ErrorCode::BadRequest,
+                "invalid JSON at line 1",
+            ),
             (b"\xff\xfe", ErrorCode::BadRequest, "not UTF-8"),
-            (b"{\"id\": 5}", ErrorCode::BadRequest, "field `id` must be a string"),
-            (b"{\"id\": \"a b\"}", ErrorCode::BadRequest, "field `id` must be 1 to 128"),
-            (b"{\"id\":\"x\",\"reply_to\": 3}", ErrorCode::BadRequest, "field `reply_to` must be a string"),
-            (b"{\"id\":\"x\",\"from\": []}", ErrorCode::BadRequest, "field `from` must be a string, got an array"),
+            (
+                b"{\"id\": 5}",
+                ErrorCode::BadRequest,
+                "field `id` must be a string",
+            ),
+            (
+                b"{\"id\": \"a b\"}",
+                ErrorCode::BadRequest,
+                "field `id` must be 1 to 128",
+            ),
+            (
+                b"{\"id\":\"x\",\"reply_to\": 3}",
+                ErrorCode::BadRequest,
+                "field `reply_to` must be a string",
+            ),
+            (
+                b"{\"id\":\"x\",\"from\": []}",
+                ErrorCode::BadRequest,
+                "field `from` must be a string, got an array",
+            ),
             (b"   ", ErrorCode::BadRequest, "payload is empty"),
         ];
         for (payload, code, needle) in cases {

@@ -1,0 +1,20 @@
+//! The runtime that `b00t up` runs: the broker (embedded rumqttd, or an external one
+//! with `--broker`), the delivery watcher that journals every task and drives retries and
+//! dead letters, the presence table, and the local agents (`runtime`, `echo`).
+//!
+//! Layout: `up` (start everything, stop it cleanly), `watcher` (the delivery loop),
+//! `gate` (what the runtime answers itself: bad addresses, unknown skills, bad tasks for
+//! agents that are offline), `tracked` (tasks waiting for an ack), `presence` (who is
+//! online), `runtime_agent` (the `runtime` agent's `agents` skill), `error`.
+
+pub mod error;
+pub mod gate;
+pub mod presence;
+pub mod runtime_agent;
+pub mod tracked;
+pub mod up;
+pub mod watcher;
+
+pub use error::RuntimeError;
+pub use presence::{AgentEntry, Presence};
+pub use up::{up, Ready, UpOptions};

@@ -1,0 +1,190 @@
+//! Tasks the watcher is responsible for: each waits for its ack under a timer. No ack by
+//! the deadline: publish again, up to `max_retries` times `retry_delay` apart, then give
+//! up. Finished keys are remembered for a while so that late duplicates are ignored.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use b00t_bus::Bytes;
+use tokio_util::time::{delay_queue, DelayQueue};
+
+/// `(address, id)`.
+pub type Key = (String, String);
+
+/// One task waiting for its ack or final reply.
+#[derive(Debug)]
+pub struct Tracked {
+    pub payload: Bytes,
+    pub reply_to: Option<String>,
+    /// Publications after the first.
+    pub attempts: u32,
+    /// The ack timer; `None` once acked.
+    pub timer: Option<delay_queue::Key>,
+}
+
+/// What the timer says is due for a task.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Publish it again; this is retry number `attempt`.
+    Retry { attempt: u32 },
+    /// Give up: dead letter plus `undeliverable`.
+    Dead { attempts: u32 },
+}
+
+/// All tasks in flight, and their timers.
+pub struct Table {
+    tasks: HashMap<Key, Tracked>,
+    timers: DelayQueue<Key>,
+    finished: HashSet<Key>,
+    finished_order: VecDeque<Key>,
+    ack_timeout: Duration,
+    retry_delay: Duration,
+    max_retries: u32,
+}
+
+/// Finished keys remembered, to ignore duplicates.
+const FINISHED_MEMORY: usize = 100_000;
+
+impl Table {
+    pub fn new(ack_timeout: Duration, retry_delay: Duration, max_retries: u32) -> Table {
+        Table {
+            tasks: HashMap::new(),
+            timers: DelayQueue::new(),
+            finished: HashSet::new(),
+            finished_order: VecDeque::new(),
+            ack_timeout,
+            retry_delay,
+            max_retries,
+        }
+    }
+
+    /// Whether the task is being tracked or was finished recently.
+    pub fn knows(&self, key: &Key) -> bool {
+        self.tasks.contains_key(key) || self.finished.contains(key)
+    }
+
+    /// Starts tracking a task just published (or driven again after a restart).
+    pub fn track(&mut self, key: Key, payload: Bytes, reply_to: Option<String>, attempts: u32) {
+        let timer = self.timers.insert(key.clone(), self.ack_timeout);
+        self.tasks.insert(
+            key,
+            Tracked {
+                payload,
+                reply_to,
+                attempts,
+                timer: Some(timer),
+            },
+        );
+    }
+
+    /// The task was acked: stop its timer. Returns whether it was tracked and not acked.
+    pub fn ack(&mut self, key: &Key) -> bool {
+        match self.tasks.get_mut(key).and_then(|t| t.timer.take()) {
+            Some(timer) => {
+                self.timers.remove(&timer);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The task ended. Returns whether it was being tracked.
+    pub fn finish(&mut self, key: &Key) -> bool {
+        let tracked = self.tasks.remove(key);
+        if let Some(timer) = tracked.as_ref().and_then(|t| t.timer) {
+            self.timers.remove(&timer);
+        }
+        if self.finished.insert(key.clone()) {
+            self.finished_order.push_back(key.clone());
+            if self.finished_order.len() > FINISHED_MEMORY {
+                if let Some(old) = self.finished_order.pop_front() {
+                    self.finished.remove(&old);
+                }
+            }
+        }
+        tracked.is_some()
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&Tracked> {
+        self.tasks.get(key)
+    }
+
+    /// Waits for the next timer; pending forever while there is none.
+    pub async fn expired(&mut self) -> Key {
+        loop {
+            if let Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)).await {
+                return expired.into_inner();
+            }
+            // No timers: wait for ever (the caller's select! has other branches).
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Decides what an expired timer means and re-arms it for a retry.
+    pub fn due(&mut self, key: &Key) -> Option<Due> {
+        let task = self.tasks.get_mut(key)?;
+        task.timer = None;
+        if task.attempts < self.max_retries {
+            task.attempts += 1;
+            task.timer = Some(self.timers.insert(key.clone(), self.retry_delay));
+            Some(Due::Retry {
+                attempt: task.attempts,
+            })
+        } else {
+            Some(Due::Dead {
+                attempts: task.attempts,
+            })
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> Key {
+        ("b00t.a.s".into(), id.into())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_then_gives_up() {
+        let mut t = Table::new(Duration::from_millis(100), Duration::from_millis(50), 2);
+        t.track(key("1"), Bytes::from_static(b"{}"), None, 0);
+        let start = tokio::time::Instant::now();
+        let k = t.expired().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(100));
+        assert_eq!(t.due(&k), Some(Due::Retry { attempt: 1 }));
+        let k = t.expired().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(150));
+        assert_eq!(t.due(&k), Some(Due::Retry { attempt: 2 }));
+        let k = t.expired().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(200));
+        assert_eq!(t.due(&k), Some(Due::Dead { attempts: 2 }));
+        assert!(t.finish(&k));
+        assert!(t.knows(&k), "finished keys are remembered");
+        assert!(t.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ack_stops_the_timer() {
+        let mut t = Table::new(Duration::from_millis(100), Duration::from_millis(50), 2);
+        t.track(key("1"), Bytes::from_static(b"{}"), None, 0);
+        t.track(key("2"), Bytes::from_static(b"{}"), None, 0);
+        assert!(t.ack(&key("1")));
+        assert!(!t.ack(&key("1")), "a second ack changes nothing");
+        let k = t.expired().await;
+        assert_eq!(k, key("2"));
+        assert!(
+            t.get(&key("1")).is_some(),
+            "acked tasks wait for their result"
+        );
+    }
+}

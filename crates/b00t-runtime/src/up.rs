@@ -1,0 +1,189 @@
+//! `b00t up`: start the broker (or reach the external one), open the journal, start the
+//! watcher and the local agents, drive journaled tasks again, serve until the shutdown
+//! signal, then stop everything within a time limit: agents publish their offline
+//! cards, the watcher stops, the journal is flushed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use b00t_agents::{kinds, AgentSpec, HostOptions, Ledger};
+use b00t_broker::{BrokerSettings, EmbeddedBroker};
+use b00t_bus::{Bus, BusOptions, Qos};
+use b00t_config::{BrokerUrl, Home};
+use b00t_journal::Journal;
+use b00t_proto::Name;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::presence::Presence;
+use crate::watcher::{Command, Watcher, SUBSCRIBE_LIMIT};
+use crate::{runtime_agent, RuntimeError};
+
+/// Overrides from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct UpOptions {
+    /// `--listen`: where the embedded broker listens.
+    pub listen: Option<SocketAddr>,
+    /// `--broker`: use this broker instead of the embedded one.
+    pub broker: Option<BrokerUrl>,
+    /// Run only the embedded broker: no watcher, journal or agents.
+    pub broker_only: bool,
+}
+
+/// What is running, reported once everything is up.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    pub url: BrokerUrl,
+    pub embedded: bool,
+    pub journal: Option<PathBuf>,
+    pub agents: Vec<String>,
+}
+
+/// Longest time shutdown takes before giving up on stragglers.
+const STOP_LIMIT: Duration = Duration::from_secs(4);
+/// Longest wait for a local agent to come online at start.
+const AGENT_ONLINE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs the runtime of `home` until `shutdown` is cancelled. `ready` is called once
+/// everything serves.
+pub async fn up(
+    home: Home,
+    options: UpOptions,
+    shutdown: CancellationToken,
+    ready: impl FnOnce(&Ready),
+) -> Result<(), RuntimeError> {
+    let config = home.config().clone();
+    let external = match options.broker.clone() {
+        Some(url) => Some(url),
+        None => config.broker.external()?,
+    };
+    let (url, embedded) = match external {
+        Some(url) => (url, false),
+        None => {
+            let broker = EmbeddedBroker::start(BrokerSettings {
+                listen: options.listen.unwrap_or(config.broker.listen),
+                max_connections: config.broker.max_connections,
+                packet_limit: config.broker.packet_limit(),
+            })
+            .await?;
+            (BrokerUrl::for_listen(broker.addr()), true)
+        }
+    };
+    if options.broker_only {
+        ready(&Ready {
+            url,
+            embedded,
+            journal: None,
+            agents: Vec::new(),
+        });
+        shutdown.cancelled().await;
+        return Ok(());
+    }
+
+    let journal_path = home.state_dir()?.join("journal.db");
+    let journal = Journal::open(&journal_path)?;
+    let presence = Presence::default();
+
+    // The watcher subscribes to everything before anyone else may publish a task.
+    let mut bus_options =
+        BusOptions::new(url.clone(), format!("b00t-runtime-{:08x}", fastrand_u32()));
+    bus_options.packet_limit = config.broker.packet_limit();
+    let watcher_stop = CancellationToken::new();
+    let (bus, events) = Bus::connect(bus_options, &watcher_stop);
+    bus.wait_connected(Duration::from_secs(5)).await?;
+    bus.subscribe_confirmed("#", Qos::AtLeastOnce, SUBSCRIBE_LIMIT)
+        .await?;
+    let (commands, commands_rx) = mpsc::channel(4);
+    let watcher = Watcher::new(
+        bus.clone(),
+        journal.handle(),
+        presence.clone(),
+        config.delivery.clone(),
+        config.broker.max_payload_bytes,
+    );
+    let watcher_task = tokio::spawn(watcher.run(events, commands_rx, watcher_stop.clone()));
+
+    let mut specs: Vec<AgentSpec> = vec![runtime_agent::spec(presence.clone())];
+    if config.agents.echo {
+        specs.push(kinds::echo(Name::parse("echo").expect("a valid name")));
+    }
+    let agents_stop = CancellationToken::new();
+    let agents = TaskTracker::new();
+    let mut names = Vec::new();
+    for spec in specs {
+        let name = spec.name.to_string();
+        let host = HostOptions {
+            url: url.clone(),
+            max_payload: config.broker.max_payload_bytes,
+            packet_limit: config.broker.packet_limit(),
+            heartbeat: config.agents.heartbeat(),
+            ledger: Arc::new(Ledger::journaled(&name, &journal)?),
+            drain: Duration::from_secs(2),
+        };
+        let stop = agents_stop.clone();
+        agents.spawn(async move {
+            if let Err(e) = b00t_agents::run(spec, host, stop).await {
+                tracing::error!(error = %e, "agent stopped");
+            }
+        });
+        names.push(name);
+    }
+    agents.close();
+    for name in &names {
+        wait_online(&presence, name).await?;
+    }
+
+    let open = journal.open_tasks()?;
+    let _ = commands.send(Command::Redrive(open)).await;
+
+    ready(&Ready {
+        url,
+        embedded,
+        journal: Some(journal_path),
+        agents: names,
+    });
+    shutdown.cancelled().await;
+
+    tracing::info!("shutting down");
+    let stopping = async {
+        agents_stop.cancel();
+        agents.wait().await;
+        watcher_stop.cancel();
+        let _ = watcher_task.await;
+        bus.close(Duration::from_millis(500)).await;
+        journal.close().await;
+    };
+    if tokio::time::timeout(STOP_LIMIT, stopping).await.is_err() {
+        tracing::warn!(
+            "shutdown took longer than {} s; exiting anyway",
+            STOP_LIMIT.as_secs()
+        );
+    }
+    Ok(())
+}
+
+async fn wait_online(presence: &Presence, agent: &str) -> Result<(), RuntimeError> {
+    let deadline = tokio::time::Instant::now() + AGENT_ONLINE_LIMIT;
+    while !presence.is_online(agent) {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(RuntimeError::AgentNotOnline {
+                agent: agent.to_owned(),
+                seconds: AGENT_ONLINE_LIMIT.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+fn fastrand_u32() -> u32 {
+    // Client ids only need to differ between runtimes; time and pid do.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}

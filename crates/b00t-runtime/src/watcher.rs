@@ -1,0 +1,250 @@
+//! The delivery watcher: one loop over one closed [`Event`] enum. It sees every message
+//! on the bus (`#`), journals each task that has an id, waits for its ack, publishes it
+//! again when none comes, and finally dead-letters it with an `undeliverable` error. It
+//! also keeps the presence table and answers what the gate says the runtime answers.
+
+use std::time::Duration;
+
+use b00t_bus::{Bus, BusEvent, Bytes, Events, Message, Qos};
+use b00t_config::DeliveryConfig;
+use b00t_journal::{Final, JournalHandle, OpenTask};
+use b00t_proto::{AgentChannel, Channel, ErrorCode, Heartbeat, Reply, ReplyHead, StatusCard};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::gate::{self, Verdict};
+use crate::presence::Presence;
+use crate::tracked::{Due, Key, Table};
+
+/// Requests to the watcher from `up`.
+#[derive(Debug)]
+pub enum Command {
+    /// Drive these journaled, unfinished tasks again (after a restart).
+    Redrive(Vec<OpenTask>),
+}
+
+/// Everything the watcher loop reacts to.
+enum Event {
+    Bus(BusEvent),
+    Command(Command),
+    Due(Key),
+    Stop,
+}
+
+/// The watcher's state.
+pub struct Watcher {
+    pub bus: Bus,
+    pub journal: JournalHandle,
+    pub presence: Presence,
+    pub delivery: DeliveryConfig,
+    pub max_payload: usize,
+    table: Table,
+}
+
+impl Watcher {
+    pub fn new(
+        bus: Bus,
+        journal: JournalHandle,
+        presence: Presence,
+        delivery: DeliveryConfig,
+        max_payload: usize,
+    ) -> Watcher {
+        let table = Table::new(
+            delivery.ack_timeout(),
+            delivery.retry_delay(),
+            delivery.max_retries,
+        );
+        Watcher {
+            bus,
+            journal,
+            presence,
+            delivery,
+            max_payload,
+            table,
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled or the bus's events end.
+    pub async fn run(
+        mut self,
+        mut events: Events,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let event = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Event::Stop,
+                Some(command) = commands.recv() => Event::Command(command),
+                event = events.recv() => event.map_or(Event::Stop, Event::Bus),
+                key = self.table.expired() => Event::Due(key),
+            };
+            match event {
+                Event::Stop => break,
+                Event::Bus(BusEvent::Message(message)) => self.on_message(message).await,
+                Event::Bus(BusEvent::Connected | BusEvent::Disconnected { .. }) => {}
+                Event::Command(Command::Redrive(tasks)) => self.redrive(tasks).await,
+                Event::Due(key) => self.on_due(key).await,
+            }
+        }
+        if !self.table.is_empty() {
+            tracing::info!(open = self.table.len(), "tasks still open at shutdown stay journaled and are driven again at the next start");
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) {
+        if let Some((agent, channel)) = AgentChannel::split(&message.topic) {
+            match channel {
+                AgentChannel::Status if message.payload.is_empty() => self.presence.forget(agent),
+                AgentChannel::Status => match StatusCard::parse(&message.payload) {
+                    Some(card) if card.agent == agent => self.presence.card(card),
+                    _ => {
+                        tracing::debug!(topic = %message.topic, "ignored a status card that does not parse")
+                    }
+                },
+                AgentChannel::Heartbeat => {
+                    if let Ok(beat) = serde_json::from_slice::<Heartbeat>(&message.payload) {
+                        self.presence.heartbeat(beat);
+                    }
+                }
+            }
+            return;
+        }
+        let Some((base, channel)) = Channel::split(&message.topic) else {
+            return;
+        };
+        match channel {
+            Channel::Task if !message.retain => self.on_task(base, message.payload).await,
+            Channel::Ack => {
+                if let Some(key) = reply_key(&message.payload) {
+                    if self.table.ack(&key) {
+                        self.journal.ack(&key.0, &key.1);
+                    }
+                }
+            }
+            Channel::Result | Channel::Error => {
+                if let Some(key) = reply_key(&message.payload) {
+                    if self.table.finish(&key) {
+                        let how = if channel == Channel::Result {
+                            Final::Result
+                        } else {
+                            Final::Error
+                        };
+                        self.journal.finish(&key.0, &key.1, how, &message.payload);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_task(&mut self, base: &str, payload: Bytes) {
+        match gate::judge(base, &payload, self.max_payload, &self.presence) {
+            Verdict::Ignore | Verdict::LeaveToAgent => {}
+            Verdict::Track { key, reply_to } => {
+                if !self.table.knows(&key) {
+                    self.journal
+                        .task(&key.0, &key.1, &payload, reply_to.as_deref());
+                    self.table.track(key, payload, reply_to, 0);
+                }
+            }
+            Verdict::Answer { base, reply, key } => {
+                let bytes = reply.to_json();
+                if let Some(key) = key {
+                    if self.table.knows(&key) {
+                        return;
+                    }
+                    self.journal.task(&key.0, &key.1, &payload, Some(&base));
+                    self.journal.finish(&key.0, &key.1, Final::Error, &bytes);
+                    self.table.finish(&key);
+                }
+                self.publish(&format!("{base}/{}", reply.channel().as_str()), bytes)
+                    .await;
+            }
+        }
+    }
+
+    async fn on_due(&mut self, key: Key) {
+        let Some(due) = self.table.due(&key) else {
+            return;
+        };
+        let Some(task) = self.table.get(&key) else {
+            return;
+        };
+        let (payload, reply_to) = (task.payload.clone(), task.reply_to.clone());
+        let (address, id) = (&key.0, &key.1);
+        match due {
+            Due::Retry { attempt } => {
+                tracing::info!(%address, %id, attempt, "no ack yet; publishing the task again");
+                self.journal.attempt(address, id, attempt);
+                self.publish(&format!("{address}/task"), payload).await;
+            }
+            Due::Dead { attempts } => {
+                let (agent, skill) = split_address(address);
+                let waited = self.delivery.give_up_after();
+                let why = if self.presence.is_online(agent) {
+                    format!("agent `{agent}` is online but never acked it")
+                } else {
+                    format!("agent `{agent}` is not online; start it, for example `b00t agent run <kind> --name {agent}`")
+                };
+                let message = format!(
+                    "no agent took task `{id}` on `{address}` after {} deliveries over {:.1} s: {why}",
+                    attempts + 1,
+                    waited.as_secs_f64()
+                );
+                tracing::warn!(%address, %id, "dead letter: {message}");
+                let reply =
+                    Reply::error(id, agent, skill, ErrorCode::Undeliverable, message).to_json();
+                self.journal.finish(address, id, Final::Dead, &reply);
+                self.publish(&format!("{address}/dead"), payload).await;
+                let base = reply_to.unwrap_or_else(|| address.clone());
+                self.publish(&format!("{base}/error"), reply).await;
+                self.table.finish(&key);
+            }
+        }
+    }
+
+    async fn redrive(&mut self, tasks: Vec<OpenTask>) {
+        if !tasks.is_empty() {
+            tracing::info!(
+                count = tasks.len(),
+                "driving journaled tasks that have no result again"
+            );
+        }
+        for task in tasks {
+            let key = (task.address, task.id);
+            if self.table.knows(&key) {
+                continue;
+            }
+            let payload = Bytes::from(task.payload);
+            let topic = format!("{}/task", key.0);
+            self.table
+                .track(key, payload.clone(), task.reply_to, task.attempts);
+            self.publish(&topic, payload).await;
+        }
+    }
+
+    async fn publish(&self, topic: &str, payload: impl Into<Bytes>) {
+        if let Err(e) = self
+            .bus
+            .publish(topic, Qos::AtLeastOnce, false, payload)
+            .await
+        {
+            tracing::warn!(%topic, error = %e, "runtime publish failed");
+        }
+    }
+}
+
+/// The task key a reply refers to: `(b00t.<agent>.<skill>, id)`.
+fn reply_key(payload: &[u8]) -> Option<Key> {
+    let head = ReplyHead::parse(payload)?;
+    Some((format!("b00t.{}.{}", head.agent, head.skill), head.id))
+}
+
+fn split_address(address: &str) -> (&str, &str) {
+    let rest = address.strip_prefix("b00t.").unwrap_or(address);
+    rest.split_once('.').unwrap_or((rest, ""))
+}
+
+/// How long `up` waits for the watcher's subscription to be confirmed.
+pub const SUBSCRIBE_LIMIT: Duration = Duration::from_secs(5);

@@ -1,0 +1,134 @@
+//! `b00t agents`: who is on the bus. Asks the runtime (`b00t.runtime.agents`), which
+//! knows last heartbeats; with no runtime answering, reads the retained status cards.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use b00t_bus::{BusEvent, Qos};
+use b00t_config::Home;
+use b00t_proto::{Address, AgentChannel, StatusCard, TaskId};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::AgentsArgs;
+use crate::connect;
+use crate::request::{self, Outcome, Request};
+use crate::style::{colour_stdout, Paint};
+
+pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::resolve(args.home.home.as_deref())?;
+    let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
+    let stop = CancellationToken::new();
+    let (bus, mut events) = connect::client(url, "agents", &home, &stop).await?;
+    let request = Request {
+        address: Address::parse("b00t.runtime.agents").expect("a valid address"),
+        id: TaskId::fresh("cli"),
+        body: Value::Null,
+        timeout: Duration::from_secs(3),
+    };
+    let agents = match request::send(&bus, &mut events, &request, |_, _| {}).await? {
+        Outcome::Result(reply) => reply["body"]["agents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        Outcome::Error(_) | Outcome::Timeout => {
+            eprintln!("note: no runtime answered on `b00t.runtime.agents`; showing retained status cards without heartbeats");
+            retained_cards(&bus, &mut events).await?
+        }
+    };
+    bus.close(Duration::from_millis(200)).await;
+    if args.json {
+        println!("{}", Value::Array(agents));
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_table(&agents);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retained_cards(
+    bus: &b00t_bus::Bus,
+    events: &mut b00t_bus::Events,
+) -> anyhow::Result<Vec<Value>> {
+    bus.subscribe_confirmed("+/status", Qos::AtLeastOnce, Duration::from_secs(5))
+        .await?;
+    let mut cards = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let BusEvent::Message(m) = event {
+            if let (Some((agent, AgentChannel::Status)), Some(card)) =
+                (AgentChannel::split(&m.topic), StatusCard::parse(&m.payload))
+            {
+                cards.insert(agent.to_owned(), serde_json::to_value(card)?);
+            }
+        }
+    }
+    Ok(cards.into_values().collect())
+}
+
+fn print_table(agents: &[Value]) {
+    if agents.is_empty() {
+        println!("no agents have been seen on this bus");
+        return;
+    }
+    let colour = colour_stdout();
+    let rows: Vec<[String; 6]> = agents
+        .iter()
+        .map(|a| {
+            let skills = a["skills"]
+                .as_array()
+                .map(|s| {
+                    s.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            [
+                a["agent"].as_str().unwrap_or("?").to_owned(),
+                a["state"].as_str().unwrap_or("?").to_owned(),
+                a["kind"].as_str().unwrap_or("").to_owned(),
+                skills,
+                a["since"].as_str().unwrap_or("").to_owned(),
+                a["last_heartbeat"].as_str().unwrap_or("-").to_owned(),
+            ]
+        })
+        .collect();
+    let header = [
+        "AGENT",
+        "STATE",
+        "KIND",
+        "SKILLS",
+        "SINCE",
+        "LAST HEARTBEAT",
+    ];
+    let widths: Vec<usize> = (0..6)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: [&str; 6]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    println!("{}", Paint::Bold.paint(colour, &line(header)));
+    for r in &rows {
+        let state = if r[1] == "online" {
+            Paint::Green
+        } else {
+            Paint::Red
+        };
+        let text = line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+        println!("{}", text.replacen(&r[1], &state.paint(colour, &r[1]), 1));
+    }
+}
