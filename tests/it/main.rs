@@ -1,1 +1,32 @@
-//! Integration tests (being written).
+//! Integration tests: the real `b00t` binary driven by real MQTT clients
+//! (`mosquitto_pub`, `mosquitto_sub`), against the embedded broker and, with `--broker`,
+//! against Debian's `mosquitto`. One binary, a module per feature.
+
+mod support;
+
+/// Runs a scenario `fn name(mode: Mode)` once per broker mode.
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn embedded() {
+                    super::$name(crate::support::Mode::Embedded)
+                }
+                #[test]
+                fn external_mosquitto() {
+                    super::$name(crate::support::Mode::External)
+                }
+            }
+        )*
+    };
+}
+pub(crate) use both_modes;
+
+mod bad_input;
+mod cli;
+mod config;
+mod delivery;
+mod presence;
+mod protocol;
+mod restart;

@@ -1,0 +1,58 @@
+//! Bad input gets an error with the right code, and the runtime keeps serving everyone.
+
+use crate::support::{json, publish_bytes, Bus, Home, Mode, FAST_DELIVERY};
+
+crate::both_modes!(each_bad_input_gets_its_code_and_the_bus_keeps_serving);
+
+fn each_bad_input_gets_its_code_and_the_bus_keeps_serving(mode: Mode) {
+    let home = Home::new(FAST_DELIVERY);
+    let bus = Bus::start(mode, &home);
+    let mut sub = bus.sub("b00t.echo.echo/error");
+    let error = |sub: &mut crate::support::Sub, needle: &str| json(&sub.wait("b00t.echo.echo/error", needle).payload);
+
+    bus.publish("b00t.echo.echo/task", r#"{"id": "x", "body": "#);
+    let e = error(&mut sub, "invalid JSON");
+    assert_eq!(e["error"]["code"], "bad_request");
+    assert_eq!(e["ok"], false);
+    assert!(e["error"]["message"].as_str().unwrap().contains("line 1 column"), "{e}");
+
+    bus.publish("b00t.echo.echo/task", r#"{"id": 42, "body": {}}"#);
+    let e = error(&mut sub, "field `id`");
+    assert_eq!(e["error"]["code"], "bad_request");
+
+    bus.publish("b00t.echo.echo/task", r#"{"id": "w-1", "from": 7}"#);
+    let e = error(&mut sub, "field `from`");
+    assert_eq!(e["error"]["code"], "bad_request");
+    assert_eq!(e["id"], "w-1", "the task's own id is kept when it was valid");
+
+    publish_bytes(bus.port, "b00t.echo.echo/task", b"\xff\xfe{\"id\":\"u\"}");
+    let e = error(&mut sub, "not UTF-8");
+    assert_eq!(e["error"]["code"], "bad_request");
+
+    let oversized = vec![b'a'; 2 * 1024 * 1024];
+    publish_bytes(bus.port, "b00t.echo.echo/task", &oversized);
+    let e = error(&mut sub, "too_large");
+    assert!(e["error"]["message"].as_str().unwrap().contains("2097152 bytes"), "{e}");
+
+    // Everyone else is still served.
+    let mut results = bus.sub("b00t.echo.echo/result");
+    bus.publish("b00t.echo.echo/task", r#"{"id":"still-ok","body":1}"#);
+    results.wait("b00t.echo.echo/result", "still-ok");
+    assert!(bus.runtime_is_alive());
+}
+
+#[test]
+fn the_runtime_answers_bad_input_for_an_agent_that_is_offline() {
+    let home = Home::new(FAST_DELIVERY);
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("#");
+    bus.publish("b00t.ghost.work/task", "{not json");
+    let e = json(&sub.wait("b00t.ghost.work/error", "bad_request").payload);
+    assert_eq!(e["agent"], "ghost");
+    bus.publish("b00t.Bad_Name.work/task", r#"{"id":"n-1"}"#);
+    let e = json(&sub.wait("b00t.Bad_Name.work/error", "bad_request").payload);
+    assert!(e["error"]["message"].as_str().unwrap().contains("address `b00t.Bad_Name.work`"), "{e}");
+    bus.publish("b00t.echo.nope/task", r#"{"id":"n-2"}"#);
+    let e = json(&sub.wait("b00t.echo.nope/error", "not_found").payload);
+    assert!(e["error"]["message"].as_str().unwrap().contains("its skills: echo"), "{e}");
+}

@@ -1,0 +1,161 @@
+//! Test helpers: a temp home, the real `b00t` binary on an ephemeral port, a Debian
+//! `mosquitto` broker, and `mosquitto_sub`/`mosquitto_pub` as the clients nobody here
+//! wrote. Every child process is killed when its guard drops.
+
+pub mod procs;
+pub mod sub;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+pub use procs::{Agent, Mosquitto, Runtime};
+pub use sub::Sub;
+
+/// The `b00t` binary under test.
+pub fn b00t_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_b00t")
+}
+
+/// A free TCP port on loopback (bound, read, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Fails with a clear message when a tool the tests drive is missing.
+pub fn require_tool(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`{tool}` is not installed: run the README's test command (scripts/test), which installs mosquitto and mosquitto-clients"
+    );
+}
+
+/// A temporary home folder with an optional `b00t.toml`.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+/// Delivery settings short enough for tests; the defaults are 30 s / 5 s / 3.
+pub const FAST_DELIVERY: &str =
+    "[delivery]\nack_timeout_ms = 400\nretry_delay_ms = 300\nmax_retries = 3\n";
+
+impl Home {
+    pub fn new(config: &str) -> Home {
+        let dir = tempfile::Builder::new().prefix("b00t-it-").tempdir().expect("a temp dir");
+        fs_err::write(dir.path().join("b00t.toml"), config).expect("write b00t.toml");
+        Home { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Where the system under test finds its broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `b00t up --listen`: the embedded rumqttd.
+    Embedded,
+    /// `b00t up --broker`: a Debian mosquitto started for the test.
+    External,
+}
+
+/// A running bus in one of the two modes, with its port for the mosquitto clients.
+pub struct Bus {
+    pub runtime: Runtime,
+    /// The broker of External mode, stopped when the bus drops.
+    _mosquitto: Option<Mosquitto>,
+    pub port: u16,
+}
+
+impl Bus {
+    pub fn start(mode: Mode, home: &Home) -> Bus {
+        require_tool("mosquitto_pub");
+        require_tool("mosquitto_sub");
+        match mode {
+            Mode::Embedded => {
+                let port = free_port();
+                Bus {
+                    runtime: Runtime::embedded(home, port),
+                    _mosquitto: None,
+                    port,
+                }
+            }
+            Mode::External => {
+                let mosquitto = Mosquitto::start();
+                let port = mosquitto.port;
+                Bus {
+                    runtime: Runtime::external(home, port),
+                    _mosquitto: Some(mosquitto),
+                    port,
+                }
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether the `b00t up` process is still running.
+    pub fn runtime_is_alive(&self) -> bool {
+        self.runtime.is_alive()
+    }
+
+    pub fn sub(&self, filter: &str) -> Sub {
+        Sub::start(self.port, filter)
+    }
+
+    pub fn publish(&self, topic: &str, payload: &str) {
+        publish(self.port, topic, payload);
+    }
+
+    /// Runs `b00t <args>` against this bus.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(b00t_bin())
+            .args(args)
+            .args(["--broker", &self.url()])
+            .env_remove("B00T_BROKER")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run b00t")
+    }
+}
+
+/// `mosquitto_pub -q 1 -m PAYLOAD`.
+pub fn publish(port: u16, topic: &str, payload: &str) {
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-m", payload])
+        .status()
+        .expect("run mosquitto_pub");
+    assert!(status.success(), "mosquitto_pub to `{topic}` failed");
+}
+
+/// `mosquitto_pub -q 1 -f FILE`: for payloads that are not text, or are large.
+pub fn publish_bytes(port: u16, topic: &str, payload: &[u8]) {
+    let file = tempfile::NamedTempFile::new().expect("a temp file");
+    fs_err::write(file.path(), payload).expect("write payload");
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-f"])
+        .arg(file.path())
+        .status()
+        .expect("run mosquitto_pub");
+    assert!(status.success(), "mosquitto_pub -f to `{topic}` failed");
+}
+
+/// Parses a JSON payload, failing the test with the text when it is not JSON.
+pub fn json(payload: &str) -> serde_json::Value {
+    serde_json::from_str(payload).unwrap_or_else(|e| panic!("not JSON ({e}): {payload}"))
+}
+
+/// Generous limit for anything that should happen "soon" on a loaded CI machine.
+pub const SOON: Duration = Duration::from_secs(15);
