@@ -8,13 +8,21 @@ fn each_bad_input_gets_its_code_and_the_bus_keeps_serving(mode: Mode) {
     let home = Home::new(FAST_DELIVERY);
     let bus = Bus::start(mode, &home);
     let mut sub = bus.sub("b00t.echo.echo/error");
-    let error = |sub: &mut crate::support::Sub, needle: &str| json(&sub.wait("b00t.echo.echo/error", needle).payload);
+    let error = |sub: &mut crate::support::Sub, needle: &str| {
+        json(&sub.wait("b00t.echo.echo/error", needle).payload)
+    };
 
     bus.publish("b00t.echo.echo/task", r#"{"id": "x", "body": "#);
     let e = error(&mut sub, "invalid JSON");
     assert_eq!(e["error"]["code"], "bad_request");
     assert_eq!(e["ok"], false);
-    assert!(e["error"]["message"].as_str().unwrap().contains("line 1 column"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1 column"),
+        "{e}"
+    );
 
     bus.publish("b00t.echo.echo/task", r#"{"id": 42, "body": {}}"#);
     let e = error(&mut sub, "field `id`");
@@ -23,7 +31,10 @@ fn each_bad_input_gets_its_code_and_the_bus_keeps_serving(mode: Mode) {
     bus.publish("b00t.echo.echo/task", r#"{"id": "w-1", "from": 7}"#);
     let e = error(&mut sub, "field `from`");
     assert_eq!(e["error"]["code"], "bad_request");
-    assert_eq!(e["id"], "w-1", "the task's own id is kept when it was valid");
+    assert_eq!(
+        e["id"], "w-1",
+        "the task's own id is kept when it was valid"
+    );
 
     publish_bytes(bus.port, "b00t.echo.echo/task", b"\xff\xfe{\"id\":\"u\"}");
     let e = error(&mut sub, "not UTF-8");
@@ -32,7 +43,13 @@ fn each_bad_input_gets_its_code_and_the_bus_keeps_serving(mode: Mode) {
     let oversized = vec![b'a'; 2 * 1024 * 1024];
     publish_bytes(bus.port, "b00t.echo.echo/task", &oversized);
     let e = error(&mut sub, "too_large");
-    assert!(e["error"]["message"].as_str().unwrap().contains("2097152 bytes"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2097152 bytes"),
+        "{e}"
+    );
 
     // Everyone else is still served.
     let mut results = bus.sub("b00t.echo.echo/result");
@@ -51,8 +68,20 @@ fn the_runtime_answers_bad_input_for_an_agent_that_is_offline() {
     assert_eq!(e["agent"], "ghost");
     bus.publish("b00t.Bad_Name.work/task", r#"{"id":"n-1"}"#);
     let e = json(&sub.wait("b00t.Bad_Name.work/error", "bad_request").payload);
-    assert!(e["error"]["message"].as_str().unwrap().contains("address `b00t.Bad_Name.work`"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("address `b00t.Bad_Name.work`"),
+        "{e}"
+    );
     bus.publish("b00t.echo.nope/task", r#"{"id":"n-2"}"#);
     let e = json(&sub.wait("b00t.echo.nope/error", "not_found").payload);
-    assert!(e["error"]["message"].as_str().unwrap().contains("its skills: echo"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("its skills: echo"),
+        "{e}"
+    );
 }

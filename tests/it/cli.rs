@@ -10,18 +10,34 @@ use crate::support::{b00t_bin, json, Bus, Home, Mode, FAST_DELIVERY};
 
 #[test]
 fn send_prints_the_result_and_exits_by_outcome() {
-    let home = Home::new("[delivery]\nack_timeout_ms = 200\nretry_delay_ms = 100\nmax_retries = 1\n");
+    let home =
+        Home::new("[delivery]\nack_timeout_ms = 200\nretry_delay_ms = 100\nmax_retries = 1\n");
     let bus = Bus::start(Mode::Embedded, &home);
 
     let out = bus.cli(&["send", "b00t.echo.echo", r#"{"a":1}"#]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let body = json(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(body["echo"]["a"], 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ack"));
 
-    let out = bus.cli(&["send", "b00t.echo.echo", "--json", "--id", "cli-j1", "plain words"]);
+    let out = bus.cli(&[
+        "send",
+        "b00t.echo.echo",
+        "--json",
+        "--id",
+        "cli-j1",
+        "plain words",
+    ]);
     assert_eq!(out.status.code(), Some(0));
-    let lines: Vec<_> = String::from_utf8_lossy(&out.stdout).lines().map(json).collect();
+    let lines: Vec<_> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(json)
+        .collect();
     assert_eq!(lines.first().unwrap()["type"], "ack");
     assert_eq!(lines.last().unwrap()["type"], "result");
     assert_eq!(lines.last().unwrap()["body"]["echo"]["text"], "plain words");
@@ -48,7 +64,15 @@ fn tail_json_shows_messages_as_they_pass() {
     let home = Home::new(FAST_DELIVERY);
     let bus = Bus::start(Mode::Embedded, &home);
     let mut tail = Command::new(b00t_bin())
-        .args(["tail", "--json", "-n", "1", "b00t.echo.echo/task", "--broker", &bus.url()])
+        .args([
+            "tail",
+            "--json",
+            "-n",
+            "1",
+            "b00t.echo.echo/task",
+            "--broker",
+            &bus.url(),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("run b00t tail");
@@ -59,7 +83,11 @@ fn tail_json_shows_messages_as_they_pass() {
         bus.publish("b00t.echo.echo/task", r#"{"id":"tail-1","body":"seen"}"#);
         std::thread::sleep(Duration::from_millis(200));
     }
-    let line = BufReader::new(tail.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let line = BufReader::new(tail.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
     let line = json(&line);
     assert_eq!(line["topic"], "b00t.echo.echo/task");
     assert_eq!(line["payload"]["body"], "seen");
@@ -78,20 +106,40 @@ fn up_fails_at_once_when_the_port_is_taken() {
         .expect("run b00t up");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("port `{port}` is in use")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("port `{port}` is in use")),
+        "{stderr}"
+    );
     assert!(stderr.contains("--broker"), "{stderr}");
 }
 
 #[test]
 fn agent_run_refuses_an_unknown_kind_and_a_bad_name() {
     let out = Command::new(b00t_bin())
-        .args(["agent", "run", "nonsense", "--name", "x", "--broker", "mqtt://127.0.0.1:9"])
+        .args([
+            "agent",
+            "run",
+            "nonsense",
+            "--name",
+            "x",
+            "--broker",
+            "mqtt://127.0.0.1:9",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent kind `nonsense`: the kinds are `echo`"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("unknown agent kind `nonsense`: the kinds are `echo`"));
     let out = Command::new(b00t_bin())
-        .args(["agent", "run", "echo", "--name", "Bad.Name", "--broker", "mqtt://127.0.0.1:9"])
+        .args([
+            "agent",
+            "run",
+            "echo",
+            "--name",
+            "Bad.Name",
+            "--broker",
+            "mqtt://127.0.0.1:9",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -102,10 +150,19 @@ fn agent_run_refuses_an_unknown_kind_and_a_bad_name() {
 fn client_commands_name_an_unreachable_broker() {
     let port = crate::support::free_port();
     let out = Command::new(b00t_bin())
-        .args(["send", "b00t.echo.echo", "x", "--broker", &format!("mqtt://127.0.0.1:{port}")])
+        .args([
+            "send",
+            "b00t.echo.echo",
+            "x",
+            "--broker",
+            &format!("mqtt://127.0.0.1:{port}"),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("mqtt://127.0.0.1:{port}")) && stderr.contains("b00t up"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("mqtt://127.0.0.1:{port}")) && stderr.contains("b00t up"),
+        "{stderr}"
+    );
 }

@@ -22,7 +22,10 @@ fn unknown_keys_are_errors_that_name_file_and_key() {
         let out = b00t(&home, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("b00t.toml") && stderr.contains("ack_timout_ms"), "{stderr}");
+        assert!(
+            stderr.contains("b00t.toml") && stderr.contains("ack_timout_ms"),
+            "{stderr}"
+        );
     }
 }
 
@@ -32,10 +35,19 @@ fn config_prints_the_effective_values_with_defaults() {
     let out = b00t(&home, &["config"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for expected in ["ack_timeout_ms = 1234", "retry_delay_ms = 5000", "max_retries = 3", "max_payload_bytes = 1048576", "listen = \"127.0.0.1:1883\""] {
+    for expected in [
+        "ack_timeout_ms = 1234",
+        "retry_delay_ms = 5000",
+        "max_retries = 3",
+        "max_payload_bytes = 1048576",
+        "listen = \"127.0.0.1:1883\"",
+    ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
-    let out = Command::new(b00t_bin()).args(["config", "--default"]).output().unwrap();
+    let out = Command::new(b00t_bin())
+        .args(["config", "--default"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("# b00t.toml"));
 }
 
@@ -44,6 +56,10 @@ fn client_commands_find_the_bus_of_their_home() {
     let home = Home::new("");
     let _bus = Bus::start(Mode::Embedded, &home);
     let out = b00t(&home, &["send", "b00t.echo.echo", "found"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("found"));
 }

@@ -36,7 +36,10 @@ fn sigterm_stops_the_runtime_within_5s_with_offline_cards(mode: Mode) {
     if mode == Mode::Embedded {
         // The broker goes with the runtime: watch the card through the runtime's log.
         bus.runtime.signal("TERM");
-        let status = bus.runtime.wait_exit(Duration::from_secs(5)).expect("stopped within 5 s");
+        let status = bus
+            .runtime
+            .wait_exit(Duration::from_secs(5))
+            .expect("stopped within 5 s");
         assert!(status.success(), "exit status {status}");
         let log = bus.runtime.drain();
         assert!(log.contains("agent offline agent=echo"), "{log}");
@@ -46,7 +49,10 @@ fn sigterm_stops_the_runtime_within_5s_with_offline_cards(mode: Mode) {
     let mut sub = bus.sub("b00t.echo/status");
     sub.wait("b00t.echo/status", "\"online\"");
     bus.runtime.signal("TERM");
-    let status = bus.runtime.wait_exit(Duration::from_secs(5)).expect("stopped within 5 s");
+    let status = bus
+        .runtime
+        .wait_exit(Duration::from_secs(5))
+        .expect("stopped within 5 s");
     assert!(status.success(), "exit status {status}");
     sub.wait("b00t.echo/status", "\"offline\"");
 }
@@ -70,7 +76,11 @@ fn b00t_agents_lists_who_is_online_with_their_last_heartbeat() {
     let mut sub = bus.sub("b00t.helper/heartbeat");
     sub.wait("b00t.helper/heartbeat", "helper");
     let out = bus.cli(&["agents", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let agents = json(&String::from_utf8_lossy(&out.stdout));
     let find = |name: &str| {
         agents
@@ -89,5 +99,39 @@ fn b00t_agents_lists_who_is_online_with_their_last_heartbeat() {
 
     let table = bus.cli(&["agents"]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("AGENT") && text.contains("helper") && text.contains("online"), "{text}");
+    assert!(
+        text.contains("AGENT") && text.contains("helper") && text.contains("online"),
+        "{text}"
+    );
+}
+
+#[test]
+fn agents_and_runtime_reconnect_and_resubscribe_after_a_broker_restart() {
+    let home = Home::new(FAST_DELIVERY);
+    let mut bus = Bus::start(Mode::External, &home);
+    let _agent = Agent::start("echo", "survivor", bus.port);
+    let mut sub = bus.sub("b00t.survivor/status");
+    sub.wait("b00t.survivor/status", "\"online\"");
+    drop(sub);
+
+    bus.restart_external_broker();
+    // The new broker has no retained cards and no subscriptions: the agents publish their
+    // cards again and restore their subscriptions on their own.
+    let mut sub = bus.sub("b00t.survivor/status");
+    sub.wait("b00t.survivor/status", "\"online\"");
+    let mut replies = bus.sub("b00t.survivor.echo/#");
+    bus.publish(
+        "b00t.survivor.echo/task",
+        r#"{"id":"after-restart","body":"still here"}"#,
+    );
+    let result = json(
+        &replies
+            .wait("b00t.survivor.echo/result", "after-restart")
+            .payload,
+    );
+    assert_eq!(result["body"]["echo"], "still here");
+    // The runtime's watcher is back too: it tracks and dead-letters tasks again.
+    bus.publish("b00t.gone.work/task", r#"{"id":"after-restart-dead"}"#);
+    let mut dead = bus.sub("b00t.gone.work/#");
+    dead.wait("b00t.gone.work/dead", "after-restart-dead");
 }

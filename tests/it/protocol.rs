@@ -6,17 +6,28 @@ use serde_json::json;
 
 use crate::support::{json, Bus, Home, Mode, FAST_DELIVERY};
 
-crate::both_modes!(ack_then_result, plain_text_task, reply_to_routes_every_reply);
+crate::both_modes!(
+    ack_then_result,
+    plain_text_task,
+    reply_to_routes_every_reply
+);
 
 fn ack_then_result(mode: Mode) {
     let home = Home::new(FAST_DELIVERY);
     let bus = Bus::start(mode, &home);
     let mut sub = bus.sub("b00t.echo.echo/#");
-    bus.publish("b00t.echo.echo/task", r#"{"id":"t-42","from":"test","body":{"n":1}}"#);
+    bus.publish(
+        "b00t.echo.echo/task",
+        r#"{"id":"t-42","from":"test","body":{"n":1}}"#,
+    );
     let ack = sub.wait("b00t.echo.echo/ack", "\"t-42\"");
     let result = sub.wait("b00t.echo.echo/result", "\"t-42\"");
     let position = |topic: &str| sub.seen.iter().position(|l| l.topic == topic).unwrap();
-    assert!(position("b00t.echo.echo/ack") < position("b00t.echo.echo/result"), "ack before result:\n{}", sub.dump());
+    assert!(
+        position("b00t.echo.echo/ack") < position("b00t.echo.echo/result"),
+        "ack before result:\n{}",
+        sub.dump()
+    );
 
     let ack = json(&ack.payload);
     assert_eq!(ack["type"], "ack");
@@ -58,10 +69,24 @@ fn reply_to_routes_every_reply(mode: Mode) {
         r#"{"id":"r-1","reply_to":"b00t.cli-7f3a.reply","body":"ping"}"#,
     );
     replies.wait("b00t.cli-7f3a.reply/ack", "\"r-1\"");
-    let result = json(&replies.wait("b00t.cli-7f3a.reply/result", "\"r-1\"").payload);
+    let result = json(
+        &replies
+            .wait("b00t.cli-7f3a.reply/result", "\"r-1\"")
+            .payload,
+    );
     assert_eq!(result["body"]["echo"], "ping");
     address.settle(Duration::from_millis(300));
     assert_eq!(address.count("b00t.echo.echo/task", "r-1"), 1);
-    assert_eq!(address.count("b00t.echo.echo/ack", "r-1"), 0, "{}", address.dump());
-    assert_eq!(address.count("b00t.echo.echo/result", "r-1"), 0, "{}", address.dump());
+    assert_eq!(
+        address.count("b00t.echo.echo/ack", "r-1"),
+        0,
+        "{}",
+        address.dump()
+    );
+    assert_eq!(
+        address.count("b00t.echo.echo/result", "r-1"),
+        0,
+        "{}",
+        address.dump()
+    );
 }

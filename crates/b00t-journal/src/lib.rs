@@ -13,7 +13,7 @@ mod writer;
 
 pub use error::JournalError;
 pub use read::{Execution, OpenTask};
-pub use writer::{Final, Journal, JournalHandle};
+pub use writer::{Final, Journal, JournalHandle, RETENTION_MS};
 
 /// Milliseconds since the Unix epoch, as the journal stores times.
 pub fn now_ms() -> i64 {

@@ -35,3 +35,13 @@ pub(crate) fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(SCHEMA)
 }
+
+/// Deletes finished tasks and executions older than `before_ms`; open tasks stay.
+pub(crate) fn prune(conn: &Connection, before_ms: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM tasks WHERE state IN ('result', 'error', 'dead') AND finished_ms < ?1",
+        [before_ms],
+    )?;
+    conn.execute("DELETE FROM executions WHERE finished_ms < ?1", [before_ms])?;
+    Ok(())
+}

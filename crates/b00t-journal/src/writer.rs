@@ -61,6 +61,9 @@ enum Op {
     Flush(oneshot::Sender<()>),
 }
 
+/// Finished tasks and executions older than this are deleted when the journal opens.
+pub const RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// Most operations applied in one transaction.
 const BATCH: usize = 1024;
 
@@ -94,6 +97,10 @@ impl Journal {
             source,
         })?;
         schema::prepare(&conn).map_err(|source| JournalError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        schema::prune(&conn, now_ms() - RETENTION_MS).map_err(|source| JournalError::Sql {
             path: path.to_owned(),
             source,
         })?;
@@ -350,6 +357,35 @@ mod tests {
         assert_eq!(execs.len(), 1);
         assert_eq!(execs[0].id, "t-3");
         assert!(journal.executions("other", 10).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn old_finished_entries_are_pruned_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let journal = Journal::open(&path).unwrap();
+        let h = journal.handle();
+        h.task("b00t.a.s", "old", b"{}", None);
+        h.finish("b00t.a.s", "old", Final::Result, b"{}");
+        h.task("b00t.a.s", "open", b"{}", None);
+        h.execution("a", "b00t.a.s", "old", b"{}").await.unwrap();
+        drop(h);
+        journal.close().await;
+        let conn = Connection::open(&path).unwrap();
+        let long_ago = now_ms() - RETENTION_MS - 1;
+        conn.execute(
+            "UPDATE tasks SET finished_ms = ?1, created_ms = ?1",
+            [long_ago],
+        )
+        .unwrap();
+        conn.execute("UPDATE executions SET finished_ms = ?1", [long_ago])
+            .unwrap();
+        drop(conn);
+        let journal = Journal::open(&path).unwrap();
+        let open = journal.open_tasks().unwrap();
+        assert_eq!(open.len(), 1, "an open task is never pruned");
+        assert_eq!(open[0].id, "open");
+        assert!(journal.executions("a", 10).unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -50,7 +50,10 @@ pub const FAST_DELIVERY: &str =
 
 impl Home {
     pub fn new(config: &str) -> Home {
-        let dir = tempfile::Builder::new().prefix("b00t-it-").tempdir().expect("a temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("b00t-it-")
+            .tempdir()
+            .expect("a temp dir");
         fs_err::write(dir.path().join("b00t.toml"), config).expect("write b00t.toml");
         Home { dir }
     }
@@ -106,6 +109,13 @@ impl Bus {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
+    /// Kills the external mosquitto and starts a new one on the same port.
+    pub fn restart_external_broker(&mut self) {
+        let old = self._mosquitto.take().expect("an external broker");
+        drop(old);
+        self._mosquitto = Some(Mosquitto::start_on(self.port));
+    }
+
     /// Whether the `b00t up` process is still running.
     pub fn runtime_is_alive(&self) -> bool {
         self.runtime.is_alive()
@@ -134,7 +144,18 @@ impl Bus {
 /// `mosquitto_pub -q 1 -m PAYLOAD`.
 pub fn publish(port: u16, topic: &str, payload: &str) {
     let status = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-m", payload])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-m",
+            payload,
+        ])
         .status()
         .expect("run mosquitto_pub");
     assert!(status.success(), "mosquitto_pub to `{topic}` failed");
@@ -145,7 +166,17 @@ pub fn publish_bytes(port: u16, topic: &str, payload: &[u8]) {
     let file = tempfile::NamedTempFile::new().expect("a temp file");
     fs_err::write(file.path(), payload).expect("write payload");
     let status = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-f"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-f",
+        ])
         .arg(file.path())
         .status()
         .expect("run mosquitto_pub");

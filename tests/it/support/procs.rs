@@ -139,7 +139,15 @@ pub struct Agent {
 impl Agent {
     pub fn start(kind: &str, name: &str, port: u16) -> Agent {
         let child = Command::new(b00t_bin())
-            .args(["agent", "run", kind, "--name", name, "--broker", &format!("mqtt://127.0.0.1:{port}")])
+            .args([
+                "agent",
+                "run",
+                kind,
+                "--name",
+                name,
+                "--broker",
+                &format!("mqtt://127.0.0.1:{port}"),
+            ])
             .env("B00T_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -169,8 +177,12 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     pub fn start() -> Mosquitto {
+        Mosquitto::start_on(free_port())
+    }
+
+    /// Starts on `port`, as after a broker restart.
+    pub fn start_on(port: u16) -> Mosquitto {
         require_tool("mosquitto");
-        let port = free_port();
         let config = tempfile::NamedTempFile::new().expect("a temp file");
         fs_err::write(
             config.path(),
@@ -186,7 +198,10 @@ impl Mosquitto {
             .expect("run mosquitto");
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Mosquitto {

@@ -25,7 +25,19 @@ impl Sub {
     pub fn start(port: u16, filter: &str) -> Sub {
         let ready = format!("b00t-test/ready/{:016x}", fastrand::u64(..));
         let mut child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-v", "-q", "1", "-t", filter, "-t", &ready])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-v",
+                "-q",
+                "1",
+                "-t",
+                filter,
+                "-t",
+                &ready,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -52,12 +64,19 @@ impl Sub {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             super::publish(port, &ready, "ready");
-            if sub.try_wait(|l| l.topic == ready, Duration::from_millis(300)).is_some() {
+            if sub
+                .try_wait(|l| l.topic == ready, Duration::from_millis(300))
+                .is_some()
+            {
                 break;
             }
-            assert!(Instant::now() < deadline, "mosquitto_sub on port {port} never became ready");
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto_sub on port {port} never became ready"
+            );
         }
-        sub.seen.retain(|l| !l.topic.starts_with("b00t-test/ready/"));
+        sub.seen
+            .retain(|l| !l.topic.starts_with("b00t-test/ready/"));
         sub
     }
 
@@ -84,14 +103,17 @@ impl Sub {
 
     /// Waits for a message on `topic` whose payload contains `needle`.
     pub fn wait(&mut self, topic: &str, needle: &str) -> Line {
-        self.try_wait(|l| l.topic == topic && l.payload.contains(needle), super::SOON)
-            .unwrap_or_else(|| {
-                panic!(
-                    "no message on `{topic}` containing `{needle}` within {:?}; seen:\n{}",
-                    super::SOON,
-                    self.dump()
-                )
-            })
+        self.try_wait(
+            |l| l.topic == topic && l.payload.contains(needle),
+            super::SOON,
+        )
+        .unwrap_or_else(|| {
+            panic!(
+                "no message on `{topic}` containing `{needle}` within {:?}; seen:\n{}",
+                super::SOON,
+                self.dump()
+            )
+        })
     }
 
     /// Waits until `n` messages on `topic` containing `needle` have been seen.
