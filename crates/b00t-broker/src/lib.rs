@@ -3,12 +3,14 @@
 //! Only this crate touches rumqttd.
 //!
 //! Layout: `settings` (our knobs and the rumqttd config built from them), `probe` (fail
-//! fast and clearly on a taken port, wait until the listener answers), `error`.
+//! fast and clearly on a taken port, wait until the listener answers), `nodelay` (turn
+//! Nagle's algorithm off for every connection), `error`.
 //!
 //! rumqttd has no shutdown API: the router thread and the listener task live until the
 //! process exits. `b00t up` stops its own agents, flushes its journal, then exits.
 
 mod error;
+mod nodelay;
 mod probe;
 mod settings;
 
@@ -45,6 +47,7 @@ impl EmbeddedBroker {
                 return Err(BrokerError::Listener { addr, message });
             }
         }
+        nodelay::on_listener(addr);
         tracing::info!(%addr, "embedded broker listening");
         Ok(EmbeddedBroker { addr })
     }
