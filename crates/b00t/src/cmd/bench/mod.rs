@@ -1,0 +1,160 @@
+//! `b00t bench`: measures the bus, and never judges it (the exit status is 0 whatever the
+//! figures). Broker throughput of the embedded broker (a `b00t up --broker-only` child)
+//! and of `--against`, task round trips through a full runtime child, and peak memory.
+//!
+//! Layout: `child` (the bus under test as a process), `throughput` (publisher to
+//! subscriber), `tasks` (echo round trips), `rss` (`VmHWM`), `report` (table and JSON).
+
+mod child;
+mod report;
+mod rss;
+mod tasks;
+mod throughput;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use b00t_bus::Qos;
+use b00t_config::BrokerUrl;
+
+use crate::cli::BenchArgs;
+use child::{BusChild, Mode};
+use report::Report;
+use tasks::EchoClient;
+use throughput::Throughput;
+
+/// Most tasks measured one at a time.
+const MAX_LATENCY_TASKS: u64 = 5_000;
+/// Tasks in flight during the pipelined run.
+const PIPELINE_WINDOW: u64 = 64;
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.messages == 0 {
+        anyhow::bail!("`--messages 0` measures nothing; pass at least 1");
+    }
+    if args.tasks == 0 {
+        anyhow::bail!("`--tasks 0` measures nothing; pass at least 1");
+    }
+    let against = args
+        .against
+        .as_deref()
+        .map(BrokerUrl::parse)
+        .transpose()
+        .context("in `--against`")?;
+    let exe = std::env::current_exe().context(
+        "cannot find the running `b00t` executable, which bench starts as the bus under test",
+    )?;
+    let progress = Progress::new();
+
+    progress.say("starting the embedded broker (`b00t up --broker-only`)");
+    let broker = BusChild::start(&exe, Mode::BrokerOnly).await?;
+    let embedded_qos0 =
+        throughput(&progress, "embedded broker", broker.url(), 0, args.messages).await?;
+    let embedded_qos1 =
+        throughput(&progress, "embedded broker", broker.url(), 1, args.messages).await?;
+    let broker_only_peak_rss_mib = broker.peak_rss_mib();
+    broker.stop().await;
+
+    let mut against_figures = None;
+    if let Some(url) = &against {
+        let qos0 = throughput(&progress, "`--against` broker", url, 0, args.messages).await?;
+        let qos1 = throughput(&progress, "`--against` broker", url, 1, args.messages).await?;
+        against_figures = Some((qos0, qos1));
+    }
+
+    progress.say("starting the runtime (`b00t up`)");
+    let runtime = BusChild::start(&exe, Mode::Runtime).await?;
+    let mut client = EchoClient::connect(runtime.url()).await.with_context(|| {
+        format!(
+            "connecting to the runtime under test at `{}`",
+            runtime.url()
+        )
+    })?;
+    let latency_tasks = args.tasks.min(MAX_LATENCY_TASKS);
+    progress.say(&format!("{latency_tasks} tasks one at a time"));
+    let latency = client
+        .latency(latency_tasks)
+        .await
+        .context("measuring the task round trip one at a time")?;
+    progress.say(&format!(
+        "{} tasks, {PIPELINE_WINDOW} in flight",
+        args.tasks
+    ));
+    let pipelined = client
+        .pipelined(args.tasks, PIPELINE_WINDOW)
+        .await
+        .context("measuring pipelined tasks")?;
+    client.close().await;
+    let peak_rss_mib = runtime.peak_rss_mib();
+    runtime.stop().await;
+
+    let report = Report {
+        embedded_qos0_msgs_per_s: embedded_qos0.msgs_per_s,
+        embedded_qos1_msgs_per_s: embedded_qos1.msgs_per_s,
+        against_qos0_msgs_per_s: against_figures.map(|(q0, _)| q0.msgs_per_s),
+        against_qos1_msgs_per_s: against_figures.map(|(_, q1)| q1.msgs_per_s),
+        task_p50_us: latency.p50_us,
+        task_p99_us: latency.p99_us,
+        tasks_per_s: pipelined.tasks_per_s,
+        peak_rss_mib,
+        messages: args.messages,
+        payload_bytes: throughput::PAYLOAD_BYTES,
+        embedded_qos0_received: embedded_qos0.received,
+        embedded_qos1_received: embedded_qos1.received,
+        against_url: against.as_ref().map(ToString::to_string),
+        against_qos0_received: against_figures.map(|(q0, _)| q0.received),
+        against_qos1_received: against_figures.map(|(_, q1)| q1.received),
+        latency_tasks: latency.tasks,
+        pipelined_tasks: pipelined.tasks,
+        pipeline_window: pipelined.window,
+        broker_only_peak_rss_mib,
+    }
+    .rounded();
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One throughput run, with progress and an error that names the broker and the QoS.
+async fn throughput(
+    progress: &Progress,
+    what: &str,
+    url: &BrokerUrl,
+    level: u8,
+    messages: u64,
+) -> anyhow::Result<Throughput> {
+    let qos = if level == 0 {
+        Qos::AtMostOnce
+    } else {
+        Qos::AtLeastOnce
+    };
+    progress.say(&format!(
+        "{what} at `{url}`, QoS {level}, {messages} messages"
+    ));
+    throughput::measure(url, qos, messages)
+        .await
+        .with_context(|| format!("measuring the {what} at `{url}` at QoS {level}"))
+}
+
+/// One line per step on standard error, only when a person watches it.
+struct Progress {
+    on: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            on: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn say(&self, step: &str) {
+        if self.on {
+            eprintln!("bench: {step}");
+        }
+    }
+}

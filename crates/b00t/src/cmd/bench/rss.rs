@@ -1,0 +1,36 @@
+//! Peak resident memory of a process, from `VmHWM` in `/proc/<pid>/status` (Linux only;
+//! elsewhere there is no figure).
+
+/// The peak resident set size of `pid` in MiB, or `None` when `/proc` does not say.
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_vm_hwm_mib(&status)
+}
+
+/// Reads the `VmHWM:   12345 kB` line of a `/proc/<pid>/status` text.
+fn parse_vm_hwm_mib(status: &str) -> Option<f64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib as f64 / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vm_hwm() {
+        let status =
+            "Name:\tb00t\nVmPeak:\t  900000 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
+        assert_eq!(parse_vm_hwm_mib(status), Some(20.0));
+        assert_eq!(parse_vm_hwm_mib("Name:\tb00t\n"), None);
+        assert_eq!(parse_vm_hwm_mib("VmHWM:\tmany kB\n"), None);
+    }
+
+    #[test]
+    fn reads_this_process() {
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_mib(std::process::id()).is_some_and(|mib| mib > 0.0));
+        }
+    }
+}
