@@ -1,12 +1,16 @@
 //! Which (address, id) pairs an agent has taken, and the final reply of each finished
-//! one, so that a duplicate gets the stored reply instead of a second execution. Kept in
-//! memory (bounded), and in the journal when the agent has one, so that a restart does
-//! not run a finished task again.
+//! one, so that a duplicate gets the stored reply instead of a second execution.
+//!
+//! Memory holds the tasks running now and a bounded window of recent finished ones. With
+//! a journal, every finished execution is also committed there before its result is
+//! published, and a task missing from memory is looked up in it: the guarantee then
+//! holds across restarts and for the journal's whole retention. Without a journal (an
+//! agent process run without `--state`) the window is the guarantee.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use b00t_journal::{Journal, JournalHandle};
+use b00t_journal::{ExecutionLookup, Journal, JournalHandle};
 
 use crate::AgentError;
 
@@ -25,53 +29,53 @@ type Key = (String, String);
 
 #[derive(Default)]
 struct State {
+    /// `None` while running, the final reply once finished.
     entries: HashMap<Key, Option<Vec<u8>>>,
     /// Insertion order, to forget the oldest finished entries first.
     order: VecDeque<Key>,
 }
 
+/// The journal side of a ledger: where executions are committed and looked up.
+struct Store {
+    writer: JournalHandle,
+    lookup: ExecutionLookup,
+}
+
 /// The execution ledger of one agent.
 pub struct Ledger {
     state: Mutex<State>,
-    /// Where finished executions are made durable; `None` keeps them in memory only.
-    journal: Option<JournalHandle>,
+    /// `None` keeps everything in memory only.
+    store: Option<Store>,
     agent: String,
     capacity: usize,
 }
 
 impl Ledger {
-    /// Entries remembered in memory, and loaded from the journal at start.
-    pub const DEFAULT_CAPACITY: usize = 100_000;
+    /// Finished tasks remembered in memory by a ledger without a journal.
+    pub const MEMORY_CAPACITY: usize = 10_000;
+    /// Finished tasks kept in memory by a journaled ledger, for fast duplicates.
+    pub const JOURNALED_CAPACITY: usize = 1_024;
 
     /// A ledger that lives as long as the process.
     pub fn in_memory(agent: &str) -> Ledger {
         Ledger {
             state: Mutex::default(),
-            journal: None,
+            store: None,
             agent: agent.to_owned(),
-            capacity: Self::DEFAULT_CAPACITY,
+            capacity: Self::MEMORY_CAPACITY,
         }
     }
 
-    /// A ledger backed by `journal`, primed with the agent's recent executions.
+    /// A ledger backed by `journal`.
     pub fn journaled(agent: &str, journal: &Journal) -> Result<Ledger, AgentError> {
-        let ledger = Ledger {
-            journal: Some(journal.handle()),
+        Ok(Ledger {
+            store: Some(Store {
+                writer: journal.handle(),
+                lookup: journal.execution_lookup()?,
+            }),
+            capacity: Self::JOURNALED_CAPACITY,
             ..Ledger::in_memory(agent)
-        };
-        {
-            let mut state = ledger.state.lock().expect("ledger lock");
-            for e in journal
-                .executions(agent, ledger.capacity)?
-                .into_iter()
-                .rev()
-            {
-                let key = (e.address, e.id);
-                state.order.push_back(key.clone());
-                state.entries.insert(key, Some(e.reply));
-            }
-        }
-        Ok(ledger)
+        })
     }
 
     /// Looks a task up, marking it running when it is new.
@@ -79,31 +83,49 @@ impl Ledger {
         let mut state = self.state.lock().expect("ledger lock");
         let key = (address.to_owned(), id.to_owned());
         match state.entries.get(&key) {
-            Some(None) => Begin::Running,
-            Some(Some(reply)) => Begin::Done(reply.clone()),
-            None => {
-                state.entries.insert(key.clone(), None);
-                state.order.push_back(key);
-                self.evict(&mut state);
-                Begin::New
-            }
+            Some(None) => return Begin::Running,
+            Some(Some(reply)) => return Begin::Done(reply.clone()),
+            None => {}
         }
+        let stored = self.store.as_ref().and_then(|store| {
+            store.lookup.get(address, id).unwrap_or_else(|e| {
+                // Unreadable journal: running it beats dropping it; say so loudly.
+                tracing::error!(agent = %self.agent, error = %e, "execution look-up failed; the task runs");
+                None
+            })
+        });
+        let begin = match &stored {
+            Some(reply) => Begin::Done(reply.clone()),
+            None => Begin::New,
+        };
+        state.entries.insert(key.clone(), stored);
+        state.order.push_back(key);
+        self.evict(&mut state);
+        begin
     }
 
     /// Records the final reply; returns once it is durable (when journaled).
     pub async fn finish(&self, address: &str, id: &str, reply: &[u8]) {
-        let committed = self
-            .journal
-            .as_ref()
-            .map(|j| j.execution(&self.agent, address, id, reply));
-        if let Some(committed) = committed {
-            let _ = committed.await;
+        if let Some(store) = &self.store {
+            let _ = store
+                .writer
+                .execution(&self.agent, address, id, reply)
+                .await;
         }
         let mut state = self.state.lock().expect("ledger lock");
         let key = (address.to_owned(), id.to_owned());
         if let Some(entry) = state.entries.get_mut(&key) {
             *entry = Some(reply.to_vec());
         }
+    }
+
+    /// Tasks in memory (running, and recent finished ones).
+    pub fn len(&self) -> usize {
+        self.state.lock().expect("ledger lock").entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn evict(&self, state: &mut State) {
@@ -138,7 +160,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn forgets_oldest_finished_first() {
+    async fn memory_is_bounded_and_forgets_oldest_finished_first() {
         let l = Ledger {
             capacity: 2,
             ..Ledger::in_memory("a")
@@ -147,6 +169,7 @@ mod tests {
         l.begin("x", "1");
         l.finish("x", "1", b"1").await;
         l.begin("x", "2");
+        assert_eq!(l.len(), 2);
         assert_eq!(
             l.begin("x", "running"),
             Begin::Running,
@@ -160,19 +183,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn survives_a_restart_through_the_journal() {
+    async fn journaled_ledger_finds_what_memory_forgot_and_survives_a_restart() {
         let dir = std::env::temp_dir().join(format!("b00t-ledger-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("j.db");
         let journal = Journal::open(&path).unwrap();
-        let l = Ledger::journaled("a", &journal).unwrap();
+        let l = Ledger {
+            capacity: 1,
+            ..Ledger::journaled("a", &journal).unwrap()
+        };
         l.begin("b00t.a.s", "7");
         l.finish("b00t.a.s", "7", b"stored").await;
+        for n in 0..3 {
+            l.begin("b00t.a.s", &n.to_string());
+        }
+        assert!(l.len() <= 3, "only running tasks stay beyond capacity");
+        assert_eq!(
+            l.begin("b00t.a.s", "7"),
+            Begin::Done(b"stored".to_vec()),
+            "from the journal"
+        );
         drop(l);
         journal.close().await;
+
         let journal = Journal::open(&path).unwrap();
         let l = Ledger::journaled("a", &journal).unwrap();
         assert_eq!(l.begin("b00t.a.s", "7"), Begin::Done(b"stored".to_vec()));
+        assert_eq!(l.begin("b00t.a.s", "8"), Begin::New);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -12,7 +12,7 @@ mod schema;
 mod writer;
 
 pub use error::JournalError;
-pub use read::{Execution, OpenTask};
+pub use read::{Execution, ExecutionLookup, OpenTask};
 pub use writer::{Final, Journal, JournalHandle, RETENTION_MS};
 
 /// Milliseconds since the Unix epoch, as the journal stores times.

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::JournalError;
 
@@ -77,4 +79,34 @@ pub(crate) fn executions(
         })
         .map_err(sql)?;
     rows.collect::<Result<_, _>>().map_err(sql)
+}
+
+/// Point look-ups of stored executions, on a connection of their own: what an agent's
+/// ledger asks when a task id is not among the recent ones it keeps in memory.
+pub struct ExecutionLookup {
+    conn: Mutex<Connection>,
+    path: std::path::PathBuf,
+}
+
+impl ExecutionLookup {
+    pub(crate) fn new(conn: Connection, path: &Path) -> ExecutionLookup {
+        ExecutionLookup {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+        }
+    }
+
+    /// The stored final reply of `(address, id)`, if the task was executed.
+    pub fn get(&self, address: &str, id: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        let conn = self.conn.lock().expect("lookup lock");
+        conn.prepare_cached("SELECT reply FROM executions WHERE address = ?1 AND id = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![address, id], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|source| JournalError::Sql {
+                path: self.path.clone(),
+                source,
+            })
+    }
 }

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
-use crate::read::{self, Execution, OpenTask};
+use crate::read::{self, Execution, ExecutionLookup, OpenTask};
 use crate::{now_ms, schema, JournalError};
 
 /// How a task ended.
@@ -63,6 +63,10 @@ enum Op {
 
 /// Finished tasks and executions older than this are deleted when the journal opens.
 pub const RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Page cache of a read connection, in KiB as SQLite counts a negative `cache_size`:
+/// look-ups touch a few index pages each, and every agent has its own connection.
+const READER_CACHE_KIB: i64 = -512;
 
 /// Most operations applied in one transaction.
 const BATCH: usize = 1024;
@@ -138,12 +142,18 @@ impl Journal {
         read::executions(&self.reader()?, &self.path, agent, limit)
     }
 
+    /// A look-up of stored executions with a connection of its own.
+    pub fn execution_lookup(&self) -> Result<ExecutionLookup, JournalError> {
+        Ok(ExecutionLookup::new(self.reader()?, &self.path))
+    }
+
     fn reader(&self) -> Result<Connection, JournalError> {
         let conn = Connection::open(&self.path).map_err(|source| JournalError::Open {
             path: self.path.clone(),
             source,
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
+            .and_then(|_| conn.pragma_update(None, "cache_size", READER_CACHE_KIB))
             .map_err(|source| JournalError::Sql {
                 path: self.path.clone(),
                 source,
@@ -356,6 +366,12 @@ mod tests {
         let execs = journal.executions("a", 10).unwrap();
         assert_eq!(execs.len(), 1);
         assert_eq!(execs[0].id, "t-3");
+        let lookup = journal.execution_lookup().unwrap();
+        assert_eq!(
+            lookup.get("b00t.a.s", "t-3").unwrap().as_deref(),
+            Some(&b"{\"type\":\"result\"}"[..])
+        );
+        assert_eq!(lookup.get("b00t.a.s", "t-1").unwrap(), None);
         assert!(journal.executions("other", 10).unwrap().is_empty());
     }
 

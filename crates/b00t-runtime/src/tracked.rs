@@ -1,8 +1,10 @@
 //! Tasks the watcher is responsible for: each waits for its ack under a timer. No ack by
 //! the deadline: publish again, up to `max_retries` times `retry_delay` apart, then give
-//! up. Finished keys are remembered for a while so that late duplicates are ignored.
+//! up. Finished keys are remembered for a while, as 64-bit hashes, so that a late copy
+//! of a finished task (a retry that crossed its result) is not tracked again.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::time::Duration;
 
 use b00t_bus::Bytes;
@@ -35,15 +37,17 @@ pub enum Due {
 pub struct Table {
     tasks: HashMap<Key, Tracked>,
     timers: DelayQueue<Key>,
-    finished: HashSet<Key>,
-    finished_order: VecDeque<Key>,
+    /// Hashes of recently finished keys: 16 bytes each, however long the id.
+    finished: HashSet<u64>,
+    finished_order: VecDeque<u64>,
     ack_timeout: Duration,
     retry_delay: Duration,
     max_retries: u32,
 }
 
-/// Finished keys remembered, to ignore duplicates.
-const FINISHED_MEMORY: usize = 100_000;
+/// Finished keys remembered: enough to cover retries that cross their result. Later
+/// duplicates are tracked anew and answered by the agent's ledger, which is harmless.
+const FINISHED_MEMORY: usize = 16_384;
 
 impl Table {
     pub fn new(ack_timeout: Duration, retry_delay: Duration, max_retries: u32) -> Table {
@@ -60,7 +64,7 @@ impl Table {
 
     /// Whether the task is being tracked or was finished recently.
     pub fn knows(&self, key: &Key) -> bool {
-        self.tasks.contains_key(key) || self.finished.contains(key)
+        self.tasks.contains_key(key) || self.finished.contains(&fingerprint(key))
     }
 
     /// Starts tracking a task just published (or driven again after a restart).
@@ -94,8 +98,9 @@ impl Table {
         if let Some(timer) = tracked.as_ref().and_then(|t| t.timer) {
             self.timers.remove(&timer);
         }
-        if self.finished.insert(key.clone()) {
-            self.finished_order.push_back(key.clone());
+        let print = fingerprint(key);
+        if self.finished.insert(print) {
+            self.finished_order.push_back(print);
             if self.finished_order.len() > FINISHED_MEMORY {
                 if let Some(old) = self.finished_order.pop_front() {
                     self.finished.remove(&old);
@@ -144,6 +149,11 @@ impl Table {
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
     }
+}
+
+/// A stable 64-bit hash of a key; a collision only means a duplicate is not tracked.
+fn fingerprint(key: &Key) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
 }
 
 #[cfg(test)]
