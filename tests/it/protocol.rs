@@ -90,3 +90,26 @@ fn reply_to_routes_every_reply(mode: Mode) {
         address.dump()
     );
 }
+
+#[test]
+fn paho_mqtt_drives_the_bus() {
+    let home = Home::new(FAST_DELIVERY);
+    let bus = Bus::start(Mode::Embedded, &home);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/paho/bus_check.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(bus.port.to_string())
+        .output()
+        .expect("run python3");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named 'paho'"),
+        "paho-mqtt is not installed: run scripts/test, which installs it"
+    );
+    assert!(
+        out.status.success(),
+        "{}{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 checks passed"));
+}
