@@ -32,7 +32,8 @@ pub struct HomeArg {
 #[derive(Debug, Args, Clone)]
 pub struct BrokerArg {
     /// The broker, as `mqtt://HOST:PORT`. Default: $B00T_BROKER, else `[broker] url` in
-    /// b00t.toml, else the embedded broker's `[broker] listen`.
+    /// b00t.toml, else the address a running `b00t up` of the home recorded, else
+    /// `[broker] listen`.
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
 }

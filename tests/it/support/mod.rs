@@ -143,28 +143,17 @@ impl Bus {
 
 /// `mosquitto_pub -q 1 -m PAYLOAD`.
 pub fn publish(port: u16, topic: &str, payload: &str) {
-    let status = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-q",
-            "1",
-            "-t",
-            topic,
-            "-m",
-            payload,
-        ])
-        .status()
-        .expect("run mosquitto_pub");
-    assert!(status.success(), "mosquitto_pub to `{topic}` failed");
+    mosquitto_pub(port, topic, &["-m".as_ref(), payload.as_ref()]);
 }
 
 /// `mosquitto_pub -q 1 -f FILE`: for payloads that are not text, or are large.
 pub fn publish_bytes(port: u16, topic: &str, payload: &[u8]) {
     let file = tempfile::NamedTempFile::new().expect("a temp file");
     fs_err::write(file.path(), payload).expect("write payload");
+    mosquitto_pub(port, topic, &["-f".as_ref(), file.path().as_os_str()]);
+}
+
+fn mosquitto_pub(port: u16, topic: &str, message: &[&std::ffi::OsStr]) {
     let status = Command::new("mosquitto_pub")
         .args([
             "-h",
@@ -175,12 +164,11 @@ pub fn publish_bytes(port: u16, topic: &str, payload: &[u8]) {
             "1",
             "-t",
             topic,
-            "-f",
         ])
-        .arg(file.path())
+        .args(message)
         .status()
         .expect("run mosquitto_pub");
-    assert!(status.success(), "mosquitto_pub -f to `{topic}` failed");
+    assert!(status.success(), "mosquitto_pub to `{topic}` failed");
 }
 
 /// Parses a JSON payload, failing the test with the text when it is not JSON.
