@@ -248,3 +248,178 @@ impl Host {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Failure, Handler, HandlerFuture};
+    use b00t_broker::{BrokerSettings, EmbeddedBroker};
+    use b00t_bus::BusEvent;
+    use b00t_proto::Name;
+    use serde_json::{json, Value};
+
+    /// Sends two progress steps, then answers; `"fail"` fails, `"panic"` panics.
+    struct Steps;
+
+    impl Handler for Steps {
+        fn handle(&self, ctx: TaskContext) -> crate::HandlerFuture {
+            Box::pin(async move {
+                match ctx.task.body.as_str() {
+                    Some("panic") => panic!("the handler blew up"),
+                    Some("fail") => Err(Failure::new(ErrorCode::Failed, "it did not work")),
+                    _ => {
+                        ctx.progress.step("first", Some(1), Some(2)).await;
+                        ctx.progress.step("second", Some(2), Some(2)).await;
+                        Ok(json!({"done": true}))
+                    }
+                }
+            }) as HandlerFuture
+        }
+    }
+
+    async fn start() -> (CancellationToken, Bus, b00t_bus::Events) {
+        let broker = EmbeddedBroker::start(BrokerSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            max_connections: 16,
+            packet_limit: 1 << 20,
+        })
+        .await
+        .unwrap();
+        let url = BrokerUrl::for_listen(broker.addr());
+        let stop = CancellationToken::new();
+        let spec = AgentSpec {
+            name: Name::parse("steps").unwrap(),
+            kind: "test".into(),
+            skills: vec![Name::parse("work").unwrap()],
+            handler: Arc::new(Steps),
+        };
+        let options = HostOptions {
+            url: url.clone(),
+            max_payload: 1024,
+            packet_limit: 1 << 20,
+            heartbeat: Duration::from_secs(60),
+            ledger: Arc::new(Ledger::in_memory("steps")),
+            drain: Duration::from_secs(1),
+        };
+        tokio::spawn(run(spec, options, stop.clone()));
+        let (client, events) = Bus::connect(
+            BusOptions::new(url, "test-client"),
+            &CancellationToken::new(),
+        );
+        client.wait_connected(Duration::from_secs(5)).await.unwrap();
+        client
+            .subscribe_confirmed("#", Qos::AtLeastOnce, Duration::from_secs(5))
+            .await
+            .unwrap();
+        (stop, client, events)
+    }
+
+    /// Collects `(topic, payload)` until one on `last` containing `id` arrives.
+    async fn until(events: &mut b00t_bus::Events, last: &str, id: &str) -> Vec<(String, Value)> {
+        let mut seen = Vec::new();
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("nothing on `{last}` for `{id}`; seen {seen:?}"))
+                .unwrap();
+            let BusEvent::Message(m) = event else {
+                continue;
+            };
+            let payload: Value = serde_json::from_slice(&m.payload).unwrap_or(Value::Null);
+            let done = m.topic == last && payload["id"] == id;
+            seen.push((m.topic, payload));
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    async fn wait_online(events: &mut b00t_bus::Events) {
+        until_card(events, AgentState::Online).await;
+    }
+
+    async fn until_card(events: &mut b00t_bus::Events, state: AgentState) {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if let BusEvent::Message(m) = event {
+                if m.topic == "b00t.steps/status"
+                    && StatusCard::parse(&m.payload).is_some_and(|c| c.state == state)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn progress_comes_between_ack_and_result() {
+        let (stop, client, mut events) = start().await;
+        wait_online(&mut events).await;
+        client
+            .publish(
+                "b00t.steps.work/task",
+                Qos::AtLeastOnce,
+                false,
+                r#"{"id":"p-1","body":"go"}"#.as_bytes().to_vec(),
+            )
+            .await
+            .unwrap();
+        let seen = until(&mut events, "b00t.steps.work/result", "p-1").await;
+        let replies: Vec<_> = seen
+            .iter()
+            .filter(|(t, p)| t.starts_with("b00t.steps.work/") && p["id"] == "p-1")
+            .map(|(t, p)| (t.rsplit('/').next().unwrap().to_owned(), p.clone()))
+            .collect();
+        let kinds: Vec<_> = replies.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(kinds, ["task", "ack", "progress", "progress", "result"]);
+        assert_eq!(replies[2].1["step"], "first");
+        assert_eq!(replies[2].1["n"], 1);
+        assert_eq!(replies[2].1["of"], 2);
+        assert_eq!(replies[4].1["body"], json!({"done": true}));
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_failure_and_a_panic_become_error_replies_and_the_agent_goes_on() {
+        let (stop, client, mut events) = start().await;
+        wait_online(&mut events).await;
+        let send = |id: &str, body: &str| {
+            let payload = format!(r#"{{"id":"{id}","body":"{body}"}}"#).into_bytes();
+            let client = client.clone();
+            async move {
+                client
+                    .publish("b00t.steps.work/task", Qos::AtLeastOnce, false, payload)
+                    .await
+                    .unwrap()
+            }
+        };
+        send("f-1", "fail").await;
+        let seen = until(&mut events, "b00t.steps.work/error", "f-1").await;
+        let error = &seen.last().unwrap().1;
+        assert_eq!(
+            error["error"],
+            json!({"code": "failed", "message": "it did not work"})
+        );
+
+        send("x-1", "panic").await;
+        let seen = until(&mut events, "b00t.steps.work/error", "x-1").await;
+        let error = &seen.last().unwrap().1;
+        assert_eq!(error["error"]["code"], "failed");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("crashed on task `x-1`"),
+            "{error}"
+        );
+
+        send("ok-1", "fine").await;
+        until(&mut events, "b00t.steps.work/result", "ok-1").await;
+
+        stop.cancel();
+        until_card(&mut events, AgentState::Offline).await;
+    }
+}
