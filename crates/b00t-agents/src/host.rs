@@ -177,7 +177,7 @@ impl Host {
         let address_key = address.to_string();
         let once = task.source.id_is_senders();
         if once {
-            match self.ledger.begin(&address_key, &id) {
+            match self.ledger.begin(&address_key, &id, &base) {
                 Begin::New => {}
                 Begin::Running => {
                     self.replier
@@ -241,8 +241,15 @@ impl Host {
                 ),
             };
             let payload = reply.to_json();
-            if once {
-                host.ledger.finish(&address_key, &id, &payload).await;
+            let owed = if once {
+                host.ledger.finish(&address_key, &id, &payload).await
+            } else {
+                Vec::new()
+            };
+            for other in owed.iter().filter(|b| **b != base) {
+                host.replier
+                    .send_raw(other, reply.channel(), payload.clone())
+                    .await;
             }
             host.replier.send_raw(&base, reply.channel(), payload).await;
         });
@@ -258,7 +265,8 @@ mod tests {
     use b00t_proto::Name;
     use serde_json::{json, Value};
 
-    /// Sends two progress steps, then answers; `"fail"` fails, `"panic"` panics.
+    /// Sends two progress steps, then answers; `"fail"` fails, `"panic"` panics, `"slow"`
+    /// answers its `seq` after 300 ms.
     struct Steps;
 
     impl Handler for Steps {
@@ -266,6 +274,10 @@ mod tests {
             Box::pin(async move {
                 match ctx.task.body.as_str() {
                     Some("panic") => panic!("the handler blew up"),
+                    Some("slow") => {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        Ok(json!({"seq": ctx.seq}))
+                    }
                     Some("fail") => Err(Failure::new(ErrorCode::Failed, "it did not work")),
                     _ => {
                         ctx.progress.step("first", Some(1), Some(2)).await;
@@ -421,5 +433,38 @@ mod tests {
 
         stop.cancel();
         until_card(&mut events, AgentState::Offline).await;
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_while_running_is_acked_and_gets_the_one_result() {
+        let (stop, client, mut events) = start().await;
+        wait_online(&mut events).await;
+        for reply_to in ["r1", "r2"] {
+            let payload = format!(r#"{{"id":"s-1","reply_to":"{reply_to}","body":"slow"}}"#);
+            client
+                .publish(
+                    "b00t.steps.work/task",
+                    Qos::AtLeastOnce,
+                    false,
+                    payload.into_bytes(),
+                )
+                .await
+                .unwrap();
+        }
+        let mut seen = until(&mut events, "r1/result", "s-1").await;
+        if !seen.iter().any(|(t, _)| t == "r2/result") {
+            seen.extend(until(&mut events, "r2/result", "s-1").await);
+        }
+        let of = |topic: &str| {
+            seen.iter()
+                .filter(|(t, _)| t == topic)
+                .map(|(_, p)| p.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("r2/ack").len(), 1, "the duplicate is acked: {seen:?}");
+        let (first, second) = (of("r1/result"), of("r2/result"));
+        assert_eq!((first.len(), second.len()), (1, 1), "{seen:?}");
+        assert_eq!(first[0], second[0], "one execution, one result");
+        stop.cancel();
     }
 }

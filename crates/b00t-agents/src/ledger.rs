@@ -19,7 +19,8 @@ use crate::AgentError;
 pub enum Begin {
     /// Never seen: execute it (it is now marked running).
     New,
-    /// Being executed now: ack again, do not run it twice.
+    /// Being executed now: ack again, do not run it twice; its final reply will also be
+    /// sent to this duplicate's reply base.
     Running,
     /// Finished: send this stored final reply again.
     Done(Vec<u8>),
@@ -27,10 +28,17 @@ pub enum Begin {
 
 type Key = (String, String);
 
+/// A task the ledger knows.
+enum Entry {
+    /// Running; the reply bases of duplicates that arrived meanwhile.
+    Running(Vec<String>),
+    /// Finished, with its final reply.
+    Done(Vec<u8>),
+}
+
 #[derive(Default)]
 struct State {
-    /// `None` while running, the final reply once finished.
-    entries: HashMap<Key, Option<Vec<u8>>>,
+    entries: HashMap<Key, Entry>,
     /// Insertion order, to forget the oldest finished entries first.
     order: VecDeque<Key>,
 }
@@ -78,13 +86,19 @@ impl Ledger {
         })
     }
 
-    /// Looks a task up, marking it running when it is new.
-    pub fn begin(&self, address: &str, id: &str) -> Begin {
+    /// Looks a task up, marking it running when it is new. `reply_base` is where this
+    /// copy of the task wants its replies.
+    pub fn begin(&self, address: &str, id: &str, reply_base: &str) -> Begin {
         let mut state = self.state.lock().expect("ledger lock");
         let key = (address.to_owned(), id.to_owned());
-        match state.entries.get(&key) {
-            Some(None) => return Begin::Running,
-            Some(Some(reply)) => return Begin::Done(reply.clone()),
+        match state.entries.get_mut(&key) {
+            Some(Entry::Running(waiting)) => {
+                if !waiting.iter().any(|b| b == reply_base) {
+                    waiting.push(reply_base.to_owned());
+                }
+                return Begin::Running;
+            }
+            Some(Entry::Done(reply)) => return Begin::Done(reply.clone()),
             None => {}
         }
         let stored = self.store.as_ref().and_then(|store| {
@@ -94,18 +108,19 @@ impl Ledger {
                 None
             })
         });
-        let begin = match &stored {
-            Some(reply) => Begin::Done(reply.clone()),
-            None => Begin::New,
+        let (begin, entry) = match stored {
+            Some(reply) => (Begin::Done(reply.clone()), Entry::Done(reply)),
+            None => (Begin::New, Entry::Running(Vec::new())),
         };
-        state.entries.insert(key.clone(), stored);
+        state.entries.insert(key.clone(), entry);
         state.order.push_back(key);
         self.evict(&mut state);
         begin
     }
 
-    /// Records the final reply; returns once it is durable (when journaled).
-    pub async fn finish(&self, address: &str, id: &str, reply: &[u8]) {
+    /// Records the final reply once it is durable (when journaled), and returns the reply
+    /// bases of the duplicates that came while it ran, which are owed the reply too.
+    pub async fn finish(&self, address: &str, id: &str, reply: &[u8]) -> Vec<String> {
         if let Some(store) = &self.store {
             let _ = store
                 .writer
@@ -114,8 +129,9 @@ impl Ledger {
         }
         let mut state = self.state.lock().expect("ledger lock");
         let key = (address.to_owned(), id.to_owned());
-        if let Some(entry) = state.entries.get_mut(&key) {
-            *entry = Some(reply.to_vec());
+        match state.entries.insert(key, Entry::Done(reply.to_vec())) {
+            Some(Entry::Running(waiting)) => waiting,
+            _ => Vec::new(),
         }
     }
 
@@ -134,7 +150,7 @@ impl Ledger {
             let Some(key) = state.order.pop_front() else {
                 break;
             };
-            if matches!(state.entries.get(&key), Some(None)) {
+            if matches!(state.entries.get(&key), Some(Entry::Running(_))) {
                 // Still running: keep it, look further.
                 state.order.push_back(key);
                 scanned += 1;
@@ -152,11 +168,13 @@ mod tests {
     #[tokio::test]
     async fn new_running_done() {
         let l = Ledger::in_memory("a");
-        assert_eq!(l.begin("b00t.a.s", "1"), Begin::New);
-        assert_eq!(l.begin("b00t.a.s", "1"), Begin::Running);
-        assert_eq!(l.begin("b00t.a.t", "1"), Begin::New, "per address");
-        l.finish("b00t.a.s", "1", b"r").await;
-        assert_eq!(l.begin("b00t.a.s", "1"), Begin::Done(b"r".to_vec()));
+        assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::New);
+        assert_eq!(l.begin("b00t.a.s", "1", "other"), Begin::Running);
+        assert_eq!(l.begin("b00t.a.s", "1", "other"), Begin::Running);
+        assert_eq!(l.begin("b00t.a.t", "1", "base"), Begin::New, "per address");
+        let owed = l.finish("b00t.a.s", "1", b"r").await;
+        assert_eq!(owed, ["other"], "each duplicate's base, once");
+        assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::Done(b"r".to_vec()));
     }
 
     #[tokio::test]
@@ -165,18 +183,18 @@ mod tests {
             capacity: 2,
             ..Ledger::in_memory("a")
         };
-        assert_eq!(l.begin("x", "running"), Begin::New);
-        l.begin("x", "1");
+        assert_eq!(l.begin("x", "running", "b"), Begin::New);
+        l.begin("x", "1", "b");
         l.finish("x", "1", b"1").await;
-        l.begin("x", "2");
+        l.begin("x", "2", "b");
         assert_eq!(l.len(), 2);
         assert_eq!(
-            l.begin("x", "running"),
+            l.begin("x", "running", "b"),
             Begin::Running,
             "a running entry is kept"
         );
         assert_eq!(
-            l.begin("x", "1"),
+            l.begin("x", "1", "b"),
             Begin::New,
             "the oldest finished one went"
         );
@@ -192,14 +210,14 @@ mod tests {
             capacity: 1,
             ..Ledger::journaled("a", &journal).unwrap()
         };
-        l.begin("b00t.a.s", "7");
+        l.begin("b00t.a.s", "7", "b");
         l.finish("b00t.a.s", "7", b"stored").await;
         for n in 0..3 {
-            l.begin("b00t.a.s", &n.to_string());
+            l.begin("b00t.a.s", &n.to_string(), "b");
         }
         assert!(l.len() <= 3, "only running tasks stay beyond capacity");
         assert_eq!(
-            l.begin("b00t.a.s", "7"),
+            l.begin("b00t.a.s", "7", "b"),
             Begin::Done(b"stored".to_vec()),
             "from the journal"
         );
@@ -208,8 +226,11 @@ mod tests {
 
         let journal = Journal::open(&path).unwrap();
         let l = Ledger::journaled("a", &journal).unwrap();
-        assert_eq!(l.begin("b00t.a.s", "7"), Begin::Done(b"stored".to_vec()));
-        assert_eq!(l.begin("b00t.a.s", "8"), Begin::New);
+        assert_eq!(
+            l.begin("b00t.a.s", "7", "b"),
+            Begin::Done(b"stored".to_vec())
+        );
+        assert_eq!(l.begin("b00t.a.s", "8", "b"), Begin::New);
         std::fs::remove_dir_all(&dir).ok();
     }
 }
