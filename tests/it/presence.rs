@@ -73,8 +73,8 @@ fn heartbeats_come_every_heartbeat_ms() {
 fn b00t_agents_lists_who_is_online_with_their_last_heartbeat() {
     let home = Home::new("[agents]\nheartbeat_ms = 200\n");
     let bus = Bus::start(Mode::Embedded, &home);
-    let _agent = Agent::start("echo", "helper", bus.port);
     let mut sub = bus.sub("b00t.helper/heartbeat");
+    let _agent = Agent::start("echo", "helper", bus.port);
     sub.wait("b00t.helper/heartbeat", "helper");
     let out = bus.cli(&["agents", "--json"]);
     assert!(
