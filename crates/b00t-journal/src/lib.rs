@@ -4,8 +4,10 @@
 //! commit); readers open their own connection. Only this crate touches rusqlite.
 //!
 //! Layout: `schema` (tables and pragmas), `writer` (the batching writer thread and its
-//! operations), `read` (queries at start-up), `error`.
+//! operations), `checkpoint` (WAL checkpoints on a thread of their own), `read`
+//! (queries), `error`.
 
+mod checkpoint;
 mod error;
 mod read;
 mod schema;

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
+use crate::checkpoint::Checkpointer;
 use crate::read::{self, Execution, ExecutionLookup, OpenTask};
 use crate::{now_ms, schema, JournalError};
 
@@ -76,6 +77,8 @@ pub struct Journal {
     handle: JournalHandle,
     /// The writer thread; it ends when every handle is dropped or on `close`.
     writer: Option<JoinHandle<()>>,
+    /// Copies the WAL back into the database, off the writer's path.
+    checkpointer: Checkpointer,
     path: PathBuf,
 }
 
@@ -120,6 +123,7 @@ impl Journal {
         Ok(Journal {
             handle: JournalHandle { tx },
             writer: Some(writer),
+            checkpointer: Checkpointer::start(path)?,
             path: path.to_owned(),
         })
     }
@@ -161,9 +165,10 @@ impl Journal {
         Ok(conn)
     }
 
-    /// Commits everything sent so far and stops the writer thread.
+    /// Commits everything sent so far, checkpoints, and stops the writer thread.
     pub async fn close(mut self) {
         self.handle.flush().await;
+        self.checkpointer.finish();
         if let Some(writer) = self.writer.take() {
             drop(self.handle);
             // The thread ends once the last handle is gone; handles held elsewhere keep it
@@ -373,6 +378,35 @@ mod tests {
         );
         assert_eq!(lookup.get("b00t.a.s", "t-1").unwrap(), None);
         assert!(journal.executions("other", 10).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn close_checkpoints_the_wal_into_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let journal = Journal::open(&path).unwrap();
+        let h = journal.handle();
+        for n in 0..200 {
+            h.task("b00t.a.s", &n.to_string(), &[b'x'; 1000], None);
+        }
+        h.flush().await;
+        let wal = dir.path().join("j.db-wal");
+        assert!(
+            wal.metadata().unwrap().len() > 0,
+            "writes go to the WAL first"
+        );
+        drop(h);
+        journal.close().await;
+        assert_eq!(
+            wal.metadata().map(|m| m.len()).unwrap_or(0),
+            0,
+            "the WAL was truncated"
+        );
+        let conn = Connection::open(&path).unwrap();
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 200);
     }
 
     #[tokio::test]
