@@ -14,7 +14,7 @@ mod schema;
 mod writer;
 
 pub use error::JournalError;
-pub use read::{Execution, ExecutionLookup, OpenTask};
+pub use read::{ExecutionLookup, OpenTask};
 pub use writer::{Final, Journal, JournalHandle, RETENTION_MS};
 
 /// Milliseconds since the Unix epoch, as the journal stores times.

@@ -1,4 +1,4 @@
-//! Queries made at start-up: the tasks to drive again, and an agent's recent executions.
+//! Reads: the tasks to drive again at start-up, and look-ups of stored executions.
 
 use std::path::Path;
 
@@ -17,14 +17,6 @@ pub struct OpenTask {
     pub reply_to: Option<String>,
     pub attempts: u32,
     pub acked: bool,
-}
-
-/// A task an agent executed, with the reply it stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Execution {
-    pub address: String,
-    pub id: String,
-    pub reply: Vec<u8>,
 }
 
 pub(crate) fn open_tasks(conn: &Connection, path: &Path) -> Result<Vec<OpenTask>, JournalError> {
@@ -47,34 +39,6 @@ pub(crate) fn open_tasks(conn: &Connection, path: &Path) -> Result<Vec<OpenTask>
                 reply_to: r.get(3)?,
                 attempts: r.get(4)?,
                 acked: r.get::<_, String>(5)? == "acked",
-            })
-        })
-        .map_err(sql)?;
-    rows.collect::<Result<_, _>>().map_err(sql)
-}
-
-pub(crate) fn executions(
-    conn: &Connection,
-    path: &Path,
-    agent: &str,
-    limit: usize,
-) -> Result<Vec<Execution>, JournalError> {
-    let sql = |source| JournalError::Sql {
-        path: path.to_owned(),
-        source,
-    };
-    let mut stmt = conn
-        .prepare(
-            "SELECT address, id, reply FROM executions WHERE agent = ?1
-             ORDER BY finished_ms DESC LIMIT ?2",
-        )
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map(params![agent, limit as i64], |r| {
-            Ok(Execution {
-                address: r.get(0)?,
-                id: r.get(1)?,
-                reply: r.get(2)?,
             })
         })
         .map_err(sql)?;

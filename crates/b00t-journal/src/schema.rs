@@ -26,7 +26,6 @@ CREATE TABLE IF NOT EXISTS executions (
     finished_ms INTEGER NOT NULL,
     PRIMARY KEY (address, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS executions_by_agent ON executions (agent, finished_ms);
 ";
 
 pub(crate) fn prepare(conn: &Connection) -> rusqlite::Result<()> {

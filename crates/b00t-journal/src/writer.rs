@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
 use crate::checkpoint::Checkpointer;
-use crate::read::{self, Execution, ExecutionLookup, OpenTask};
+use crate::read::{self, ExecutionLookup, OpenTask};
 use crate::{now_ms, schema, JournalError};
 
 /// How a task ended.
@@ -139,11 +139,6 @@ impl Journal {
     /// Every task with no final reply, oldest first.
     pub fn open_tasks(&self) -> Result<Vec<OpenTask>, JournalError> {
         read::open_tasks(&self.reader()?, &self.path)
-    }
-
-    /// The newest `limit` executions of `agent`.
-    pub fn executions(&self, agent: &str, limit: usize) -> Result<Vec<Execution>, JournalError> {
-        read::executions(&self.reader()?, &self.path, agent, limit)
     }
 
     /// A look-up of stored executions with a connection of its own.
@@ -368,16 +363,12 @@ mod tests {
         assert_eq!(open[1].id, "t-2");
         assert!(open[1].acked);
         assert_eq!(open[1].attempts, 2);
-        let execs = journal.executions("a", 10).unwrap();
-        assert_eq!(execs.len(), 1);
-        assert_eq!(execs[0].id, "t-3");
         let lookup = journal.execution_lookup().unwrap();
         assert_eq!(
             lookup.get("b00t.a.s", "t-3").unwrap().as_deref(),
             Some(&b"{\"type\":\"result\"}"[..])
         );
         assert_eq!(lookup.get("b00t.a.s", "t-1").unwrap(), None);
-        assert!(journal.executions("other", 10).unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -435,7 +426,8 @@ mod tests {
         let open = journal.open_tasks().unwrap();
         assert_eq!(open.len(), 1, "an open task is never pruned");
         assert_eq!(open[0].id, "open");
-        assert!(journal.executions("a", 10).unwrap().is_empty());
+        let lookup = journal.execution_lookup().unwrap();
+        assert_eq!(lookup.get("b00t.a.s", "old").unwrap(), None);
     }
 
     #[tokio::test]
