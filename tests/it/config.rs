@@ -63,3 +63,26 @@ fn client_commands_find_the_bus_of_their_home() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("found"));
 }
+
+#[test]
+fn broker_url_in_b00t_toml_runs_the_runtime_against_that_broker() {
+    let mosquitto = crate::support::Mosquitto::start();
+    let home = Home::new(&format!(
+        "[broker]\nurl = \"mqtt://127.0.0.1:{}\"\n",
+        mosquitto.port
+    ));
+    let mut runtime = crate::support::Runtime::spawn(&home, &[]);
+    runtime.wait_for_line(&format!(
+        "b00t is up on mqtt://127.0.0.1:{} (external)",
+        mosquitto.port
+    ));
+    let mut sub = crate::support::Sub::start(mosquitto.port, "b00t.echo/status");
+    sub.wait("b00t.echo/status", "\"online\"");
+    let out = b00t(&home, &["send", "b00t.echo.echo", "via-config"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("via-config"));
+}
