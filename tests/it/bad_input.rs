@@ -85,3 +85,24 @@ fn the_runtime_answers_bad_input_for_an_agent_that_is_offline() {
         "{e}"
     );
 }
+
+#[test]
+fn the_payload_limit_comes_from_the_config() {
+    let home = Home::new("[broker]\nmax_payload_bytes = 64\n");
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("b00t.echo.echo/+");
+    bus.publish(
+        "b00t.echo.echo/task",
+        &format!(r#"{{"id":"big","body":"{}"}}"#, "x".repeat(100)),
+    );
+    let e = json(&sub.wait("b00t.echo.echo/error", "too_large").payload);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 64 bytes"),
+        "{e}"
+    );
+    bus.publish("b00t.echo.echo/task", r#"{"id":"small"}"#);
+    sub.wait("b00t.echo.echo/result", "small");
+}

@@ -26,6 +26,8 @@ pub struct BrokerConfig {
     pub listen: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Also accepted as `max_payload` and rumqttd's `max_payload_size`.
+    #[serde(alias = "max_payload", alias = "max_payload_size")]
     pub max_payload_bytes: usize,
     pub max_connections: usize,
 }
@@ -177,10 +179,10 @@ impl Config {
             return Err(fail("delivery.max_retries", "must be at most 1000"));
         }
         let b = &self.broker;
-        if !(1024..=64 * 1024 * 1024).contains(&b.max_payload_bytes) {
+        if !(16..=64 * 1024 * 1024).contains(&b.max_payload_bytes) {
             return Err(fail(
                 "broker.max_payload_bytes",
-                "must be from 1024 to 67108864 (64 MiB)",
+                "must be from 16 to 67108864 (64 MiB)",
             ));
         }
         if b.max_connections == 0 {
@@ -228,6 +230,14 @@ mod tests {
         assert_eq!(c.delivery.ack_timeout_ms, 500);
         assert_eq!(c.delivery.max_retries, 1);
         assert_eq!(c.delivery.retry_delay_ms, 5000);
+    }
+
+    #[test]
+    fn payload_limit_aliases() {
+        for key in ["max_payload_bytes", "max_payload", "max_payload_size"] {
+            let c = parse(&format!("[broker]\n{key} = 2048\n")).unwrap();
+            assert_eq!(c.broker.max_payload_bytes, 2048, "{key}");
+        }
     }
 
     #[test]
