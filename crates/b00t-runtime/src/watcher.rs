@@ -150,10 +150,8 @@ impl Watcher {
             }
             Verdict::Answer { base, reply, key } => {
                 let bytes = reply.to_json();
-                if let Some(key) = key {
-                    if self.table.knows(&key) {
-                        return;
-                    }
+                // Journal the answer once; every copy of the task gets it.
+                if let Some(key) = key.filter(|k| !self.table.knows(k)) {
                     self.journal.task(&key.0, &key.1, &payload, Some(&base));
                     self.journal.finish(&key.0, &key.1, Final::Error, &bytes);
                     self.table.finish(&key);
