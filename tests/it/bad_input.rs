@@ -82,10 +82,10 @@ fn the_runtime_answers_bad_input_for_an_agent_that_is_offline() {
             .as_str()
             .unwrap()
             .contains("its skills: echo"),
-    bus.publish("b00t.echo.nope/task", r#"{"id":"n-2"}"#);
-    sub.wait_count("b00t.echo.nope/error", "n-2", 2);
         "{e}"
     );
+    bus.publish("b00t.echo.nope/task", r#"{"id":"n-2"}"#);
+    sub.wait_count("b00t.echo.nope/error", "n-2", 2);
 }
 
 #[test]
