@@ -66,7 +66,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Measure the bus: broker throughput, task round trip, memory.
     ///
-    /// Example: `b00t bench --against mqtt://127.0.0.1:1884 --json`
+    /// Starts its own buses, each in a temporary home on a free loopback port, so that
+    /// nothing else runs in them. Example: `b00t bench --against mqtt://127.0.0.1:1884 --json`
     Bench(BenchArgs),
 }
 
@@ -177,8 +178,6 @@ pub struct ConfigArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    #[command(flatten)]
-    pub home: HomeArg,
     /// Also measure this broker (`mqtt://HOST:PORT`) with the same client code.
     #[arg(long, value_name = "URL")]
     pub against: Option<String>,
