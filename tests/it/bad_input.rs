@@ -108,3 +108,44 @@ fn the_payload_limit_comes_from_the_config() {
     bus.publish("b00t.echo.echo/task", r#"{"id":"small"}"#);
     sub.wait("b00t.echo.echo/result", "small");
 }
+
+#[test]
+fn a_flood_of_bad_tasks_is_answered_and_does_not_wedge_the_bus() {
+    use std::io::Write;
+    let home = Home::new(FAST_DELIVERY);
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("b00t.echo.echo/error");
+    let mut pub_lines = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &bus.port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            "b00t.echo.echo/task",
+            "-l",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mosquitto_pub -l");
+    let mut stdin = pub_lines.stdin.take().unwrap();
+    for n in 0..500 {
+        let line = match n % 4 {
+            0 => "{broken".to_owned(),
+            1 => format!(r#"{{"id": {n}}}"#),
+            2 => format!(r#"{{"id":"f-{n}","reply_to":7}}"#),
+            _ => format!(r#"{{"id":"f {n}"}}"#),
+        };
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    assert!(pub_lines.wait().unwrap().success());
+    sub.wait_count("b00t.echo.echo/error", "bad_request", 500);
+
+    let mut results = bus.sub("b00t.echo.echo/result");
+    bus.publish("b00t.echo.echo/task", r#"{"id":"after-flood"}"#);
+    results.wait("b00t.echo.echo/result", "after-flood");
+    assert!(bus.runtime_is_alive());
+}
