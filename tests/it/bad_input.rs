@@ -149,3 +149,32 @@ fn a_flood_of_bad_tasks_is_answered_and_does_not_wedge_the_bus() {
     results.wait("b00t.echo.echo/result", "after-flood");
     assert!(bus.runtime_is_alive());
 }
+
+#[test]
+fn garbage_on_the_mqtt_port_does_not_hurt_the_bus() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let home = Home::new(FAST_DELIVERY);
+    let bus = Bus::start(Mode::Embedded, &home);
+    let noise: Vec<u8> = (0..1000u32)
+        .map(|n| (n.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let packets: [&[u8]; 5] = [
+        &noise,
+        b"\x10\xff\xff\xff\xff\x7f", // CONNECT with an absurd length
+        b"\x10\x0c\x00\x04MQTT\x09\x02\x00\x3c\x00\x00", // unknown protocol level
+        b"\x30\x05\x00\x01a",        // PUBLISH before CONNECT
+        b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00\xe0\x00", // CONNECT, then DISCONNECT
+    ];
+    for packet in packets {
+        let mut stream = TcpStream::connect(("127.0.0.1", bus.port)).unwrap();
+        let _ = stream.write_all(packet);
+    }
+    // A connection that never says anything.
+    let _silent = TcpStream::connect(("127.0.0.1", bus.port)).unwrap();
+
+    let mut results = bus.sub("b00t.echo.echo/result");
+    bus.publish("b00t.echo.echo/task", r#"{"id":"after-noise"}"#);
+    results.wait("b00t.echo.echo/result", "after-noise");
+    assert!(bus.runtime_is_alive());
+}
