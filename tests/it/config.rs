@@ -86,3 +86,43 @@ fn broker_url_in_b00t_toml_runs_the_runtime_against_that_broker() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("via-config"));
 }
+
+#[test]
+fn a_second_runtime_on_the_same_broker_is_refused() {
+    let mosquitto = crate::support::Mosquitto::start();
+    let first_home = Home::new("");
+    let _first = crate::support::Runtime::external(&first_home, mosquitto.port);
+    let second_home = Home::new("");
+    let out = Command::new(b00t_bin())
+        .args([
+            "up",
+            "--broker",
+            &format!("mqtt://127.0.0.1:{}", mosquitto.port),
+            "--home",
+        ])
+        .arg(second_home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another b00t runtime already serves"),
+        "{stderr}"
+    );
+    // The first one is untouched.
+    let out = Command::new(b00t_bin())
+        .args([
+            "send",
+            "b00t.echo.echo",
+            "still-first",
+            "--broker",
+            &format!("mqtt://127.0.0.1:{}", mosquitto.port),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

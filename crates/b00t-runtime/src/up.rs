@@ -44,6 +44,8 @@ pub struct Ready {
 
 /// Longest time shutdown takes before giving up on stragglers.
 const STOP_LIMIT: Duration = Duration::from_secs(4);
+/// How long retained status cards are given to arrive after the watcher subscribes.
+const RETAINED_GRACE: Duration = Duration::from_millis(300);
 /// Longest wait for a local agent to come online at start.
 const AGENT_ONLINE_LIMIT: Duration = Duration::from_secs(10);
 
@@ -105,6 +107,20 @@ pub async fn up(
         config.broker.max_payload_bytes,
     );
     let watcher_task = tokio::spawn(watcher.run(events, commands_rx, watcher_stop.clone()));
+    if !embedded {
+        // A shared broker may already have a runtime: two would both retry and
+        // dead-letter every task, and their `runtime` agents would evict each other. The
+        // retained cards come right after the subscription; give them a moment.
+        tokio::time::sleep(RETAINED_GRACE).await;
+        if presence.is_online(crate::gate::RUNTIME_AGENT) {
+            watcher_stop.cancel();
+            let _ = watcher_task.await;
+            bus.close(Duration::from_millis(200)).await;
+            return Err(RuntimeError::AlreadyServed {
+                url: url.to_string(),
+            });
+        }
+    }
 
     let mut specs: Vec<AgentSpec> = vec![runtime_agent::spec(presence.clone())];
     if config.agents.echo {
