@@ -1,6 +1,7 @@
 //! The writer thread: receives operations from any number of [`JournalHandle`]s and
 //! applies them in batched transactions, so a burst of tasks costs one commit.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -264,6 +265,42 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
     }
 }
 
+/// What one batch says about one task, merged: under load a task, its ack and its result
+/// usually arrive in the same batch and become one INSERT instead of three statements.
+#[derive(Default)]
+struct Merged {
+    /// The first `task` op's payload and reply_to (a later duplicate is ignored, as in SQL).
+    task: Option<(Vec<u8>, Option<String>)>,
+    acked: bool,
+    attempts: Option<u32>,
+    /// The first final reply (a final reply is never overwritten, as in SQL).
+    end: Option<(Final, Vec<u8>)>,
+}
+
+/// The tasks of one batch, merged, in the order they were first named.
+#[derive(Default)]
+struct MergedTasks {
+    order: Vec<(String, String)>,
+    merged: HashMap<(String, String), Merged>,
+}
+
+impl MergedTasks {
+    fn entry(&mut self, address: String, id: String) -> &mut Merged {
+        let key = (address, id);
+        if !self.merged.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        self.merged.entry(key).or_default()
+    }
+
+    fn into_ordered(mut self) -> impl Iterator<Item = ((String, String), Merged)> {
+        self.order.into_iter().filter_map(move |key| {
+            let m = self.merged.remove(&key)?;
+            Some((key, m))
+        })
+    }
+}
+
 fn apply(
     conn: &mut Connection,
     batch: &mut Vec<Op>,
@@ -271,6 +308,7 @@ fn apply(
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let now = now_ms();
+    let mut tasks = MergedTasks::default();
     for op in batch.drain(..) {
         match op {
             Op::Task {
@@ -279,26 +317,19 @@ fn apply(
                 payload,
                 reply_to,
             } => {
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO tasks (address, id, payload, reply_to, state, created_ms)
-                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-                )?
-                .execute(params![address, id, payload, reply_to, now])?;
+                tasks
+                    .entry(address, id)
+                    .task
+                    .get_or_insert((payload, reply_to));
             }
-            Op::Ack { address, id } => {
-                tx.prepare_cached(
-                    "UPDATE tasks SET state = 'acked', acked_ms = ?3
-                     WHERE address = ?1 AND id = ?2 AND state = 'pending'",
-                )?
-                .execute(params![address, id, now])?;
-            }
+            Op::Ack { address, id } => tasks.entry(address, id).acked = true,
             Op::Attempt {
                 address,
                 id,
                 attempts,
             } => {
-                tx.prepare_cached("UPDATE tasks SET attempts = ?3 WHERE address = ?1 AND id = ?2")?
-                    .execute(params![address, id, attempts])?;
+                let m = tasks.entry(address, id);
+                m.attempts = Some(m.attempts.unwrap_or(0).max(attempts));
             }
             Op::Final {
                 address,
@@ -306,11 +337,7 @@ fn apply(
                 how,
                 reply,
             } => {
-                tx.prepare_cached(
-                    "UPDATE tasks SET state = ?3, reply = ?4, finished_ms = ?5
-                     WHERE address = ?1 AND id = ?2 AND state IN ('pending', 'acked')",
-                )?
-                .execute(params![address, id, how.state(), reply, now])?;
+                tasks.entry(address, id).end.get_or_insert((how, reply));
             }
             Op::Execution {
                 address,
@@ -327,7 +354,67 @@ fn apply(
             Op::Flush(done) => flushed.push(done),
         }
     }
+    for (key, m) in tasks.into_ordered() {
+        write_task(&tx, &key, m, now)?;
+    }
     tx.commit()
+}
+
+/// Writes what a batch said about one task: one INSERT when the batch saw the task
+/// itself, else the UPDATEs that bring an earlier row up to date.
+fn write_task(
+    tx: &rusqlite::Transaction<'_>,
+    (address, id): &(String, String),
+    m: Merged,
+    now: i64,
+) -> rusqlite::Result<()> {
+    if let Some((payload, reply_to)) = &m.task {
+        let (state, finished_ms, reply) = match &m.end {
+            Some((how, reply)) => (how.state(), Some(now), Some(reply)),
+            None if m.acked => ("acked", None, None),
+            None => ("pending", None, None),
+        };
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO tasks
+                 (address, id, payload, reply_to, state, attempts, created_ms, acked_ms, finished_ms, reply)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                address,
+                id,
+                payload,
+                reply_to,
+                state,
+                m.attempts.unwrap_or(0),
+                now,
+                m.acked.then_some(now),
+                finished_ms,
+                reply,
+            ])?;
+        if inserted == 1 {
+            return Ok(());
+        }
+    }
+    if m.acked {
+        tx.prepare_cached(
+            "UPDATE tasks SET state = 'acked', acked_ms = ?3
+             WHERE address = ?1 AND id = ?2 AND state = 'pending'",
+        )?
+        .execute(params![address, id, now])?;
+    }
+    if let Some(attempts) = m.attempts {
+        tx.prepare_cached("UPDATE tasks SET attempts = ?3 WHERE address = ?1 AND id = ?2")?
+            .execute(params![address, id, attempts])?;
+    }
+    if let Some((how, reply)) = m.end {
+        tx.prepare_cached(
+            "UPDATE tasks SET state = ?3, reply = ?4, finished_ms = ?5
+             WHERE address = ?1 AND id = ?2 AND state IN ('pending', 'acked')",
+        )?
+        .execute(params![address, id, how.state(), reply, now])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -369,6 +456,83 @@ mod tests {
             Some(&b"{\"type\":\"result\"}"[..])
         );
         assert_eq!(lookup.get("b00t.a.s", "t-1").unwrap(), None);
+    }
+
+    /// Rows after `ops`, sent either all in one batch or with a commit between each.
+    async fn rows_after(
+        ops: &[(&str, &str)],
+        flush_each: bool,
+    ) -> Vec<(String, String, i64, bool, Option<Vec<u8>>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let h = journal.handle();
+        for (op, id) in ops {
+            match *op {
+                "task" => h.task("b00t.a.s", id, id.as_bytes(), None),
+                "ack" => h.ack("b00t.a.s", id),
+                "retry" => h.attempt("b00t.a.s", id, 1),
+                "result" => h.finish("b00t.a.s", id, Final::Result, b"r"),
+                "dead" => h.finish("b00t.a.s", id, Final::Dead, b"d"),
+                other => panic!("{other}"),
+            }
+            if flush_each {
+                h.flush().await;
+            }
+        }
+        h.flush().await;
+        let conn = journal.reader().unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, state, attempts, acked_ms IS NOT NULL, reply FROM tasks ORDER BY id",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        rows
+    }
+
+    #[tokio::test]
+    async fn a_merged_batch_writes_what_separate_commits_write() {
+        let ops = [
+            ("task", "1"),
+            ("ack", "1"),
+            ("result", "1"),
+            ("task", "2"),
+            ("retry", "2"),
+            ("dead", "2"),
+            ("result", "2"),
+            ("task", "3"),
+            ("ack", "3"),
+            ("task", "3"),
+            ("ack", "4"),
+            ("task", "5"),
+        ];
+        let merged = rows_after(&ops, false).await;
+        let separate = rows_after(&ops, true).await;
+        assert_eq!(merged, separate);
+        let states: Vec<_> = merged
+            .iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("1", "result"),
+                ("2", "dead"),
+                ("3", "acked"),
+                ("5", "pending")
+            ]
+        );
+        assert_eq!(
+            merged[1].4.as_deref(),
+            Some(&b"d"[..]),
+            "the first final reply stays"
+        );
     }
 
     #[tokio::test]
