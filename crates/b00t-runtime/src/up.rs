@@ -91,7 +91,7 @@ pub async fn up(
 
     // The watcher subscribes to everything before anyone else may publish a task.
     let mut bus_options =
-        BusOptions::new(url.clone(), format!("b00t-runtime-{:08x}", fastrand_u32()));
+        BusOptions::new(url.clone(), format!("b00t-runtime-{:08x}", client_suffix()));
     bus_options.packet_limit = config.broker.packet_limit();
     let watcher_stop = CancellationToken::new();
     let (bus, events) = Bus::connect(bus_options, &watcher_stop);
@@ -195,7 +195,7 @@ async fn wait_online(presence: &Presence, agent: &str) -> Result<(), RuntimeErro
     Ok(())
 }
 
-fn fastrand_u32() -> u32 {
+fn client_suffix() -> u32 {
     // Client ids only need to differ between runtimes; time and pid do.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
