@@ -27,15 +27,7 @@ pub(crate) struct Checkpointer {
 
 impl Checkpointer {
     pub(crate) fn start(path: &Path) -> Result<Checkpointer, JournalError> {
-        let conn = Connection::open(path).map_err(|source| JournalError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|source| JournalError::Sql {
-                path: path.to_owned(),
-                source,
-            })?;
+        let conn = crate::schema::connect(path)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let thread_path = path.to_owned();
         let thread = std::thread::Builder::new()

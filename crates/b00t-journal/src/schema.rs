@@ -1,7 +1,12 @@
 //! Tables and pragmas. WAL with `synchronous = NORMAL`: a killed process loses nothing
 //! that was committed; only a power cut may lose the last commits.
 
+use std::path::Path;
+use std::time::Duration;
+
 use rusqlite::Connection;
+
+use crate::JournalError;
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tasks (
@@ -28,12 +33,23 @@ CREATE TABLE IF NOT EXISTS executions (
 ) WITHOUT ROWID;
 ";
 
+/// Opens a connection to the journal at `path` that waits up to 5 s for a lock held by
+/// another connection (the writer, a reader, the checkpointer) instead of failing.
+pub(crate) fn connect(path: &Path) -> Result<Connection, JournalError> {
+    let open = |source| JournalError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(open)?;
+    Ok(conn)
+}
+
 pub(crate) fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // Checkpoints run on their own thread (checkpoint.rs), not inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(SCHEMA)
 }
 

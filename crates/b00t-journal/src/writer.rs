@@ -100,10 +100,7 @@ impl std::fmt::Debug for JournalHandle {
 impl Journal {
     /// Opens (or creates) the journal at `path` and starts its writer thread.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let conn = Connection::open(path).map_err(|source| JournalError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        let conn = schema::connect(path)?;
         schema::prepare(&conn).map_err(|source| JournalError::Open {
             path: path.to_owned(),
             source,
@@ -148,12 +145,8 @@ impl Journal {
     }
 
     fn reader(&self) -> Result<Connection, JournalError> {
-        let conn = Connection::open(&self.path).map_err(|source| JournalError::Open {
-            path: self.path.clone(),
-            source,
-        })?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .and_then(|_| conn.pragma_update(None, "cache_size", READER_CACHE_KIB))
+        let conn = schema::connect(&self.path)?;
+        conn.pragma_update(None, "cache_size", READER_CACHE_KIB)
             .map_err(|source| JournalError::Sql {
                 path: self.path.clone(),
                 source,
