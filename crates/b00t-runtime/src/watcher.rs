@@ -8,7 +8,9 @@ use std::time::Duration;
 use b00t_bus::{Bus, BusEvent, Bytes, Events, Message, Qos};
 use b00t_config::DeliveryConfig;
 use b00t_journal::{Final, JournalHandle, OpenTask};
-use b00t_proto::{AgentChannel, Channel, ErrorCode, Heartbeat, Reply, ReplyHead, StatusCard};
+use b00t_proto::{
+    Address, AgentChannel, Channel, ErrorCode, Heartbeat, Reply, ReplyHead, StatusCard, PREFIX,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -178,7 +180,12 @@ impl Watcher {
                 self.publish(&format!("{address}/task"), payload).await;
             }
             Due::Dead { attempts } => {
-                let (agent, skill) = split_address(address);
+                // Tracked keys come from validated addresses (the gate, or the journal).
+                let Ok(parsed) = Address::parse(address) else {
+                    self.table.finish(&key);
+                    return;
+                };
+                let (agent, skill) = (parsed.agent().as_str(), parsed.skill().as_str());
                 let waited = self.delivery.give_up_after();
                 let why = if self.presence.is_online(agent) {
                     format!("agent `{agent}` is online but never acked it")
@@ -236,12 +243,7 @@ impl Watcher {
 /// The task key a reply refers to: `(b00t.<agent>.<skill>, id)`.
 fn reply_key(payload: &[u8]) -> Option<Key> {
     let head = ReplyHead::parse(payload)?;
-    Some((format!("b00t.{}.{}", head.agent, head.skill), head.id))
-}
-
-fn split_address(address: &str) -> (&str, &str) {
-    let rest = address.strip_prefix("b00t.").unwrap_or(address);
-    rest.split_once('.').unwrap_or((rest, ""))
+    Some((format!("{PREFIX}.{}.{}", head.agent, head.skill), head.id))
 }
 
 /// How long `up` waits for the watcher's subscription to be confirmed.
