@@ -229,7 +229,14 @@ impl Host {
                     body,
                     started.elapsed().as_millis() as u64,
                 ),
-                Ok(Err(failure)) => Reply::error(&id, agent, &skill, failure.code, failure.message),
+                Ok(Err(failure)) => Reply::error_with(
+                    &id,
+                    agent,
+                    &skill,
+                    failure.code,
+                    failure.message,
+                    failure.detail,
+                ),
                 Err(crashed) => Reply::error(
                     &id,
                     agent,

@@ -25,6 +25,8 @@ pub trait Handler: Send + Sync + 'static {
 pub struct Failure {
     pub code: ErrorCode,
     pub message: String,
+    /// Structured detail, sent as the error's `detail`.
+    pub detail: Option<Value>,
 }
 
 impl Failure {
@@ -32,7 +34,13 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: Value) -> Failure {
+        self.detail = Some(detail);
+        self
     }
 }
 
@@ -58,6 +66,15 @@ pub struct Progress {
 impl Progress {
     /// Reports step `n` of `of` (either may be unknown).
     pub async fn step(&self, step: &str, n: Option<u64>, of: Option<u64>) {
+        self.send(step, n, of, None).await;
+    }
+
+    /// Reports one line of a child process's output during step `n` of `of`.
+    pub async fn output(&self, step: &str, n: Option<u64>, of: Option<u64>, line: &str) {
+        self.send(step, n, of, Some(line.to_owned())).await;
+    }
+
+    async fn send(&self, step: &str, n: Option<u64>, of: Option<u64>, output: Option<String>) {
         let reply = b00t_proto::Reply::Progress {
             id: self.id.clone(),
             agent: self.replier.agent().to_owned(),
@@ -65,6 +82,7 @@ impl Progress {
             step: step.to_owned(),
             n,
             of,
+            output,
             ts: b00t_proto::clock::now_rfc3339(),
         };
         self.replier.send(&self.base, &reply).await;

@@ -42,6 +42,9 @@ impl std::fmt::Display for ErrorCode {
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// Structured detail for programs (the installer's installed/skipped/failed lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
 }
 
 /// A reply as it travels on `/ack`, `/progress`, `/result` or `/error`.
@@ -63,6 +66,9 @@ pub enum Reply {
         n: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         of: Option<u64>,
+        /// One line of a child process's output, when the event carries one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<String>,
         ts: String,
     },
     Result {
@@ -107,12 +113,28 @@ impl Reply {
     }
 
     pub fn error(id: &str, agent: &str, skill: &str, code: ErrorCode, message: String) -> Reply {
+        Reply::error_with(id, agent, skill, code, message, None)
+    }
+
+    /// An error reply with structured `detail` beside the message.
+    pub fn error_with(
+        id: &str,
+        agent: &str,
+        skill: &str,
+        code: ErrorCode,
+        message: String,
+        detail: Option<Value>,
+    ) -> Reply {
         Reply::Error {
             id: id.into(),
             agent: agent.into(),
             skill: skill.into(),
             ok: false,
-            error: ErrorBody { code, message },
+            error: ErrorBody {
+                code,
+                message,
+                detail,
+            },
             ts: crate::clock::now_rfc3339(),
         }
     }
