@@ -63,6 +63,28 @@ impl Home {
     pub fn broker_url_file(&self) -> PathBuf {
         self.root.join(&self.config.state.dir).join("broker.url")
     }
+
+    /// The catalog folders: the home's `datums/`, then `[datums] paths` in order.
+    pub fn datum_roots(&self) -> Vec<PathBuf> {
+        let mut roots = vec![self.root.join("datums")];
+        roots.extend(self.config.datums.paths.iter().map(|p| self.root.join(p)));
+        roots
+    }
+
+    /// The install whitelist, `<home>/policy.toml`.
+    pub fn policy_file(&self) -> PathBuf {
+        self.root.join("policy.toml")
+    }
+
+    /// The operator's signing key, in the state folder; never mounted into a container.
+    pub fn operator_key_file(&self) -> PathBuf {
+        self.root.join(&self.config.state.dir).join("operator.key")
+    }
+
+    /// Every install decision, one JSON line each.
+    pub fn audit_file(&self) -> PathBuf {
+        self.root.join(&self.config.state.dir).join("audit.jsonl")
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ pub mod settings;
 pub use broker_url::BrokerUrl;
 pub use error::ConfigError;
 pub use home::Home;
-pub use settings::{AgentsConfig, BrokerConfig, Config, DeliveryConfig, StateConfig};
+pub use settings::{
+    AgentsConfig, BrokerConfig, Config, DatumsConfig, DeliveryConfig, InstallerConfig, StateConfig,
+};
 
 /// The default configuration, with comments: what `b00t config --default` prints.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");

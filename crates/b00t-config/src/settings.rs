@@ -16,6 +16,8 @@ pub struct Config {
     pub broker: BrokerConfig,
     pub delivery: DeliveryConfig,
     pub agents: AgentsConfig,
+    pub datums: DatumsConfig,
+    pub installer: InstallerConfig,
     pub state: StateConfig,
 }
 
@@ -47,6 +49,28 @@ pub struct DeliveryConfig {
 pub struct AgentsConfig {
     pub heartbeat_ms: u64,
     pub echo: bool,
+}
+
+/// `[datums]`: where the catalog of datums is read from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatumsConfig {
+    /// Extra catalog folders, read after the home's `datums/`; relative to the home.
+    pub paths: Vec<PathBuf>,
+}
+
+/// `[installer]`: the installer agent that `b00t up` runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstallerConfig {
+    /// Start the installer agent with `b00t up`.
+    pub enabled: bool,
+    /// Longest one install step (apt, script, pull) may run before it is killed.
+    pub step_timeout_ms: u64,
+    /// Longest a `version` check may run.
+    pub check_timeout_ms: u64,
+    /// How far an operator signature's timestamp may be from the installer's clock.
+    pub signature_window_ms: u64,
 }
 
 /// `[state]`: where runtime state lives.
@@ -104,6 +128,31 @@ impl Default for AgentsConfig {
 impl AgentsConfig {
     pub fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.heartbeat_ms)
+    }
+}
+
+impl Default for InstallerConfig {
+    fn default() -> Self {
+        InstallerConfig {
+            enabled: true,
+            step_timeout_ms: 900_000,
+            check_timeout_ms: 10_000,
+            signature_window_ms: 300_000,
+        }
+    }
+}
+
+impl InstallerConfig {
+    pub fn step_timeout(&self) -> Duration {
+        Duration::from_millis(self.step_timeout_ms)
+    }
+
+    pub fn check_timeout(&self) -> Duration {
+        Duration::from_millis(self.check_timeout_ms)
+    }
+
+    pub fn signature_window(&self) -> Duration {
+        Duration::from_millis(self.signature_window_ms)
     }
 }
 
@@ -195,6 +244,25 @@ impl Config {
             return Err(fail(
                 "agents.heartbeat_ms",
                 "must be from 100 to 3600000 (one hour)",
+            ));
+        }
+        let i = &self.installer;
+        if !(1_000..=86_400_000).contains(&i.step_timeout_ms) {
+            return Err(fail(
+                "installer.step_timeout_ms",
+                "must be from 1000 to 86400000 (one day)",
+            ));
+        }
+        if !(100..=600_000).contains(&i.check_timeout_ms) {
+            return Err(fail(
+                "installer.check_timeout_ms",
+                "must be from 100 to 600000 (ten minutes)",
+            ));
+        }
+        if !(1_000..=3_600_000).contains(&i.signature_window_ms) {
+            return Err(fail(
+                "installer.signature_window_ms",
+                "must be from 1000 to 3600000 (one hour)",
             ));
         }
         Ok(())
