@@ -1,0 +1,418 @@
+//! The installer agent: one skill per datum type it installs (`b00t.installer.apt`,
+//! `b00t.installer.mcp`, …). Each task is planned from a fresh read of the catalog and
+//! the policy, judged (signed by the operator, or held to the whitelist), audited, and
+//! either answered with its plan (dry run) or carried out. Two tasks for the same datum at
+//! once run it once: the second waits for the first and gets its outcome.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use b00t_agents::{AgentSpec, Failure, Handler, HandlerFuture, TaskContext};
+use b00t_datums::{Catalog, DatumType, ResolveError};
+use b00t_proto::{ErrorCode, Name, TaskSource};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::{AuditLog, Record};
+use crate::install::{self, Outcome};
+use crate::plan::{self, Checking};
+use crate::policy::Policy;
+use crate::request::{self, Request};
+use crate::sign::{self, OperatorKey};
+
+/// The skills, one per datum type the installer handles.
+pub const SKILLS: &[&str] = &["apt", "bash", "cli", "docker", "mcp", "stack"];
+
+/// Where the installer reads and writes, and its limits.
+#[derive(Clone, Debug)]
+pub struct InstallerOptions {
+    /// Catalog folders, in order.
+    pub roots: Vec<PathBuf>,
+    pub policy: PathBuf,
+    pub audit: PathBuf,
+    pub key: OperatorKey,
+    pub step_timeout: Duration,
+    pub check_timeout: Duration,
+    pub signature_window: Duration,
+}
+
+/// The installer's agent name in `b00t up`.
+pub const AGENT: &str = "installer";
+
+impl InstallerOptions {
+    /// The options of `home`: its catalog folders, policy, audit log, operator key (made
+    /// on first use) and `[installer]` limits.
+    pub fn for_home(home: &b00t_config::Home) -> Result<InstallerOptions, crate::InstallerError> {
+        let config = &home.config().installer;
+        Ok(InstallerOptions {
+            roots: home.datum_roots(),
+            policy: home.policy_file(),
+            audit: home.audit_file(),
+            key: OperatorKey::load_or_create(&home.operator_key_file())?,
+            step_timeout: config.step_timeout(),
+            check_timeout: config.check_timeout(),
+            signature_window: config.signature_window(),
+        })
+    }
+}
+
+/// Builds the installer agent named `name`. `stop` ends running steps at shutdown.
+pub fn spec(name: Name, options: InstallerOptions, stop: CancellationToken) -> AgentSpec {
+    AgentSpec {
+        name,
+        kind: "installer".to_owned(),
+        skills: SKILLS
+            .iter()
+            .map(|s| Name::parse(s).expect("a valid skill name"))
+            .collect(),
+        handler: Arc::new(Installer(Arc::new(Inner {
+            audit: AuditLog::new(options.audit.clone()),
+            options,
+            seen: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
+            lock: tokio::sync::Mutex::new(()),
+            stop,
+        }))),
+    }
+}
+
+type Shared = Option<Result<Value, Failure>>;
+
+struct Inner {
+    options: InstallerOptions,
+    audit: AuditLog,
+    /// Signed task keys seen within the signature window, with their timestamps.
+    seen: Mutex<HashMap<String, u64>>,
+    /// Real runs under way: datum key → (task id, its outcome when done).
+    inflight: Mutex<HashMap<String, (String, watch::Receiver<Shared>)>>,
+    /// One install at a time: package managers do not share.
+    lock: tokio::sync::Mutex<()>,
+    stop: CancellationToken,
+}
+
+struct Installer(Arc<Inner>);
+
+impl Handler for Installer {
+    fn handle(&self, ctx: TaskContext) -> HandlerFuture {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            let mut record = Record {
+                ts: b00t_proto::clock::now_rfc3339(),
+                id: ctx.task.id.to_string(),
+                address: format!("b00t.{}.{}", ctx.agent, ctx.skill),
+                from: ctx.task.from.clone().unwrap_or_else(|| "-".into()),
+                trust: "unsigned".into(),
+                verdict: "-".into(),
+                ..Record::default()
+            };
+            let result = inner.decide(&ctx, &mut record).await;
+            record.ms = started.elapsed().as_millis() as u64;
+            if let Err(failure) = &result {
+                record.reason.get_or_insert_with(|| failure.message.clone());
+            }
+            if let Err(e) = inner.audit.append(&record) {
+                tracing::error!("audit log: {e}");
+            }
+            result
+        })
+    }
+}
+
+fn fail(code: ErrorCode, message: impl Into<String>) -> Failure {
+    Failure::new(code, message)
+}
+
+impl Inner {
+    async fn decide(&self, ctx: &TaskContext, record: &mut Record) -> Result<Value, Failure> {
+        let request = match request::parse(&ctx.task) {
+            Ok(r) => r,
+            Err(message) => {
+                record.outcome = "invalid".into();
+                return Err(fail(ErrorCode::BadRequest, message));
+            }
+        };
+        record.datum = request.datum.clone();
+        record.dry_run = request.dry_run;
+        let trusted = self.trust(ctx, &request, record)?;
+        let skill = ctx.skill.as_str();
+        let roots = self.options.roots.clone();
+        let catalog = tokio::task::spawn_blocking(move || Catalog::load(&roots))
+            .await
+            .map_err(|e| {
+                fail(
+                    ErrorCode::Failed,
+                    format!("reading the catalog failed: {e}"),
+                )
+            })?;
+        let datum = match catalog.find(&request.datum, Some(&DatumType::parse(skill))) {
+            Ok(d) => d,
+            Err(e) => {
+                record.outcome = "invalid".into();
+                return Err(fail(ErrorCode::NotFound, e.to_string()));
+            }
+        };
+        if datum.kind.as_str() != skill {
+            record.outcome = "invalid".into();
+            return Err(fail(
+                ErrorCode::BadRequest,
+                format!(
+                    "datum `{}` has type `{}`: send the task to b00t.installer.{}",
+                    datum.id, datum.kind, datum.kind
+                ),
+            ));
+        }
+        record.datum = datum.id.to_string();
+        let env = crate::env::InstallEnv;
+        let checking = Checking {
+            env: &env,
+            timeout: self.options.check_timeout,
+            stop: &self.stop,
+        };
+        let mut plan = plan::plan(&catalog, &datum.id, request.deps, &checking)
+            .await
+            .map_err(|e| {
+                record.outcome = "invalid".into();
+                match e {
+                    ResolveError::Missing { .. } | ResolveError::NotInCatalog { .. } => {
+                        fail(ErrorCode::NotFound, e.to_string())
+                    }
+                    ResolveError::Cycle { .. } => fail(ErrorCode::Failed, e.to_string()),
+                }
+            })?;
+        record.plan = plan.summary();
+        let refusal = if trusted {
+            None
+        } else {
+            let policy = Policy::load(&self.options.policy).map_err(|e| {
+                record.outcome = "refused".into();
+                fail(ErrorCode::Failed, e.to_string())
+            })?;
+            plan.judge(&policy, &catalog)
+        };
+        record.verdict = if refusal.is_some() {
+            "forbidden"
+        } else {
+            "allowed"
+        }
+        .into();
+        record.reason = refusal.clone();
+        let blocked = plan.blocked();
+        if request.dry_run {
+            record.outcome = "planned".into();
+            return Ok(json!({
+                "datum": datum.id,
+                "dry_run": true,
+                "trust": record.trust,
+                "allowed": refusal.is_none(),
+                "reason": refusal,
+                "blocked": blocked,
+                "needs_confirmation": plan.needs_confirmation(),
+                "plan": plan,
+            }));
+        }
+        if let Some(refusal) = refusal {
+            record.outcome = "refused".into();
+            return Err(fail(ErrorCode::Forbidden, refusal));
+        }
+        if !blocked.is_empty() {
+            record.outcome = "failed".into();
+            return Err(fail(
+                ErrorCode::Failed,
+                format!("cannot install `{}`: {}", datum.id, blocked.join("; ")),
+            ));
+        }
+        let key = format!("{}:{}", datum.id, request.deps);
+        let result = self
+            .run_once(ctx, &key, async {
+                let _turn = match self.lock.try_lock() {
+                    Ok(guard) => guard,
+                    Err(_) => {
+                        ctx.progress
+                            .step("queued behind another install", None, None)
+                            .await;
+                        self.lock.lock().await
+                    }
+                };
+                // Things may have changed while queued: look again before acting.
+                let fresh = plan::plan(&catalog, &datum.id, request.deps, &checking)
+                    .await
+                    .map_err(|e| fail(ErrorCode::Failed, e.to_string()))?;
+                let outcome = install::execute(
+                    &fresh,
+                    &catalog,
+                    &checking,
+                    self.options.step_timeout,
+                    &ctx.progress,
+                )
+                .await;
+                finish(&datum.id.to_string(), &fresh, outcome)
+            })
+            .await;
+        let (outcome, lists) = match &result {
+            Ok(body) => ("installed", body.clone()),
+            Err(f) => ("failed", f.detail.clone().unwrap_or(Value::Null)),
+        };
+        record.outcome = outcome.into();
+        record.installed = Outcome::ids(lists["installed"].as_array().map_or(&[], |v| v));
+        record.skipped = Outcome::ids(lists["skipped"].as_array().map_or(&[], |v| v));
+        record.failed = Outcome::ids(lists["failed"].as_array().map_or(&[], |v| v));
+        if let Some(first) = lists["shared_with"].as_str() {
+            record.reason = Some(format!("ran once, by task `{first}`"));
+        }
+        result
+    }
+
+    /// Checks a task's signature; `Ok(true)` when the operator signed it.
+    fn trust(
+        &self,
+        ctx: &TaskContext,
+        request: &Request,
+        record: &mut Record,
+    ) -> Result<bool, Failure> {
+        let Some(signature) = &request.signature else {
+            return Ok(false);
+        };
+        let mut refuse = |message: String| {
+            record.trust = "bad-signature".into();
+            record.verdict = "forbidden".into();
+            record.outcome = "refused".into();
+            fail(ErrorCode::Forbidden, message)
+        };
+        if ctx.task.source != TaskSource::Json {
+            return Err(refuse(
+                "a signed task must carry its own `id`: the signature covers it".into(),
+            ));
+        }
+        let now = sign::now_ms();
+        let window = self.options.signature_window;
+        if let Err(e) = self.options.key.verify(
+            &record.address,
+            ctx.task.id.as_str(),
+            &ctx.task.body,
+            signature,
+            now,
+            window,
+        ) {
+            return Err(refuse(e.to_string()));
+        }
+        let key = format!("{}/{}", record.address, ctx.task.id);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let horizon = now.saturating_sub(2 * window.as_millis() as u64);
+        seen.retain(|_, ts| *ts >= horizon);
+        if seen.contains_key(&key) {
+            drop(seen);
+            return Err(refuse(
+                sign::SignatureError::Replayed {
+                    id: ctx.task.id.to_string(),
+                }
+                .to_string(),
+            ));
+        }
+        seen.insert(key, signature.ts);
+        record.trust = "operator".into();
+        Ok(true)
+    }
+
+    /// Runs `work` unless a run for the same `key` is under way, in which case it waits
+    /// for that run and returns its outcome.
+    async fn run_once(
+        &self,
+        ctx: &TaskContext,
+        key: &str,
+        work: impl std::future::Future<Output = Result<Value, Failure>>,
+    ) -> Result<Value, Failure> {
+        let joined = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            match inflight.get(key) {
+                Some((first, rx)) if rx.has_changed().is_ok() => Err((first.clone(), rx.clone())),
+                _ => {
+                    let (tx, rx) = watch::channel(None);
+                    inflight.insert(key.to_owned(), (ctx.task.id.to_string(), rx));
+                    Ok(tx)
+                }
+            }
+        };
+        match joined {
+            Ok(tx) => {
+                let _guard = Forget {
+                    map: &self.inflight,
+                    key,
+                };
+                let result = work.await;
+                let _ = tx.send(Some(result.clone()));
+                result
+            }
+            Err((first, mut rx)) => {
+                ctx.progress
+                    .step(
+                        &format!("task `{first}` is installing the same datum: waiting for it"),
+                        None,
+                        None,
+                    )
+                    .await;
+                let shared = rx.wait_for(Option::is_some).await.map(|r| r.clone());
+                match shared {
+                    Ok(Some(result)) => mark_shared(result, &first),
+                    _ => Err(fail(
+                        ErrorCode::Failed,
+                        format!("task `{first}`, which installed the same datum, ended without an outcome; send this task again"),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// Takes a finished run out of the in-flight table, even if its future was dropped.
+struct Forget<'a> {
+    map: &'a Mutex<HashMap<String, (String, watch::Receiver<Shared>)>>,
+    key: &'a str,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(self.key);
+    }
+}
+
+fn mark_shared(result: Result<Value, Failure>, first: &str) -> Result<Value, Failure> {
+    match result {
+        Ok(mut body) => {
+            body["shared_with"] = json!(first);
+            Ok(body)
+        }
+        Err(mut failure) => {
+            if let Some(detail) = failure.detail.as_mut() {
+                detail["shared_with"] = json!(first);
+            }
+            Err(failure)
+        }
+    }
+}
+
+fn finish(id: &str, plan: &plan::Plan, outcome: Outcome) -> Result<Value, Failure> {
+    let body = json!({
+        "datum": id,
+        "installed": outcome.installed,
+        "skipped": outcome.skipped,
+        "failed": outcome.failed,
+        "plan": plan.summary(),
+    });
+    if outcome.failed.is_empty() {
+        return Ok(body);
+    }
+    let first = &outcome.failed[0];
+    let message = format!(
+        "installing `{id}` failed at `{}`: {}",
+        first["id"].as_str().unwrap_or("?"),
+        first["error"].as_str().unwrap_or("?")
+    );
+    Err(fail(ErrorCode::Failed, message).with_detail(body))
+}

@@ -1,0 +1,143 @@
+//! The audit log: every install decision (who asked, what, the plan, the verdict, the
+//! outcome, the duration) as one JSON line appended to `<home>/state/audit.jsonl`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::InstallerError;
+
+/// One decision.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// When the decision was made (RFC 3339).
+    pub ts: String,
+    /// The task's id and address.
+    pub id: String,
+    pub address: String,
+    /// Who asked: the task's `from`, or `-`.
+    pub from: String,
+    /// `operator` for a signed task, `unsigned` otherwise (`bad-signature` when a signature
+    /// was given and refused).
+    pub trust: String,
+    /// The datum asked for, as given.
+    pub datum: String,
+    pub dry_run: bool,
+    /// The plan: ids in order with their state.
+    pub plan: Vec<Value>,
+    /// `allowed`, `forbidden`, or `-` when no verdict was reached (bad request, unknown datum).
+    pub verdict: String,
+    /// Why, when refused or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `planned` (dry run), `installed`, `failed`, `refused`, `invalid`.
+    pub outcome: String,
+    #[serde(default)]
+    pub installed: Vec<String>,
+    #[serde(default)]
+    pub skipped: Vec<String>,
+    #[serde(default)]
+    pub failed: Vec<String>,
+    pub ms: u64,
+}
+
+/// The log file, appended to by one writer at a time.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl AuditLog {
+    pub fn new(path: PathBuf) -> AuditLog {
+        AuditLog {
+            path,
+            lock: Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `record` as one line, synced to disk.
+    pub fn append(&self, record: &Record) -> Result<(), InstallerError> {
+        let io = |source| InstallerError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line = serde_json::to_string(record).expect("a record serializes");
+        line.push('\n');
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&self.path).map_err(io)?;
+        file.write_all(line.as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)
+    }
+}
+
+/// A line of the log: a record, or the line number and text of one that is not.
+pub type Line = Result<Record, (usize, String)>;
+
+/// Reads the log: each line parsed, or the line number and text of one that is not a
+/// record (a hand edit, a torn write) so a reader can say so instead of failing.
+pub fn read(path: &Path) -> Result<Vec<Line>, InstallerError> {
+    let text = match fs_err::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(InstallerError::Io {
+                path: path.to_owned(),
+                source: e,
+            })
+        }
+    };
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|_| (i + 1, l.to_owned())))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_lines_that_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("state/audit.jsonl"));
+        let mut r = Record {
+            id: "t-1".into(),
+            datum: "jq".into(),
+            verdict: "allowed".into(),
+            ..Record::default()
+        };
+        log.append(&r).unwrap();
+        r.id = "t-2".into();
+        log.append(&r).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
+        let lines = read(log.path()).unwrap();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].as_ref().unwrap().id, "t-2");
+        assert_eq!(lines[2].as_ref().unwrap_err().0, 3);
+    }
+}

@@ -1,0 +1,275 @@
+//! Install methods: what installing a datum runs, by type. apt runs `apt-get install`,
+//! cli its `install` script, bash its `script` file (inside the catalog), docker pulls
+//! `image`, mcp and stack install nothing themselves (their dependencies do the work).
+//! Every command is a program with arguments; only datum files, which the operator
+//! placed in the catalog, supply scripts.
+
+use std::path::Path;
+
+use b00t_datums::{Datum, DatumType};
+use serde::Serialize;
+
+use crate::check::State;
+use crate::runner::Program;
+
+/// What installing one node does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Run(Program),
+    Pull(String),
+    /// Nothing to run, and why.
+    Nothing(String),
+}
+
+/// One node's install step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub action: Action,
+    pub needs_root: bool,
+    pub touches_docker: bool,
+}
+
+/// A step as a plan shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepView {
+    pub run: String,
+    pub needs_root: bool,
+    pub touches_docker: bool,
+}
+
+impl Step {
+    pub fn view(&self) -> StepView {
+        StepView {
+            run: match &self.action {
+                Action::Run(p) => p.display(),
+                Action::Pull(image) => format!("docker pull {image}"),
+                Action::Nothing(why) => format!("nothing: {why}"),
+            },
+            needs_root: self.needs_root,
+            touches_docker: self.touches_docker,
+        }
+    }
+}
+
+/// The step that brings `datum` from `state` to installed.
+pub fn step_for(datum: &Datum, state: State) -> Result<Step, String> {
+    let id = &datum.id;
+    match &datum.kind {
+        DatumType::Apt => {
+            let package = datum.package();
+            if !valid_package(package) {
+                return Err(format!(
+                    "`{package}` (datum `{id}`) is not a valid Debian package name: fix `package_name` in {}",
+                    datum.path.display()
+                ));
+            }
+            Ok(Step {
+                action: Action::Run(apt_install(package)),
+                needs_root: true,
+                touches_docker: false,
+            })
+        }
+        DatumType::Cli => {
+            let script = match (state, datum.update.as_deref(), datum.install.as_deref()) {
+                (State::Outdated, Some(update), _) => update,
+                (_, _, Some(install)) => install,
+                _ => {
+                    return Err(format!(
+                        "cli datum `{id}` has no `install` script: add one to {}",
+                        datum.path.display()
+                    ))
+                }
+            };
+            Ok(Step {
+                needs_root: mentions_root(script),
+                touches_docker: script.contains("docker"),
+                action: Action::Run(Program::new("bash", &["-c", script])),
+            })
+        }
+        DatumType::Bash => {
+            let Some(script) = datum.script.as_deref() else {
+                return Err(format!(
+                    "bash datum `{id}` names no `script`: add one to {}",
+                    datum.path.display()
+                ));
+            };
+            let path = script_path(&datum.root, script).map_err(|why| {
+                format!("script `{script}` of datum `{id}` {why}")
+            })?;
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut program = Program::new("bash", &[&path.to_string_lossy()]);
+            program.cwd = path.parent().map(Path::to_owned);
+            Ok(Step {
+                needs_root: mentions_root(&text),
+                touches_docker: text.contains("docker"),
+                action: Action::Run(program),
+            })
+        }
+        DatumType::Docker => {
+            let Some(image) = datum.image.as_deref() else {
+                return Err(format!(
+                    "docker datum `{id}` names no `image`: add one to {}",
+                    datum.path.display()
+                ));
+            };
+            if !valid_image(image) {
+                return Err(format!("`{image}` (datum `{id}`) is not a valid image reference"));
+            }
+            Ok(Step {
+                action: Action::Pull(image.to_owned()),
+                needs_root: false,
+                touches_docker: true,
+            })
+        }
+        DatumType::Mcp => Ok(nothing(
+            "an MCP server runs from its command; the datums that command needs come first",
+        )),
+        DatumType::Stack => Ok(nothing("a stack is its members, installed before it")),
+        DatumType::K8s => Err(format!(
+            "`{id}` is a Helm chart: deploy it with Helm or your orchestrator; the installer does not install k8s datums"
+        )),
+        other => Err(format!(
+            "the installer has no install method for type `{other}` (datum `{id}`); it installs apt, cli, bash, docker, mcp and stack datums"
+        )),
+    }
+}
+
+fn nothing(why: &str) -> Step {
+    Step {
+        action: Action::Nothing(why.to_owned()),
+        needs_root: false,
+        touches_docker: false,
+    }
+}
+
+/// `apt-get install` of one package, through `sudo -n` when not root.
+pub fn apt_install(package: &str) -> Program {
+    privileged(&[
+        "apt-get",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "--",
+        package,
+    ])
+}
+
+/// `apt-get update`, when the package lists do not know a package yet.
+pub fn apt_update() -> Program {
+    privileged(&["apt-get", "update"])
+}
+
+fn privileged(args: &[&str]) -> Program {
+    let mut p = if is_root() {
+        Program::new(args[0], &args[1..])
+    } else {
+        let mut with_sudo = vec!["-n"];
+        with_sudo.extend_from_slice(args);
+        Program::new("sudo", &with_sudo)
+    };
+    p.env
+        .push(("DEBIAN_FRONTEND".into(), "noninteractive".into()));
+    p
+}
+
+/// Debian policy's package names: lowercase letters, digits, `+`, `-`, `.`; at least two
+/// characters, starting with a letter or digit. Nothing that apt could read as an option.
+pub fn valid_package(name: &str) -> bool {
+    name.len() >= 2
+        && name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
+}
+
+fn valid_image(image: &str) -> bool {
+    !image.is_empty()
+        && image.len() <= 255
+        && image.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && image
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/:@-".contains(c))
+}
+
+fn mentions_root(script: &str) -> bool {
+    ["sudo", "apt-get", "apt ", "dpkg", "/usr/", "/etc/"]
+        .iter()
+        .any(|w| script.contains(w))
+}
+
+/// The script at `script`, relative to the catalog folder `root`, refusing anything that
+/// leaves it.
+fn script_path(root: &Path, script: &str) -> Result<std::path::PathBuf, String> {
+    let relative = Path::new(script);
+    if relative.is_absolute() {
+        return Err("is absolute: give a path relative to the catalog folder".into());
+    }
+    let root = root
+        .canonicalize()
+        .map_err(|e| format!("cannot be found: the catalog folder is unreadable ({e})"))?;
+    let path = root
+        .join(relative)
+        .canonicalize()
+        .map_err(|_| format!("does not exist under `{}`", root.display()))?;
+    if !path.starts_with(&root) {
+        return Err(format!("leaves the catalog folder `{}`", root.display()));
+    }
+    if !path.is_file() {
+        return Err("is not a file".into());
+    }
+    Ok(path)
+}
+
+/// Whether this process runs as root (read from /proc, no unsafe call).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_names_follow_debian_policy() {
+        for ok in ["jq", "mosquitto-clients", "libc6", "g++", "python3.11"] {
+            assert!(valid_package(ok), "{ok}");
+        }
+        for bad in ["", "j", "-o", "--reinstall", "Jq", "jq;rm", "a b", "../x"] {
+            assert!(!valid_package(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scripts_stay_inside_the_catalog() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("datums");
+        std::fs::create_dir_all(root.join("scripts")).unwrap();
+        std::fs::write(root.join("scripts/a.sh"), "echo hi").unwrap();
+        std::fs::write(dir.path().join("outside.sh"), "echo no").unwrap();
+        assert!(script_path(&root, "scripts/a.sh").is_ok());
+        assert!(script_path(&root, "../outside.sh")
+            .unwrap_err()
+            .contains("leaves the catalog"));
+        assert!(script_path(&root, "/etc/passwd")
+            .unwrap_err()
+            .contains("absolute"));
+        assert!(script_path(&root, "nope.sh")
+            .unwrap_err()
+            .contains("does not exist"));
+    }
+
+    #[test]
+    fn apt_runs_without_a_shell() {
+        let p = apt_install("jq");
+        assert!(p.args.ends_with(&["--".to_owned(), "jq".to_owned()]));
+        assert!(p.program == "apt-get" || p.program == "sudo");
+    }
+}
