@@ -12,6 +12,8 @@ pub enum RuntimeError {
     Config(#[from] b00t_config::ConfigError),
     #[error(transparent)]
     Agent(#[from] b00t_agents::AgentError),
+    #[error(transparent)]
+    Installer(#[from] b00t_installer::InstallerError),
     #[error("another b00t runtime already serves `{url}` (its `b00t.runtime/status` card is online): run one `b00t up` per bus; if that runtime is gone and the broker kept a stale card, clear it with `mosquitto_pub -r -n -t b00t.runtime/status`")]
     AlreadyServed { url: String },
     #[error("agent `{agent}` did not come online within {seconds} s; see the log above")]

@@ -122,11 +122,18 @@ pub async fn up(
         }
     }
 
+    let agents_stop = CancellationToken::new();
     let mut specs: Vec<AgentSpec> = vec![runtime_agent::spec(presence.clone())];
     if config.agents.echo {
         specs.push(kinds::echo(Name::parse("echo").expect("a valid name")));
     }
-    let agents_stop = CancellationToken::new();
+    if config.installer.enabled {
+        specs.push(b00t_installer::spec(
+            Name::parse(b00t_installer::AGENT).expect("a valid name"),
+            b00t_installer::InstallerOptions::for_home(&home)?,
+            agents_stop.clone(),
+        ));
+    }
     let agents = TaskTracker::new();
     let mut names = Vec::new();
     for spec in specs {

@@ -64,6 +64,26 @@ pub enum Command {
     Agent(AgentCommand),
     /// Print the effective configuration, defaults included.
     Config(ConfigArgs),
+    /// The datum catalog: what can be installed, and how.
+    #[command(subcommand)]
+    Datum(DatumCommand),
+    /// Install a datum and its dependencies, through the installer agent on the bus.
+    ///
+    /// Shows the plan first, asks before a step that needs root or touches Docker (unless
+    /// `--yes`), then follows the install live. The task is signed with this home's
+    /// operator key, so the policy whitelist does not limit it.
+    ///
+    /// Example: `b00t install browser-use --yes`, or `b00t install jq --dry-run`
+    Install(InstallArgs),
+    /// Whether a datum and its dependencies are installed, checked on this machine.
+    ///
+    /// Example: `b00t status uvx`
+    Status(StatusArgs),
+    /// The install whitelist (`policy.toml`) for tasks the operator did not sign.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Show the audit log of install decisions, oldest first.
+    Audit(AuditArgs),
     /// Measure the bus: broker throughput, task round trip, memory.
     ///
     /// Starts its own buses, each in a temporary home on a free loopback port, so that
@@ -156,7 +176,7 @@ pub struct AgentRunArgs {
     pub home: HomeArg,
     #[command(flatten)]
     pub broker: BrokerArg,
-    /// The kind of agent (`echo`).
+    /// The kind of agent (`echo`, `installer`).
     pub kind: String,
     /// The agent's name: its address is `b00t.<name>.<skill>`.
     #[arg(long)]
@@ -174,6 +194,127 @@ pub struct ConfigArgs {
     /// Print the shipped default configuration, with comments.
     #[arg(long)]
     pub default: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatumCommand {
+    /// List the datums in the catalog (the home's datums/ and `[datums] paths`).
+    ///
+    /// Example: `b00t datum list --type mcp`
+    List(DatumListArgs),
+    /// Show one datum: its fields, its file, and notes about fields b00t does not use.
+    ///
+    /// Example: `b00t datum show gh.cli`
+    Show(DatumShowArgs),
+    /// Show what a datum depends on, as a tree, and the install order.
+    ///
+    /// Example: `b00t datum deps browser-use.mcp`
+    Deps(DatumShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DatumListArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Only datums of this type (`cli`, `apt`, `mcp`, …).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Print the datums as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DatumShowArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// A datum id (`jq.apt`) or name (`jq`).
+    pub datum: String,
+    /// Print JSON instead of a readable view.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    /// A datum id (`jq.apt`) or name (`jq`).
+    pub datum: String,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before steps that need root or touch Docker.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Install only the datum itself, not what it depends on.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Print every reply as one JSON line instead of a readable view.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for the whole install.
+    #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// A datum id (`jq.apt`) or name (`jq`).
+    pub datum: String,
+    /// Only the datum itself, not its dependencies.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Approve datums matching GLOB for unsigned tasks (`jq.apt`, `*.mcp`, `jq`).
+    Allow(PolicyEditArgs),
+    /// Refuse datums matching GLOB, whatever else allows them.
+    Deny(PolicyEditArgs),
+    /// Print the policy.
+    List(PolicyListArgs),
+    /// Explain whether an unsigned task may install a datum and its dependencies.
+    ///
+    /// Exit status 0 when allowed, 1 when forbidden.
+    Check(DatumShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyEditArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// A glob over datum ids; without a dot it matches datum names.
+    pub glob: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyListArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Only the last N decisions.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub last: Option<usize>,
+    /// Print the raw JSON lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,17 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let name = Name::parse(&args.name).context("in `--name`")?;
-    let spec = kinds::builtin(&args.kind, name.clone())?;
+    let stop = shutdown::on_signal();
+    let spec = match args.kind.as_str() {
+        "installer" => b00t_installer::spec(
+            name.clone(),
+            b00t_installer::InstallerOptions::for_home(&home)?,
+            stop.clone(),
+        ),
+        kind => {
+            kinds::builtin(kind, name.clone()).map_err(|e| anyhow::anyhow!("{e}, `installer`"))?
+        }
+    };
     let journal = match &args.state {
         Some(dir) => {
             fs_create(dir)?;
@@ -40,7 +50,7 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
         drain: Duration::from_secs(3),
     };
     tracing::info!(agent = %name, kind = %args.kind, %url, "starting agent");
-    b00t_agents::run(spec, options, shutdown::on_signal()).await?;
+    b00t_agents::run(spec, options, stop).await?;
     if let Some(journal) = journal {
         journal.close().await;
     }

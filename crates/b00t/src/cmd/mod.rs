@@ -2,15 +2,20 @@
 
 mod agent_run;
 mod agents;
+mod audit;
 mod bench;
 mod config;
+mod datum;
+mod install;
+mod policy;
 mod send;
+mod status;
 mod tail;
 mod up;
 
 use std::process::ExitCode;
 
-use crate::cli::{AgentCommand, Cli, Command};
+use crate::cli::{AgentCommand, Cli, Command, DatumCommand, PolicyCommand};
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -20,6 +25,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agents(args) => agents::run(args).await,
         Command::Agent(AgentCommand::Run(args)) => agent_run::run(args).await,
         Command::Config(args) => config::run(args),
+        Command::Datum(DatumCommand::List(args)) => datum::list(args),
+        Command::Datum(DatumCommand::Show(args)) => datum::show(args),
+        Command::Datum(DatumCommand::Deps(args)) => datum::deps(args),
+        Command::Install(args) => install::run(args).await,
+        Command::Status(args) => status::run(args).await,
+        Command::Policy(PolicyCommand::Allow(args)) => policy::allow(args),
+        Command::Policy(PolicyCommand::Deny(args)) => policy::deny(args),
+        Command::Policy(PolicyCommand::List(args)) => policy::list(args),
+        Command::Policy(PolicyCommand::Check(args)) => policy::check(args),
+        Command::Audit(args) => audit::run(args),
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -1,0 +1,232 @@
+//! `b00t datum list|show|deps`: the catalog, read from the home's datums/ and
+//! `[datums] paths`. Files that cannot be used are reported as warnings, never fatal.
+
+use std::process::ExitCode;
+
+use b00t_config::Home;
+use b00t_datums::{resolve, tree, Catalog, DatumType, DepTree, DependencyKind};
+use serde_json::json;
+
+use crate::cli::{DatumListArgs, DatumShowArgs};
+use crate::style::{colour_stderr, colour_stdout, Paint};
+
+/// Loads the home's catalog and prints its problems as warnings on stderr.
+pub fn load(home: &Home) -> Catalog {
+    let catalog = Catalog::load(&home.datum_roots());
+    let colour = colour_stderr();
+    for problem in catalog.problems() {
+        eprintln!("{} {problem}", Paint::Yellow.paint(colour, "warning:"));
+    }
+    catalog
+}
+
+pub fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::resolve(args.home.home.as_deref())?;
+    let catalog = load(&home);
+    let kind = args.kind.as_deref().map(DatumType::parse);
+    let datums: Vec<_> = catalog
+        .iter()
+        .filter(|d| kind.as_ref().is_none_or(|k| &d.kind == k))
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&datums)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if datums.is_empty() {
+        eprintln!(
+            "no datums{} in {}",
+            args.kind
+                .as_deref()
+                .map(|k| format!(" of type `{k}`"))
+                .unwrap_or_default(),
+            home.datum_roots()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let colour = colour_stdout();
+    let width = datums
+        .iter()
+        .map(|d| d.id.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for d in datums {
+        let hint = d.hint.lines().next().unwrap_or("").trim();
+        let hint: String = hint.chars().take(72).collect();
+        let deps: Vec<String> = catalog
+            .dependencies(d)
+            .into_iter()
+            .map(|dep| match dep.target {
+                Ok(id) => id.to_string(),
+                Err(raw) => format!("{raw}?"),
+            })
+            .collect();
+        let deps = if deps.is_empty() {
+            String::new()
+        } else {
+            Paint::Dim.paint(colour, &format!("  ← {}", deps.join(", ")))
+        };
+        let line = format!(
+            "{}  {hint}{deps}",
+            Paint::Bold.paint(colour, &format!("{:width$}", d.id.as_str()))
+        );
+        println!("{}", line.trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn show(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::resolve(args.home.home.as_deref())?;
+    let catalog = load(&home);
+    let datum = catalog.find(&args.datum, None)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(datum)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let colour = colour_stdout();
+    let field = |name: &str, value: &str| {
+        if !value.is_empty() {
+            let mut lines = value.trim_end().lines();
+            println!(
+                "{} {}",
+                Paint::Dim.paint(colour, &format!("{name:>13}:")),
+                lines.next().unwrap_or("")
+            );
+            for line in lines {
+                println!("{:>14} {line}", "");
+            }
+        }
+    };
+    println!("{}", Paint::Bold.paint(colour, datum.id.as_str()));
+    field("type", datum.kind.as_str());
+    field("hint", &datum.hint);
+    field("file", &datum.path.display().to_string());
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    field("desires", &opt(&datum.desires));
+    field("version", &opt(&datum.version));
+    field("version_regex", &opt(&datum.version_regex));
+    field("install", &opt(&datum.install));
+    field("update", &opt(&datum.update));
+    if datum.kind == DatumType::Apt {
+        field("package", datum.package());
+    }
+    field("script", &opt(&datum.script));
+    field("image", &opt(&datum.image));
+    if let Some(mcp) = &datum.mcp {
+        for stdio in &mcp.stdio {
+            field(
+                "mcp stdio",
+                &format!("{} {}", stdio.command, stdio.args.join(" ")),
+            );
+            if !stdio.requires.is_empty() {
+                field("requires", &stdio.requires.join(", "));
+            }
+        }
+        if let Some(http) = &mcp.httpstream {
+            field("mcp http", &http.url);
+        }
+    }
+    field("members", &datum.members.join(", "));
+    field(
+        "require",
+        &datum
+            .require
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    field(
+        "env",
+        &datum.env.keys().cloned().collect::<Vec<_>>().join(", "),
+    );
+    let deps: Vec<String> = catalog
+        .dependencies(datum)
+        .into_iter()
+        .map(|d| match d.target {
+            Ok(id) => id.to_string(),
+            Err(raw) => format!("{raw} (not in the catalog)"),
+        })
+        .collect();
+    field("depends on", &deps.join(", "));
+    field("keywords", &datum.keywords.join(", "));
+    for note in &datum.notes {
+        field("note", note);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn deps(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::resolve(args.home.home.as_deref())?;
+    let catalog = load(&home);
+    let datum = catalog.find(&args.datum, None)?;
+    let root = tree(&catalog, &datum.id);
+    let order = resolve(&catalog, &datum.id, true);
+    if args.json {
+        let order = match &order {
+            Ok(list) => json!({"order": list.iter().map(|d| d.id.as_str()).collect::<Vec<_>>()}),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"tree": root, "install": order}))?
+        );
+        return Ok(if order.get("error").is_some() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let colour = colour_stdout();
+    println!("{}", Paint::Bold.paint(colour, &root.id));
+    print_children(&root, "", colour);
+    match order {
+        Ok(list) => {
+            println!(
+                "\n{} {}",
+                Paint::Dim.paint(colour, "install order:"),
+                list.iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("\n{} {e}", crate::style::error_label());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn print_children(node: &DepTree, prefix: &str, colour: bool) {
+    let count = node.children.len();
+    for (i, child) in node.children.iter().enumerate() {
+        let last = i + 1 == count;
+        let branch = if last { "└── " } else { "├── " };
+        let why = match &child.kind {
+            Some(DependencyKind::Command(cmd)) => format!(" (runs `{cmd}`)"),
+            Some(DependencyKind::Member) => " (member)".to_owned(),
+            _ => String::new(),
+        };
+        let mark = if child.missing {
+            Paint::Red.paint(colour, "  missing from the catalog")
+        } else if child.cycle {
+            Paint::Red.paint(colour, "  ↻ cycle")
+        } else if child.seen {
+            Paint::Dim.paint(colour, "  (see above)")
+        } else {
+            String::new()
+        };
+        println!(
+            "{prefix}{branch}{}{}{mark}",
+            child.id,
+            Paint::Dim.paint(colour, &why)
+        );
+        let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
+        print_children(child, &deeper, colour);
+    }
+}
