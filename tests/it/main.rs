@@ -27,6 +27,7 @@ mod bad_input;
 mod cli;
 mod config;
 mod delivery;
+mod installer;
 mod presence;
 mod protocol;
 mod restart;

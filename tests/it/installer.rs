@@ -1,0 +1,623 @@
+//! The installer agent over the bus: dry runs and installs through `mosquitto_pub`, the
+//! policy whitelist, operator signatures and their replay protection, the audit log,
+//! and real installs (a bash/cli chain in a temp catalog; a Debian package when root).
+
+use std::path::Path;
+use std::process::Command;
+
+use b00t_installer::OperatorKey;
+use serde_json::{json, Value};
+
+use crate::support::{b00t_bin, json, Bus, Home, Mode, FAST_DELIVERY};
+
+/// A home whose catalog is a chain `c.cli → b.cli → a.bash`, each step appending its
+/// name to `installs.log` and writing the version file its `version` command reads;
+/// plus datums for the error cases.
+fn chain_home() -> Home {
+    let home = Home::new(&format!("{FAST_DELIVERY}[agents]\necho = false\n"));
+    let root = home.path();
+    let d = root.join("datums");
+    std::fs::create_dir_all(d.join("scripts")).unwrap();
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let out = out.display();
+    let write = |name: &str, text: String| std::fs::write(d.join(name), text).unwrap();
+    write(
+        "scripts/a.sh",
+        format!("echo 'building a'\necho a >> {out}/installs.log\necho 1.0.0 > {out}/a.ver\n"),
+    );
+    write(
+        "a.bash.toml",
+        format!("[b00t]\nname = \"a\"\nhint = \"step a\"\nscript = \"scripts/a.sh\"\nversion = \"cat {out}/a.ver\"\n"),
+    );
+    write(
+        "b.cli.toml",
+        format!("[b00t]\nname = \"b\"\nhint = \"step b\"\ndepends_on = [\"a.bash\"]\ninstall = \"echo b >> {out}/installs.log; echo 2.0.1 > {out}/b.ver\"\nversion = \"cat {out}/b.ver\"\nversion_regex = '(\\d+\\.\\d+\\.\\d+)'\n"),
+    );
+    write(
+        "c.cli.toml",
+        format!("[b00t]\nname = \"c\"\nhint = \"step c\"\ndesires = \"3.0\"\ndepends_on = [\"b.cli\"]\ninstall = \"echo c >> {out}/installs.log; echo 3.1.0 > {out}/c.ver\"\nversion = \"cat {out}/c.ver\"\n"),
+    );
+    write(
+        "slow.cli.toml",
+        format!("[b00t]\nname = \"slow\"\ninstall = \"sleep 1.5; echo slow >> {out}/installs.log; echo 1.0.0 > {out}/slow.ver\"\nversion = \"cat {out}/slow.ver\"\n"),
+    );
+    write(
+        "x.cli.toml",
+        "[b00t]\nname = \"x\"\ndepends_on = [\"y.cli\"]\ninstall = \"true\"\nversion = \"false\"\n"
+            .into(),
+    );
+    write(
+        "y.cli.toml",
+        "[b00t]\nname = \"y\"\ndepends_on = [\"x.cli\"]\ninstall = \"true\"\nversion = \"false\"\n"
+            .into(),
+    );
+    write(
+        "wants.cli.toml",
+        "[b00t]\nname = \"wants\"\ndepends_on = [\"ghost.cli\"]\ninstall = \"true\"\n".into(),
+    );
+    write(
+        "mac.cli.toml",
+        format!("[b00t]\nname = \"mac\"\nrequire = [\"OS:macos\"]\ninstall = \"echo mac >> {out}/installs.log\"\nversion = \"cat {out}/mac.ver\"\n"),
+    );
+    write(
+        "rooty.cli.toml",
+        format!("[b00t]\nname = \"rooty\"\ninstall = \"echo 'would apt-get install' ; echo rooty >> {out}/installs.log\"\nversion = \"false\"\n"),
+    );
+    write(
+        "broken.cli.toml",
+        "[b00t]\nname = \"broken\"\ninstall = \"echo 'E: no network' >&2; exit 7\"\nversion = \"false\"\n".into(),
+    );
+    home
+}
+
+fn installs(home: &Home) -> Vec<String> {
+    std::fs::read_to_string(home.path().join("out/installs.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn audit(home: &Home) -> Vec<Value> {
+    std::fs::read_to_string(home.path().join("state/audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(json)
+        .collect()
+}
+
+fn audit_of(home: &Home, id: &str) -> Value {
+    audit(home)
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no audit line for `{id}`: {:#?}", audit(home)))
+}
+
+fn policy(home: &Home, text: &str) {
+    std::fs::write(home.path().join("policy.toml"), text).unwrap();
+}
+
+/// A task body signed with the home's operator key, as `b00t install` signs.
+fn signed(home: &Home, address: &str, id: &str, body: Value, ts: u64) -> String {
+    let key = OperatorKey::load(&home.path().join("state/operator.key")).expect("the key up made");
+    let body = key.sign(address, id, ts, &body);
+    json!({"id": id, "from": "test", "body": body}).to_string()
+}
+
+fn now_ms() -> u64 {
+    b00t_installer::sign::now_ms()
+}
+
+/// `b00t install …` against `bus`.
+fn install(home: &Home, bus: &Bus, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["install"];
+    all.extend(args);
+    all.extend(["--home", home.path().to_str().unwrap()]);
+    bus.cli(&all)
+}
+
+/// A `b00t` command that works on the home alone (datum, status, policy).
+fn local(home: &Home, args: &[&str]) -> std::process::Output {
+    Command::new(b00t_bin())
+        .args(args)
+        .args(["--home", home.path().to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_dry_run_through_mosquitto_pub_returns_the_plan_and_changes_nothing() {
+    let home = chain_home();
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("b00t.installer.cli/#");
+    bus.publish(
+        "b00t.installer.cli/task",
+        r#"{"id":"dry-1","from":"test","body":{"datum":"c","dry_run":true}}"#,
+    );
+    sub.wait("b00t.installer.cli/ack", "dry-1");
+    let result = json(&sub.wait("b00t.installer.cli/result", "dry-1").payload);
+    let body = &result["body"];
+    assert_eq!(body["dry_run"], true);
+    assert_eq!(body["datum"], "c.cli");
+    let nodes = body["plan"]["nodes"].as_array().unwrap();
+    let order: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(order, ["a.bash", "b.cli", "c.cli"]);
+    for node in nodes {
+        assert_eq!(node["state"], "missing", "{node}");
+        assert!(node["step"]["run"].is_string(), "{node}");
+    }
+    assert!(nodes[0]["step"]["run"]
+        .as_str()
+        .unwrap()
+        .contains("scripts/a.sh"));
+    // No policy file: an unsigned task may plan, but would be refused.
+    assert_eq!(body["allowed"], false);
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not on the whitelist"),
+        "{body}"
+    );
+    assert!(installs(&home).is_empty(), "a dry run installed something");
+    let line = audit_of(&home, "dry-1");
+    assert_eq!(line["outcome"], "planned");
+    assert_eq!(line["trust"], "unsigned");
+    assert_eq!(line["from"], "test");
+    assert_eq!(line["plan"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn b00t_install_runs_the_chain_in_order_with_progress_and_audit() {
+    let home = chain_home();
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut progress = bus.sub("+/progress");
+    let out = install(&home, &bus, &["c", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(installs(&home), ["a", "b", "c"], "dependency order");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("plan for c.cli"), "{stdout}");
+    assert!(stdout.contains("installed a.bash 1.0.0"), "{stdout}");
+    assert!(stdout.contains("installed c.cli 3.1.0"), "{stdout}");
+    // Progress: a step per node and the script's own output.
+    let step = progress
+        .try_wait(
+            |l| l.payload.contains("install a.bash"),
+            crate::support::SOON,
+        )
+        .expect("a progress event for the first step");
+    let step = json(&step.payload);
+    assert_eq!(
+        (step["n"].as_u64(), step["of"].as_u64()),
+        (Some(1), Some(3))
+    );
+    progress
+        .try_wait(
+            |l| l.payload.contains("\"output\":\"building a\""),
+            crate::support::SOON,
+        )
+        .unwrap_or_else(|| panic!("the script's output as progress:\n{}", progress.dump()));
+
+    let lines = audit(&home);
+    let done = lines
+        .iter()
+        .find(|r| r["outcome"] == "installed")
+        .expect("an audit line for the install");
+    assert_eq!(done["trust"], "operator");
+    assert_eq!(done["verdict"], "allowed");
+    assert_eq!(done["installed"], json!(["a.bash", "b.cli", "c.cli"]));
+    assert!(done["ms"].is_u64());
+
+    // Again: everything is ok, nothing runs twice.
+    let again = install(&home, &bus, &["c", "--yes"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already installed"));
+    assert_eq!(installs(&home), ["a", "b", "c"]);
+
+    // status agrees, and says how it knows.
+    let status = local(&home, &["status", "c"]);
+    assert!(status.status.success(), "{}", text(&status));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("3.1.0"));
+}
+
+#[test]
+fn b00t_install_asks_before_root_steps_and_refuses_to_guess_without_a_terminal() {
+    let home = chain_home();
+    let bus = Bus::start(Mode::Embedded, &home);
+    let out = install(&home, &bus, &["rooty"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pass `--yes`"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("[root]"),
+        "{}",
+        text(&out)
+    );
+    assert!(installs(&home).is_empty());
+    let dry = install(&home, &bus, &["rooty", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(installs(&home).is_empty());
+}
+
+#[test]
+fn unsigned_tasks_are_held_to_the_whitelist_dependencies_included() {
+    let home = chain_home();
+    let bus = Bus::start(Mode::Embedded, &home);
+    policy(
+        &home,
+        "[allow]\ndatums = [\"c.cli\"]\nmanagers = [\"cli\", \"bash\"]\n",
+    );
+    let mut sub = bus.sub("b00t.installer.cli/#");
+    bus.publish(
+        "b00t.installer.cli/task",
+        r#"{"id":"u-1","body":{"datum":"c"}}"#,
+    );
+    let error = json(&sub.wait("b00t.installer.cli/error", "u-1").payload);
+    assert_eq!(error["error"]["code"], "forbidden");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("depends on `a.bash`, which is refused"),
+        "{message}"
+    );
+    assert!(message.contains("b00t policy allow a.bash"), "{message}");
+    assert!(installs(&home).is_empty());
+    let line = audit_of(&home, "u-1");
+    assert_eq!(
+        (line["verdict"].as_str(), line["outcome"].as_str()),
+        (Some("forbidden"), Some("refused"))
+    );
+
+    // `b00t policy check` explains the same verdict, and `allow` fixes it.
+    let check = local(&home, &["policy", "check", "c"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("forbidden  a.bash"));
+    for glob in ["a.bash", "b"] {
+        let out = local(&home, &["policy", "allow", glob]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let check = local(&home, &["policy", "check", "c"]);
+    assert!(check.status.success(), "{}", text(&check));
+
+    bus.publish(
+        "b00t.installer.cli/task",
+        r#"{"id":"u-2","body":{"datum":"c"}}"#,
+    );
+    let result = json(&sub.wait("b00t.installer.cli/result", "u-2").payload);
+    assert_eq!(
+        result["body"]["installed"].as_array().unwrap().len(),
+        3,
+        "{result}"
+    );
+    assert_eq!(installs(&home), ["a", "b", "c"]);
+    assert_eq!(audit_of(&home, "u-2")["outcome"], "installed");
+
+    // A deny pattern wins over an allow.
+    let out = local(&home, &["policy", "deny", "c.cli"]);
+    assert!(out.status.success(), "{}", text(&out));
+    bus.publish(
+        "b00t.installer.cli/task",
+        r#"{"id":"u-3","body":{"datum":"c","dry_run":false}}"#,
+    );
+    let error = json(&sub.wait("b00t.installer.cli/error", "u-3").payload);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deny pattern `c.cli`"),
+        "{error}"
+    );
+    let policy_text = std::fs::read_to_string(home.path().join("policy.toml")).unwrap();
+    assert!(policy_text.contains("[deny]"), "{policy_text}");
+}
+
+#[test]
+fn a_signed_task_runs_and_its_signature_cannot_be_replayed() {
+    let home = chain_home();
+    let bus = Bus::start(Mode::Embedded, &home);
+    // No policy at all: only the operator's signature can get anything installed.
+    let mut sub = bus.sub("b00t.installer.cli/#");
+    let address = "b00t.installer.cli";
+    let body = json!({"datum": "b.cli", "dry_run": false, "deps": true});
+    let task = signed(&home, address, "s-1", body.clone(), now_ms());
+    bus.publish("b00t.installer.cli/task", &task);
+    let result = sub.wait("b00t.installer.cli/result", "s-1");
+    assert_eq!(installs(&home), ["a", "b"]);
+    assert_eq!(audit_of(&home, "s-1")["trust"], "operator");
+
+    // The same signed body under another id: refused, the signature covers the id.
+    let mut replay = json(&task);
+    replay["id"] = json!("s-2");
+    bus.publish("b00t.installer.cli/task", &replay.to_string());
+    let error = json(&sub.wait("b00t.installer.cli/error", "s-2").payload);
+    assert_eq!(error["error"]["code"], "forbidden");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{error}"
+    );
+    assert_eq!(audit_of(&home, "s-2")["trust"], "bad-signature");
+
+    // Another datum under the old signature: refused.
+    let mut tampered = json(&task);
+    tampered["id"] = json!("s-3");
+    tampered["body"]["datum"] = json!("c.cli");
+    bus.publish("b00t.installer.cli/task", &tampered.to_string());
+    let error = json(&sub.wait("b00t.installer.cli/error", "s-3").payload);
+    assert_eq!(error["error"]["code"], "forbidden");
+
+    // A signature older than the window: refused as a replay.
+    let old = signed(
+        &home,
+        address,
+        "s-4",
+        json!({"datum": "c"}),
+        now_ms() - 10 * 60 * 1000,
+    );
+    bus.publish("b00t.installer.cli/task", &old);
+    let error = json(&sub.wait("b00t.installer.cli/error", "s-4").payload);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the"),
+        "{error}"
+    );
+
+    // The very same task again: the stored result, byte for byte, and no second run.
+    bus.publish("b00t.installer.cli/task", &task);
+    sub.wait_count("b00t.installer.cli/result", "s-1", 2);
+    let results: Vec<_> = sub
+        .seen
+        .iter()
+        .filter(|l| l.topic == "b00t.installer.cli/result" && l.payload.contains("s-1"))
+        .collect();
+    assert_eq!(results[0].payload, results[1].payload);
+    assert_eq!(results[0].payload, result.payload);
+    assert_eq!(installs(&home), ["a", "b"]);
+    assert_eq!(installs(&home).len(), 2, "c was never installed");
+    assert_eq!(audit(&home).iter().filter(|r| r["id"] == "s-1").count(), 1);
+}
+
+#[test]
+fn two_requests_for_the_same_datum_at_once_run_it_once() {
+    let home = chain_home();
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("b00t.installer.cli/#");
+    let body = json!({"datum": "slow"});
+    let first = signed(&home, "b00t.installer.cli", "p-1", body.clone(), now_ms());
+    let second = signed(&home, "b00t.installer.cli", "p-2", body, now_ms());
+    bus.publish("b00t.installer.cli/task", &first);
+    bus.publish("b00t.installer.cli/task", &second);
+    let a = json(&sub.wait("b00t.installer.cli/result", "p-1").payload);
+    let b = json(&sub.wait("b00t.installer.cli/result", "p-2").payload);
+    assert_eq!(installs(&home), ["slow"], "installed once");
+    assert_eq!(a["body"]["installed"], b["body"]["installed"]);
+    // Whichever came second waited for the first and reports it.
+    let shared = [(&a, "p-2"), (&b, "p-1")]
+        .iter()
+        .filter(|(reply, other)| reply["body"]["shared_with"] == *other)
+        .count();
+    assert_eq!(
+        shared, 1,
+        "one result says it shared the other's run:\n{a}\n{b}"
+    );
+}
+
+#[test]
+fn bad_requests_get_named_errors() {
+    let home = chain_home();
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("+/error");
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "b00t.installer.cli",
+            r#"{"id":"e-1","body":{"datum":"c","dryrun":true}}"#,
+            "bad_request",
+            "unknown field `dryrun`",
+        ),
+        (
+            "b00t.installer.cli",
+            r#"{"id":"e-2","body":{"datum":"c","deps":"yes"}}"#,
+            "bad_request",
+            "invalid type",
+        ),
+        (
+            "b00t.installer.cli",
+            r#"{"id":"e-3","body":{"datum":"x; rm -rf /"}}"#,
+            "bad_request",
+            "not a datum name",
+        ),
+        (
+            "b00t.installer.cli",
+            r#"{"id":"e-4","body":{"datum":"nope"}}"#,
+            "not_found",
+            "no datum `nope`",
+        ),
+        (
+            "b00t.installer.apt",
+            r#"{"id":"e-5","body":{"datum":"c"}}"#,
+            "bad_request",
+            "b00t.installer.cli",
+        ),
+        (
+            "b00t.installer.cli",
+            r#"{"id":"e-6","body":{"datum":"x","dry_run":true}}"#,
+            "failed",
+            "cycle: x.cli -> y.cli -> x.cli",
+        ),
+        (
+            "b00t.installer.cli",
+            r#"{"id":"e-7","body":{"datum":"wants","dry_run":true}}"#,
+            "not_found",
+            "`ghost.cli` is not in the catalog, but `wants.cli` depends on it",
+        ),
+        (
+            "b00t.installer.cli",
+            r#"{"id":"e-8","body":{"datum":"c","signature":{"ts":1,"hmac":"zz"}}}"#,
+            "forbidden",
+            "signature",
+        ),
+    ];
+    for (address, payload, _, _) in cases {
+        bus.publish(&format!("{address}/task"), payload);
+    }
+    for (i, (address, _, code, needle)) in cases.iter().enumerate() {
+        let id = format!("e-{}", i + 1);
+        let error = json(
+            &sub.wait(&format!("{address}/error"), &format!("\"{id}\""))
+                .payload,
+        );
+        assert_eq!(error["error"]["code"], *code, "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(needle),
+            "{id}: `{message}` lacks `{needle}`"
+        );
+    }
+    assert!(installs(&home).is_empty());
+    // Each of them is in the audit log.
+    for i in 1..=cases.len() {
+        audit_of(&home, &format!("e-{i}"));
+    }
+}
+
+#[test]
+fn failed_constraints_and_failing_steps_are_named() {
+    let home = chain_home();
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("b00t.installer.cli/#");
+    let task = signed(
+        &home,
+        "b00t.installer.cli",
+        "f-1",
+        json!({"datum": "mac"}),
+        now_ms(),
+    );
+    bus.publish("b00t.installer.cli/task", &task);
+    let error = json(&sub.wait("b00t.installer.cli/error", "f-1").payload);
+    assert_eq!(error["error"]["code"], "failed");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("constraint `OS:macos` of `mac.cli` is not met"),
+        "{message}"
+    );
+    assert!(installs(&home).is_empty());
+
+    let task = signed(
+        &home,
+        "b00t.installer.cli",
+        "f-2",
+        json!({"datum": "broken"}),
+        now_ms(),
+    );
+    bus.publish("b00t.installer.cli/task", &task);
+    let error = json(&sub.wait("b00t.installer.cli/error", "f-2").payload);
+    assert_eq!(error["error"]["code"], "failed");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("exited with 7"), "{message}");
+    assert!(message.contains("E: no network"), "{message}");
+    assert_eq!(error["error"]["detail"]["failed"][0]["id"], "broken.cli");
+    let line = audit_of(&home, "f-2");
+    assert_eq!(line["outcome"], "failed");
+    assert_eq!(line["failed"], json!(["broken.cli"]));
+}
+
+#[test]
+fn the_cli_shows_the_catalog() {
+    let home = chain_home();
+    let run = |args: &[&str]| local(&home, args);
+    let list = run(&["datum", "list", "--type", "cli"]);
+    let stdout = String::from_utf8_lossy(&list.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with("b.cli ")), "{stdout}");
+    assert!(!stdout.lines().any(|l| l.starts_with("a.bash")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("wants.cli") && l.ends_with("← ghost.cli?")),
+        "a missing dependency is marked: {stdout}"
+    );
+    let all = run(&["datum", "list", "--json"]);
+    let all: Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 10);
+    let deps = run(&["datum", "deps", "c"]);
+    let stdout = String::from_utf8_lossy(&deps.stdout);
+    assert!(
+        stdout.contains("c.cli\n└── b.cli\n    └── a.bash"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("install order: a.bash → b.cli → c.cli"),
+        "{stdout}"
+    );
+    let cycle = run(&["datum", "deps", "x"]);
+    assert_eq!(cycle.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&cycle.stderr).contains("cycle: x.cli -> y.cli -> x.cli"));
+    let show = run(&["datum", "show", "c.cli"]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("depends on: b.cli"));
+    let missing = run(&["datum", "show", "zzz"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no datum `zzz`"));
+}
+
+/// A real Debian package through apt, as CI (root on Debian) runs it.
+#[test]
+fn a_debian_package_installs_through_apt() {
+    if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run as root on Debian to test apt installs"
+        );
+        eprintln!("skipped: needs root and apt-get");
+        return;
+    }
+    let home = Home::new(&format!("{FAST_DELIVERY}[agents]\necho = false\n"));
+    let repo_datums = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datums/hello.apt.toml");
+    std::fs::create_dir_all(home.path().join("datums")).unwrap();
+    std::fs::copy(&repo_datums, home.path().join("datums/hello.apt.toml")).unwrap();
+    let removed = Command::new("apt-get")
+        .args(["remove", "-y", "hello"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", text(&removed));
+    let bus = Bus::start(Mode::Embedded, &home);
+    let status = local(&home, &["status", "hello"]);
+    assert_eq!(status.status.code(), Some(1), "{}", text(&status));
+    let out = install(&home, &bus, &["hello", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let hello = Command::new("hello").output().expect("hello is installed");
+    assert!(String::from_utf8_lossy(&hello.stdout).contains("Hello, world!"));
+    let line = audit(&home)
+        .into_iter()
+        .find(|r| r["outcome"] == "installed")
+        .expect("an audit line");
+    assert_eq!(line["installed"], json!(["hello.apt"]));
+    let _ = Command::new("apt-get")
+        .args(["remove", "-y", "hello"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output();
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
