@@ -621,3 +621,106 @@ fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Docker datums through the engine's API: a locally built image is `ok`, an image the
+/// engine cannot pull (no registry here) fails with the engine's reason, and the policy
+/// holds unsigned tasks to its image patterns.
+#[test]
+fn docker_datums_go_through_the_engine() {
+    let engine = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !engine {
+        assert!(
+            std::env::var("B00T_REQUIRE_DOCKER").as_deref() != Ok("1"),
+            "B00T_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`"
+        );
+        eprintln!("skipped: no Docker engine");
+        return;
+    }
+    let home = chain_home();
+    let tag = format!("b00t-it-datum:{}", std::process::id());
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("hello.txt"), "hi").unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\n",
+    )
+    .unwrap();
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &tag])
+        .arg(context.path())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", text(&built));
+    let d = home.path().join("datums");
+    std::fs::write(
+        d.join("here.docker.toml"),
+        format!("[b00t]\nname = \"here\"\nimage = \"{tag}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("gone.docker.toml"),
+        "[b00t]\nname = \"gone\"\nimage = \"b00t-it-never-built:1\"\n",
+    )
+    .unwrap();
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("b00t.installer.docker/#");
+
+    let task = signed(
+        &home,
+        "b00t.installer.docker",
+        "d-1",
+        json!({"datum": "here"}),
+        now_ms(),
+    );
+    bus.publish("b00t.installer.docker/task", &task);
+    let result = json(&sub.wait("b00t.installer.docker/result", "d-1").payload);
+    assert_eq!(
+        result["body"]["skipped"][0]["id"], "here.docker",
+        "{result}"
+    );
+    assert_eq!(
+        result["body"]["skipped"][0]["version"],
+        tag.rsplit(':').next().unwrap()
+    );
+
+    let task = signed(
+        &home,
+        "b00t.installer.docker",
+        "d-2",
+        json!({"datum": "gone"}),
+        now_ms(),
+    );
+    bus.publish("b00t.installer.docker/task", &task);
+    let error = json(&sub.wait("b00t.installer.docker/error", "d-2").payload);
+    assert_eq!(error["error"]["code"], "failed");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not pull `b00t-it-never-built:1`"),
+        "{message}"
+    );
+    let pulls = sub.count(
+        "b00t.installer.docker/progress",
+        "docker pull b00t-it-never-built:1",
+    );
+    assert_eq!(pulls, 1, "{}", sub.dump());
+
+    policy(&home, "[allow]\ndatums = [\"*.docker\"]\nmanagers = [\"docker\"]\nimages = [\"docker.io/library/postgres:*\"]\n");
+    bus.publish(
+        "b00t.installer.docker/task",
+        r#"{"id":"d-3","body":{"datum":"here"}}"#,
+    );
+    let error = json(&sub.wait("b00t.installer.docker/error", "d-3").payload);
+    assert_eq!(error["error"]["code"], "forbidden");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("[allow] images"),
+        "{error}"
+    );
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+}
