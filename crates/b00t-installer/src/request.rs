@@ -1,7 +1,7 @@
 //! The body of an install task: `{"datum": "<name or id>", "dry_run": false, "deps": true}`,
 //! plus `signature` when the operator signed it. A plain-text task names the datum.
 
-use b00t_proto::{Task, TaskSource};
+use b00t_proto::{json_kind, Task, TaskSource};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -44,7 +44,7 @@ pub fn parse(task: &Task) -> Result<Request, String> {
             other => {
                 return Err(format!(
                     "install task body must be an object like {{\"datum\": \"jq\"}}, not {}",
-                    kind(other)
+                    json_kind(other)
                 ))
             }
         }
@@ -68,17 +68,6 @@ fn check_datum(datum: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub use id::{TaskId, TaskIdError};
 pub use name::{Name, NameError};
 pub use presence::{AgentState, Heartbeat, StatusCard};
 pub use reply::{ErrorBody, ErrorCode, Reply, ReplyHead};
-pub use task::{parse_task, Rejection, Task, TaskSource};
+pub use task::{json_kind, parse_task, Rejection, Task, TaskSource};
 pub use topic::{AgentChannel, Channel};
 
 /// The protocol version this crate implements.

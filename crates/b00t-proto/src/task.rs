@@ -120,7 +120,7 @@ fn envelope(mut object: Map<String, Value>) -> Result<Task, Rejection> {
                 code: ErrorCode::BadRequest,
                 message: format!(
                     "field `id` must be a string, got {}: for example \"id\": \"t-42\"",
-                    kind(&other)
+                    json_kind(&other)
                 ),
                 id: TaskId::fresh("b00t"),
                 reply_to: reply_to_if_valid(&object),
@@ -144,7 +144,7 @@ fn envelope(mut object: Map<String, Value>) -> Result<Task, Rejection> {
                 Value::String(s) => format!(
                     "field `reply_to` is `{s}`, not a topic base: no `+`, `#`, NUL or leading `$`, at most 512 bytes"
                 ),
-                other => format!("field `reply_to` must be a string, got {}", kind(other)),
+                other => format!("field `reply_to` must be a string, got {}", json_kind(other)),
             }));
         }
     }
@@ -174,12 +174,13 @@ fn optional_string(object: &Map<String, Value>, field: &str) -> Result<Option<St
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(other) => Err(format!(
             "field `{field}` must be a string, got {}",
-            kind(other)
+            json_kind(other)
         )),
     }
 }
 
-fn kind(value: &Value) -> &'static str {
+/// How a JSON value's type reads in an error message: "a string", "an array", "null".
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

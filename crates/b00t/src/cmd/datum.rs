@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use b00t_config::Home;
-use b00t_datums::{resolve, tree, Catalog, DatumType, DepTree, DependencyKind};
+use b00t_datums::{resolve, tree, Catalog, Datum, DatumType, DepTree, DependencyKind};
 use serde_json::json;
 
 use crate::cli::{DatumListArgs, DatumShowArgs};
@@ -56,14 +56,7 @@ pub fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
     for d in datums {
         let hint = d.hint.lines().next().unwrap_or("").trim();
         let hint: String = hint.chars().take(72).collect();
-        let deps: Vec<String> = catalog
-            .dependencies(d)
-            .into_iter()
-            .map(|dep| match dep.target {
-                Ok(id) => id.to_string(),
-                Err(raw) => format!("{raw}?"),
-            })
-            .collect();
+        let deps = dependency_names(&catalog, d, "?");
         let deps = if deps.is_empty() {
             String::new()
         } else {
@@ -143,20 +136,25 @@ pub fn show(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
         "env",
         &datum.env.keys().cloned().collect::<Vec<_>>().join(", "),
     );
-    let deps: Vec<String> = catalog
-        .dependencies(datum)
-        .into_iter()
-        .map(|d| match d.target {
-            Ok(id) => id.to_string(),
-            Err(raw) => format!("{raw} (not in the catalog)"),
-        })
-        .collect();
+    let deps = dependency_names(&catalog, datum, " (not in the catalog)");
     field("depends on", &deps.join(", "));
     field("keywords", &datum.keywords.join(", "));
     for note in &datum.notes {
         field("note", note);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ids a datum depends on; one missing from the catalog gets `missing` appended.
+fn dependency_names(catalog: &Catalog, datum: &Datum, missing: &str) -> Vec<String> {
+    catalog
+        .dependencies(datum)
+        .into_iter()
+        .map(|dep| match dep.target {
+            Ok(id) => id.to_string(),
+            Err(raw) => format!("{raw}{missing}"),
+        })
+        .collect()
 }
 
 pub fn deps(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
