@@ -724,3 +724,30 @@ fn docker_datums_go_through_the_engine() {
     );
     let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
 }
+
+#[test]
+fn extra_catalog_paths_load_b00ts_own_datum_files() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/b00t-datums");
+    let home = Home::new(&format!(
+        "[datums]\npaths = [\"{}\"]\n",
+        corpus.canonicalize().unwrap().display()
+    ));
+    let list = local(&home, &["datum", "list", "--json"]);
+    assert!(list.status.success(), "{}", text(&list));
+    assert_eq!(
+        String::from_utf8_lossy(&list.stderr),
+        "",
+        "no file was rejected"
+    );
+    let all: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 40);
+    let show = local(&home, &["datum", "show", "claude-3-5-sonnet"]);
+    let stdout = String::from_utf8_lossy(&show.stdout);
+    assert!(stdout.contains("type: ai_model"), "{stdout}");
+    assert!(
+        stdout.contains("note:"),
+        "unknown tables are reported: {stdout}"
+    );
+    let deps = local(&home, &["datum", "deps", "github.mcp"]);
+    assert!(deps.status.success(), "{}", text(&deps));
+}

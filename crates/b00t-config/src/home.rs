@@ -64,9 +64,11 @@ impl Home {
         self.root.join(&self.config.state.dir).join("broker.url")
     }
 
-    /// The catalog folders: the home's `datums/`, then `[datums] paths` in order.
+    /// The catalog folders: the home's `datums/` (when it exists: a home need not have
+    /// one), then `[datums] paths` in order (a missing one is reported by the catalog).
     pub fn datum_roots(&self) -> Vec<PathBuf> {
-        let mut roots = vec![self.root.join("datums")];
+        let own = self.root.join("datums");
+        let mut roots: Vec<PathBuf> = own.is_dir().then_some(own).into_iter().collect();
         roots.extend(self.config.datums.paths.iter().map(|p| self.root.join(p)));
         roots
     }

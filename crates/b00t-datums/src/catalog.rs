@@ -323,8 +323,9 @@ mod tests {
     use super::*;
     use crate::testutil::catalog;
 
+    /// b00t's own catalog, vendored unchanged as a test fixture.
     fn corpus() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/b00t-datums")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/b00t-datums")
     }
 
     fn id(s: &str) -> DatumId {

@@ -33,17 +33,14 @@ pub fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if datums.is_empty() {
+        let of_type = args
+            .kind
+            .as_deref()
+            .map(|k| format!(" of type `{k}`"))
+            .unwrap_or_default();
         eprintln!(
-            "no datums{} in {}",
-            args.kind
-                .as_deref()
-                .map(|k| format!(" of type `{k}`"))
-                .unwrap_or_default(),
-            home.datum_roots()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "no datums{of_type} in the catalog: add `<name>.<type>.toml` files to {} (datums/README.md in the b00t repository explains the format)",
+            home.root().join("datums").display()
         );
         return Ok(ExitCode::SUCCESS);
     }
