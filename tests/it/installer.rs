@@ -575,7 +575,7 @@ fn the_cli_shows_the_catalog() {
 /// A real Debian package through apt, as CI (root on Debian) runs it.
 #[test]
 fn a_debian_package_installs_through_apt() {
-    if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+    if !b00t_installer::methods::is_root() || !Path::new("/usr/bin/apt-get").exists() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run as root on Debian to test apt installs"
@@ -609,17 +609,6 @@ fn a_debian_package_installs_through_apt() {
         .args(["remove", "-y", "hello"])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .output();
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// Docker datums through the engine's API: a locally built image is `ok`, an image the

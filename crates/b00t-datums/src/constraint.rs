@@ -99,21 +99,24 @@ impl Environment for SystemEnv {
     }
 
     fn has_command(&self, cmd: &str) -> bool {
-        if cmd.is_empty() {
-            return false;
-        }
-        if cmd.contains('/') {
-            return is_executable(Path::new(cmd));
-        }
-        let Some(path) = std::env::var_os("PATH") else {
-            return false;
-        };
-        std::env::split_paths(&path).any(|dir| {
-            let candidate = dir.join(cmd);
-            is_executable(&candidate)
-                || (cfg!(windows) && is_executable(&candidate.with_extension("exe")))
-        })
+        std::env::var_os("PATH").is_some_and(|path| command_on(&path, cmd))
     }
+}
+
+/// Whether `cmd` is an executable file: itself when it holds a `/`, else in one of the
+/// folders of `search` (a PATH-style list).
+pub fn command_on(search: &std::ffi::OsStr, cmd: &str) -> bool {
+    if cmd.is_empty() {
+        return false;
+    }
+    if cmd.contains('/') {
+        return is_executable(Path::new(cmd));
+    }
+    std::env::split_paths(search).any(|dir| {
+        let candidate = dir.join(cmd);
+        is_executable(&candidate)
+            || (cfg!(windows) && is_executable(&candidate.with_extension("exe")))
+    })
 }
 
 /// A constraint the environment does not meet, and what to do about it.

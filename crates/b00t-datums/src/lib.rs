@@ -33,7 +33,7 @@ mod tree;
 
 pub use catalog::{Catalog, Dependency, DependencyKind};
 pub use constraint::{
-    check_constraints, unknown_constraints, Constraint, Environment, SystemEnv, Unmet,
+    check_constraints, command_on, unknown_constraints, Constraint, Environment, SystemEnv, Unmet,
 };
 pub use error::{DatumError, FileError, Problem};
 pub use id::{is_valid_name, is_valid_type, DatumId};

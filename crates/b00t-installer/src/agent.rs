@@ -228,28 +228,29 @@ impl Inner {
         let key = format!("{}:{}", datum.id, request.deps);
         let result = self
             .run_once(ctx, &key, async {
-                let _turn = match self.lock.try_lock() {
-                    Ok(guard) => guard,
+                let (_turn, plan) = match self.lock.try_lock() {
+                    Ok(guard) => (guard, plan),
                     Err(_) => {
                         ctx.progress
                             .step("queued behind another install", None, None)
                             .await;
-                        self.lock.lock().await
+                        let guard = self.lock.lock().await;
+                        // Another install ran meanwhile: look again before acting.
+                        let fresh = plan::plan(&catalog, &datum.id, request.deps, &checking)
+                            .await
+                            .map_err(|e| fail(ErrorCode::Failed, e.to_string()))?;
+                        (guard, fresh)
                     }
                 };
-                // Things may have changed while queued: look again before acting.
-                let fresh = plan::plan(&catalog, &datum.id, request.deps, &checking)
-                    .await
-                    .map_err(|e| fail(ErrorCode::Failed, e.to_string()))?;
                 let outcome = install::execute(
-                    &fresh,
+                    &plan,
                     &catalog,
                     &checking,
                     self.options.step_timeout,
                     &ctx.progress,
                 )
                 .await;
-                finish(&datum.id.to_string(), &fresh, outcome)
+                finish(&datum.id.to_string(), &plan, outcome)
             })
             .await;
         let (outcome, lists) = match &result {

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use b00t_datums::{Environment, SystemEnv};
+use b00t_datums::{command_on, Environment, SystemEnv};
 
 /// PATH for child processes: the process's PATH, then the user bin folders it lacks.
 pub fn search_path() -> OsString {
@@ -38,26 +38,6 @@ impl Environment for InstallEnv {
     }
 
     fn has_command(&self, cmd: &str) -> bool {
-        if cmd.is_empty() {
-            return false;
-        }
-        if cmd.contains('/') {
-            return SystemEnv.has_command(cmd);
-        }
-        std::env::split_paths(&search_path()).any(|dir| is_executable(&dir.join(cmd)))
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
+        command_on(&search_path(), cmd)
     }
 }

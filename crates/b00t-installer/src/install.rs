@@ -126,6 +126,29 @@ pub async fn execute(
     outcome
 }
 
+/// A program that did not succeed: why, and what it printed.
+struct Failed {
+    message: String,
+    output: String,
+}
+
+async fn run_program(
+    program: &runner::Program,
+    timeout: Duration,
+    stop: &CancellationToken,
+    lines: &mpsc::UnboundedSender<String>,
+) -> Result<(), Failed> {
+    let done = runner::run(program, timeout, stop, Some(lines.clone())).await;
+    if done.success() {
+        Ok(())
+    } else {
+        Err(Failed {
+            message: done.describe(&program.display(), timeout),
+            output: done.output,
+        })
+    }
+}
+
 async fn run_step(
     action: &Action,
     id: &str,
@@ -156,34 +179,25 @@ async fn run_step(
     let result = match action {
         Action::Nothing(_) => Ok(()),
         Action::Pull(image) => crate::docker::pull(image, timeout, stop, &tx).await,
-        Action::Run(program) => {
-            let what = program.display();
-            let done = runner::run(program, timeout, stop, Some(tx.clone())).await;
-            let apt_lists_stale =
-                program.args.iter().any(|a| a == "apt-get") || program.program == "apt-get";
-            if !done.success()
-                && apt_lists_stale
-                && (done.output.contains("Unable to locate package")
-                    || done.output.contains("has no installation candidate"))
-            {
-                // The package lists may predate the package: refresh them once.
-                let _ = tx.send("apt-get update (the package lists do not know it yet)".into());
-                let update = methods::apt_update();
-                let refreshed = runner::run(&update, timeout, stop, Some(tx.clone())).await;
-                if !refreshed.success() {
-                    Err(refreshed.describe(&update.display(), timeout))
-                } else {
-                    let again = runner::run(program, timeout, stop, Some(tx.clone())).await;
-                    if again.success() {
-                        Ok(())
-                    } else {
-                        Err(again.describe(&what, timeout))
+        Action::Run(program) => run_program(program, timeout, stop, &tx)
+            .await
+            .map_err(|f| f.message),
+        Action::Apt(package) => {
+            let install = methods::apt_install(package);
+            match run_program(&install, timeout, stop, &tx).await {
+                Err(Failed { output, .. })
+                    if output.contains("Unable to locate package")
+                        || output.contains("has no installation candidate") =>
+                {
+                    // The package lists may predate the package: refresh them once.
+                    let _ = tx.send("apt-get update (the package lists do not know it yet)".into());
+                    match run_program(&methods::apt_update(), timeout, stop, &tx).await {
+                        Ok(()) => run_program(&install, timeout, stop, &tx).await,
+                        Err(update) => Err(update),
                     }
+                    .map_err(|f| f.message)
                 }
-            } else if done.success() {
-                Ok(())
-            } else {
-                Err(done.describe(&what, timeout))
+                other => other.map_err(|f| f.message),
             }
         }
     };

@@ -16,6 +16,8 @@ use crate::runner::Program;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Run(Program),
+    /// `apt-get install` of a package, with one `apt-get update` when apt does not know it.
+    Apt(String),
     Pull(String),
     /// Nothing to run, and why.
     Nothing(String),
@@ -42,6 +44,7 @@ impl Step {
         StepView {
             run: match &self.action {
                 Action::Run(p) => p.display(),
+                Action::Apt(package) => apt_install(package).display(),
                 Action::Pull(image) => format!("docker pull {image}"),
                 Action::Nothing(why) => format!("nothing: {why}"),
             },
@@ -64,7 +67,7 @@ pub fn step_for(datum: &Datum, state: State) -> Result<Step, String> {
                 ));
             }
             Ok(Step {
-                action: Action::Run(apt_install(package)),
+                action: Action::Apt(package.to_owned()),
                 needs_root: true,
                 touches_docker: false,
             })
