@@ -41,7 +41,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
     let name = spec.name.to_string();
-    let card = StatusCard {
+    let mut updates = spec.skill_updates.clone();
+    let mut card = StatusCard {
         state: AgentState::Online,
         agent: name.clone(),
         skills: spec.skills.iter().map(|s| s.to_string()).collect(),
@@ -60,15 +61,16 @@ pub async fn run(
     });
     // Not a child of `shutdown`: the connection must outlive it to say goodbye.
     let (bus, mut events) = Bus::connect(bus_options, &CancellationToken::new());
+    // A wildcard cannot stand for a skill (`+` fills a whole `/` level, and an address is
+    // one level), so each skill is its own filter. Skills that go away keep their filter
+    // (the bus has no unsubscribe, and it costs nothing); `on_message` keeps to the list.
+    let mut subscribed = std::collections::HashSet::new();
     for skill in &spec.skills {
-        bus.subscribe(
-            &Address::new(spec.name.clone(), skill.clone()).topic(Channel::Task),
-            Qos::AtLeastOnce,
-        )
-        .await?;
+        subscribe_skill(&bus, &spec.name, skill, &mut subscribed).await?;
     }
     let host = Arc::new(Host {
         replier: Replier::new(bus.clone(), &name),
+        skills: std::sync::RwLock::new(spec.skills.clone()),
         spec,
         ledger: options.ledger,
         max_payload: options.max_payload,
@@ -93,6 +95,23 @@ pub async fn run(
                 Some(BusEvent::Message(message)) => host.on_message(message).await,
                 Some(BusEvent::Disconnected { .. }) => {}
             },
+            changed = next_skills(&mut updates) => {
+                let Some(skills) = changed else {
+                    updates = None;
+                    continue;
+                };
+                for skill in &skills {
+                    if let Err(e) = subscribe_skill(&bus, &host.spec.name, skill, &mut subscribed).await {
+                        tracing::warn!(agent = %name, %skill, error = %e, "cannot subscribe to a new skill");
+                    }
+                }
+                card.skills = skills.iter().map(|s| s.to_string()).collect();
+                *host.skills.write().expect("skills lock") = skills;
+                if bus.is_connected() {
+                    publish(&bus, &status_topic, Qos::AtLeastOnce, true, card.to_json()).await;
+                }
+                tracing::info!(agent = %name, skills = ?card.skills, "skills changed");
+            }
             _ = heartbeat.tick() => {
                 if bus.is_connected() {
                     beats += 1;
@@ -124,6 +143,36 @@ pub async fn run(
     Ok(())
 }
 
+/// Subscribes to `<agent>.<skill>/task` once.
+async fn subscribe_skill(
+    bus: &Bus,
+    agent: &b00t_proto::Name,
+    skill: &b00t_proto::Name,
+    subscribed: &mut std::collections::HashSet<b00t_proto::Name>,
+) -> Result<(), AgentError> {
+    if subscribed.insert(skill.clone()) {
+        bus.subscribe(
+            &Address::new(agent.clone(), skill.clone()).topic(Channel::Task),
+            Qos::AtLeastOnce,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The next skill list, or `None` when the sender is gone; pending forever without one.
+async fn next_skills(
+    updates: &mut Option<tokio::sync::watch::Receiver<Vec<b00t_proto::Name>>>,
+) -> Option<Vec<b00t_proto::Name>> {
+    match updates {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
+    }
+}
+
 async fn publish(bus: &Bus, topic: &str, qos: Qos, retain: bool, payload: Vec<u8>) {
     if let Err(e) = bus.publish(topic, qos, retain, payload).await {
         tracing::warn!(error = %e, "publish failed");
@@ -133,6 +182,8 @@ async fn publish(bus: &Bus, topic: &str, qos: Qos, retain: bool, payload: Vec<u8
 /// What the task handlers of one agent share.
 struct Host {
     spec: AgentSpec,
+    /// The skills served now: the spec's, or the last update's.
+    skills: std::sync::RwLock<Vec<b00t_proto::Name>>,
     replier: Replier,
     ledger: Arc<Ledger>,
     max_payload: usize,
@@ -150,7 +201,12 @@ impl Host {
         let Ok(address) = Address::parse(base) else {
             return;
         };
-        if address.agent() != &self.spec.name || !self.spec.skills.contains(address.skill()) {
+        let known = self
+            .skills
+            .read()
+            .expect("skills lock")
+            .contains(address.skill());
+        if address.agent() != &self.spec.name || !known {
             return;
         }
         match parse_task(&message.payload, self.max_payload) {
@@ -311,6 +367,7 @@ mod tests {
             kind: "test".into(),
             skills: vec![Name::parse("work").unwrap()],
             handler: Arc::new(Steps),
+            skill_updates: None,
         };
         let options = HostOptions {
             url: url.clone(),

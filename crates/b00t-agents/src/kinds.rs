@@ -33,6 +33,7 @@ pub fn echo(name: Name) -> AgentSpec {
         kind: "echo".to_owned(),
         skills: vec![Name::parse("echo").expect("a valid name")],
         handler: Arc::new(Echo),
+        skill_updates: None,
     }
 }
 

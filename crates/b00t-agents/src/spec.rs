@@ -96,6 +96,37 @@ pub struct AgentSpec {
     pub kind: String,
     pub skills: Vec<Name>,
     pub handler: Arc<dyn Handler>,
+    /// New skill lists for an agent whose skills change while it runs (a group agent
+    /// whose skill folders are synced live). The host re-subscribes and publishes its
+    /// card again on each change.
+    pub skill_updates: Option<tokio::sync::watch::Receiver<Vec<Name>>>,
+}
+
+impl AgentSpec {
+    /// An agent with a fixed set of skills.
+    pub fn new(
+        name: Name,
+        kind: impl Into<String>,
+        skills: Vec<Name>,
+        handler: Arc<dyn Handler>,
+    ) -> AgentSpec {
+        AgentSpec {
+            name,
+            kind: kind.into(),
+            skills,
+            handler,
+            skill_updates: None,
+        }
+    }
+
+    /// Skills that change while the agent runs: each value sent replaces the list.
+    pub fn with_skill_updates(
+        mut self,
+        updates: tokio::sync::watch::Receiver<Vec<Name>>,
+    ) -> AgentSpec {
+        self.skill_updates = Some(updates);
+        self
+    }
 }
 
 impl std::fmt::Debug for AgentSpec {

@@ -13,3 +13,9 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
+/// Where group agents run: `docker`, `none` (local processes) or `auto`.
+pub const CONTAINER_RUNTIME: &str = "CONTAINER_RUNTIME";
+/// Ollama's base URL for group agents, such as `http://localhost:11434`.
+pub const OLLAMA_BASE_URL: &str = "OLLAMA_BASE_URL";
+/// The Ollama model group agents use, such as `llama3.2`.
+pub const OLLAMA_MODEL: &str = "OLLAMA_MODEL";

@@ -83,6 +83,21 @@ impl Home {
         self.root.join(&self.config.state.dir).join("operator.key")
     }
 
+    /// The group folders, `<home>/groups`: one per group agent, plus `global`.
+    pub fn groups_dir(&self) -> PathBuf {
+        self.root.join("groups")
+    }
+
+    /// The skills synced into every group, `<home>/skills`.
+    pub fn skills_dir(&self) -> PathBuf {
+        self.root.join("skills")
+    }
+
+    /// The agent image's build context, `<home>/container`.
+    pub fn container_dir(&self) -> PathBuf {
+        self.root.join("container")
+    }
+
     /// Every install decision, one JSON line each.
     pub fn audit_file(&self) -> PathBuf {
         self.root.join(&self.config.state.dir).join("audit.jsonl")

@@ -2,19 +2,23 @@
 //! every default filled in), which environment variables b00t reads, and where the
 //! broker is.
 //!
-//! Layout: `settings` (the typed `b00t.toml`), `home` (finding the home and its state
+//! Layout: `settings` (the typed `b00t.toml`), `groups` (`[containers]` and `[assistant]`), `launch` (what a started group agent is told), `home` (finding the home and its state
 //! folder), `env` (every environment variable, in one place), `broker_url` (parsing
 //! `mqtt://HOST:PORT`), `error`.
 
 pub mod broker_url;
 pub mod env;
 pub mod error;
+pub mod groups;
 pub mod home;
+pub mod launch;
 pub mod settings;
 
 pub use broker_url::BrokerUrl;
 pub use error::ConfigError;
+pub use groups::{AssistantConfig, ContainersConfig};
 pub use home::Home;
+pub use launch::AgentLaunch;
 pub use settings::{
     AgentsConfig, BrokerConfig, Config, DatumsConfig, DeliveryConfig, InstallerConfig, StateConfig,
 };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BrokerUrl, ConfigError};
+use crate::{AssistantConfig, BrokerUrl, ConfigError, ContainersConfig};
 
 /// The whole configuration of a home.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -18,6 +18,8 @@ pub struct Config {
     pub agents: AgentsConfig,
     pub datums: DatumsConfig,
     pub installer: InstallerConfig,
+    pub containers: ContainersConfig,
+    pub assistant: AssistantConfig,
     pub state: StateConfig,
 }
 
@@ -264,6 +266,9 @@ impl Config {
                 "installer.signature_window_ms",
                 "must be from 1000 to 3600000 (one hour)",
             ));
+        }
+        if let Some((key, problem)) = self.containers.problem().or(self.assistant.problem()) {
+            return Err(fail(key, problem));
         }
         Ok(())
     }

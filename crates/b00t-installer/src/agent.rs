@@ -76,6 +76,7 @@ pub fn spec(name: Name, options: InstallerOptions, stop: CancellationToken) -> A
             lock: tokio::sync::Mutex::new(()),
             stop,
         }))),
+        skill_updates: None,
     }
 }
 

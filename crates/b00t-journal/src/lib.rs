@@ -1,20 +1,24 @@
 //! The journal: one SQLite file (WAL) in the home's state folder that records every task
 //! with an id, its ack, its final reply (result, error or dead letter), and each agent's
 //! executions. Writes go through one writer thread that commits in batches (group
-//! commit); readers open their own connection. Only this crate touches rusqlite.
+//! commit); readers open their own connection. The scheduler's rare schedule changes go
+//! through a synchronous store on a connection of its own. Only this crate touches
+//! rusqlite.
 //!
 //! Layout: `schema` (tables and pragmas), `writer` (the batching writer thread and its
 //! operations), `checkpoint` (WAL checkpoints on a thread of their own), `read`
-//! (queries), `error`.
+//! (queries), `schedules` (the scheduler's table), `error`.
 
 mod checkpoint;
 mod error;
 mod read;
+mod schedules;
 mod schema;
 mod writer;
 
 pub use error::JournalError;
 pub use read::{ExecutionLookup, OpenTask};
+pub use schedules::{Inserted, ScheduleRow, ScheduleStore};
 pub use writer::{Final, Journal, JournalHandle, RETENTION_MS};
 
 /// Milliseconds since the Unix epoch, as the journal stores times.

@@ -31,6 +31,18 @@ CREATE TABLE IF NOT EXISTS executions (
     finished_ms INTEGER NOT NULL,
     PRIMARY KEY (address, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schedules (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    group_name    TEXT    NOT NULL,
+    text          TEXT    NOT NULL,
+    kind          TEXT    NOT NULL CHECK (kind IN ('cron', 'every', 'once')),
+    spec          TEXT    NOT NULL,
+    next_ms       INTEGER,
+    created_ms    INTEGER NOT NULL,
+    last_fired_ms INTEGER,
+    fired         INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS schedules_group ON schedules (group_name);
 ";
 
 /// Opens a connection to the journal at `path` that waits up to 5 s for a lock held by

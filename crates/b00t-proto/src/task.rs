@@ -19,6 +19,27 @@ pub struct Task {
     pub body: Value,
 }
 
+impl Task {
+    /// The task as a JSON envelope with its id: how the runtime keeps a task that came
+    /// without one (plain text, say) for an agent that is starting, so that it is
+    /// journaled, retried and executed once like any other.
+    pub fn to_envelope(&self) -> Vec<u8> {
+        let mut envelope = serde_json::Map::new();
+        envelope.insert("id".into(), Value::String(self.id.to_string()));
+        for (key, value) in [
+            ("from", &self.from),
+            ("reply_to", &self.reply_to),
+            ("ts", &self.ts),
+        ] {
+            if let Some(value) = value {
+                envelope.insert(key.into(), Value::String(value.clone()));
+            }
+        }
+        envelope.insert("body".into(), self.body.clone());
+        serde_json::to_vec(&Value::Object(envelope)).expect("a JSON value serializes")
+    }
+}
+
 /// How the task's id came to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskSource {
@@ -293,5 +314,25 @@ mod tests {
         let r = rejected(&big);
         assert_eq!(r.code, ErrorCode::TooLarge);
         assert!(r.message.contains("1025 bytes"), "{}", r.message);
+    }
+
+    #[test]
+    fn a_plain_text_task_becomes_an_envelope_that_parses_back_with_its_id() {
+        let task = parse_task(b"hello there", 1024).unwrap();
+        let again = parse_task(&task.to_envelope(), 1024).unwrap();
+        assert_eq!(again.id, task.id);
+        assert_eq!(again.source, TaskSource::Json);
+        assert_eq!(again.body, serde_json::json!({"text": "hello there"}));
+        let task = parse_task(
+            br#"{"from":"x","reply_to":"b00t.x.reply","body":[1]}"#,
+            1024,
+        )
+        .unwrap();
+        let again = parse_task(&task.to_envelope(), 1024).unwrap();
+        assert_eq!(
+            (again.from.as_deref(), again.reply_to.as_deref()),
+            (Some("x"), Some("b00t.x.reply"))
+        );
+        assert_eq!(again.body, serde_json::json!([1]));
     }
 }

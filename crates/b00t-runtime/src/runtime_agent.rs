@@ -17,6 +17,7 @@ pub fn spec(presence: Presence) -> AgentSpec {
         kind: "runtime".to_owned(),
         skills: vec![Name::parse("agents").expect("a valid name")],
         handler: Arc::new(Agents { presence }),
+        skill_updates: None,
     }
 }
 

@@ -1,0 +1,54 @@
+//! The scheduler: per-group scheduled tasks, stored in the journal's `schedules` table and
+//! fired as tasks on the group's chat address `b00t.<group>.chat/task`. A schedule is a
+//! cron expression (5 fields, or 6 with seconds first, in the host's local time zone as
+//! `TZ` or `/etc/localtime` set it), an interval (`every 30m`), or once (`at` an RFC 3339
+//! time, or `in` a duration). The `scheduler` agent adds, lists and removes them; the
+//! firing loop fires them.
+//!
+//! A fire's task id is `sched-<schedule id>-<due ms>`, the same each time that slot is
+//! fired, so a fire repeated after a crash is de-duplicated by the bus. After downtime, a
+//! cron or interval schedule whose slots were missed fires once at start (not once per
+//! missed slot), then keeps its usual times; a once schedule fires late, then is removed.
+//!
+//! Layout: `when` (the three forms and their next fire times), `schedule` (the model, its
+//! stored row and its task), `request` (skill bodies), `store` (the journal's table for
+//! async code, and the wake-up of the firing loop), `agent` (the skills), `firing` (the
+//! loop), `error`.
+
+pub mod agent;
+pub mod error;
+pub mod firing;
+pub mod request;
+pub mod schedule;
+pub mod store;
+pub mod when;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use b00t_agents::AgentSpec;
+use b00t_bus::Bus;
+use tokio_util::sync::CancellationToken;
+
+pub use agent::{AGENT, MAX_PER_GROUP, SKILLS};
+pub use error::SchedulerError;
+pub use firing::run_firing;
+pub use request::MAX_TEXT_BYTES;
+pub use schedule::Schedule;
+pub use store::Store;
+pub use when::When;
+
+/// Starts the scheduler of the journal at `journal_path` (the home's
+/// `state/journal.db`) for the groups under `groups_root`: returns the `scheduler`
+/// agent, to run with `b00t_agents::run`, and the firing loop, to spawn, which publishes
+/// on `bus` (a connected client of the same broker) until `shutdown` is cancelled.
+pub fn start(
+    journal_path: &Path,
+    groups_root: PathBuf,
+    bus: Bus,
+    shutdown: CancellationToken,
+) -> Result<(AgentSpec, impl Future<Output = ()> + Send + 'static), SchedulerError> {
+    let store = Store::open(journal_path)?;
+    let spec = agent::spec(store.clone(), groups_root);
+    Ok((spec, run_firing(bus, store, shutdown)))
+}
