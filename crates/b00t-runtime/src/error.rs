@@ -14,8 +14,19 @@ pub enum RuntimeError {
     Agent(#[from] b00t_agents::AgentError),
     #[error(transparent)]
     Installer(#[from] b00t_installer::InstallerError),
+    #[error(transparent)]
+    Scheduler(#[from] b00t_scheduler::SchedulerError),
     #[error("another b00t runtime already serves `{url}` (its `b00t.runtime/status` card is online): run one `b00t up` per bus; if that runtime is gone and the broker kept a stale card, clear it with `mosquitto_pub -r -n -t b00t.runtime/status`")]
     AlreadyServed { url: String },
     #[error("agent `{agent}` did not come online within {seconds} s; see the log above")]
     AgentNotOnline { agent: String, seconds: u64 },
+    #[error("Ollama URL `{url}` is not usable: {why}; set OLLAMA_BASE_URL or `[assistant] ollama_url`, e.g. `http://localhost:11434`")]
+    OllamaUrl { url: String, why: String },
+    #[error("cannot open the Ollama relay for containers on `{addr}`: {source}")]
+    Relay {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("group agents: {0}")]
+    Groups(String),
 }

@@ -17,6 +17,14 @@ pub enum Verdict {
     LeaveToAgent,
     /// Watch it for an ack; retry and dead-letter it if none comes.
     Track { key: Key, reply_to: Option<String> },
+    /// A task without an id for an agent that is offline but can be started (a group):
+    /// keep it, under the id the runtime gave it, as `payload`, and deliver it when the
+    /// agent comes.
+    Hold {
+        key: Key,
+        payload: Vec<u8>,
+        reply_to: Option<String>,
+    },
     /// The runtime answers at once with `reply` under `base`. `key` is set when the task
     /// had its sender's id, so the answer is journaled as its end.
     Answer {
@@ -31,7 +39,15 @@ pub const RUNTIME_AGENT: &str = "runtime";
 const BUS_SKILL: &str = "bus";
 
 /// Judges a payload published on `<base>/task`.
-pub fn judge(base: &str, payload: &[u8], max_payload: usize, presence: &Presence) -> Verdict {
+///
+/// `launchable` says whether an agent that is offline can be started on demand.
+pub fn judge(
+    base: &str,
+    payload: &[u8],
+    max_payload: usize,
+    presence: &Presence,
+    launchable: &dyn Fn(&str) -> bool,
+) -> Verdict {
     let parsed = parse_task(payload, max_payload);
     let address = match Address::parse(base) {
         Ok(address) => address,
@@ -91,6 +107,11 @@ pub fn judge(base: &str, payload: &[u8], max_payload: usize, presence: &Presence
             reply_to: task.reply_to,
         },
         Ok(_) if online => Verdict::LeaveToAgent,
+        Ok(task) if launchable(agent) => Verdict::Hold {
+            key: (address.to_string(), task.id.to_string()),
+            payload: task.to_envelope(),
+            reply_to: task.reply_to,
+        },
         Ok(task) => Verdict::Answer {
             base: task.reply_to.unwrap_or_else(|| address.to_string()),
             reply: Reply::error(
@@ -133,6 +154,19 @@ mod tests {
             Verdict::Track { key, reply_to } => {
                 format!("track {} {} reply_to={reply_to:?}", key.0, key.1)
             }
+            Verdict::Hold {
+                key,
+                payload,
+                reply_to,
+            } => {
+                let task = b00t_proto::parse_task(payload, 1024).expect("a held task parses");
+                format!(
+                    "hold {} id={} body={} reply_to={reply_to:?}",
+                    key.0,
+                    task.id.as_str() == key.1,
+                    task.body
+                )
+            }
             Verdict::Answer { base, reply, key } => {
                 let Reply::Error { error, .. } = reply else {
                     panic!("answers are errors")
@@ -148,7 +182,9 @@ mod tests {
     }
 
     fn check(base: &str, payload: &str, expected: &str) {
-        let got = render(&judge(base, payload.as_bytes(), 1024, &presence()));
+        let got = render(&judge(base, payload.as_bytes(), 1024, &presence(), &|a| {
+            a == "family"
+        }));
         assert!(
             got.starts_with(expected),
             "{base} {payload}\n got: {got}\nwant: {expected}"
@@ -190,5 +226,26 @@ mod tests {
             "answer b00t.Echo.echo bad_request address `b00t.Echo.echo`: agent",
         );
         check("other/thing", "x", "ignore");
+        // A group that can be started keeps its tasks, with or without an id.
+        check(
+            "b00t.family.chat",
+            "hello",
+            "hold b00t.family.chat id=true body={\"text\":\"hello\"} reply_to=None",
+        );
+        check(
+            "b00t.family.chat",
+            r#"{"reply_to":"r","body":{"text":"hi"}}"#,
+            "hold b00t.family.chat id=true body={\"text\":\"hi\"} reply_to=Some(\"r\")",
+        );
+        check(
+            "b00t.family.chat",
+            r#"{"id":"t"}"#,
+            "track b00t.family.chat t reply_to=None",
+        );
+        check(
+            "b00t.family.chat",
+            "{bad",
+            "answer b00t.family.chat bad_request invalid JSON",
+        );
     }
 }

@@ -9,8 +9,12 @@
 
 pub mod error;
 pub mod gate;
+pub mod groups;
+pub mod launch;
 pub mod presence;
+pub mod relay;
 pub mod runtime_agent;
+pub mod supervisor;
 pub mod tracked;
 pub mod up;
 pub mod watcher;

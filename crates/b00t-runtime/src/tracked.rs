@@ -22,6 +22,8 @@ pub struct Tracked {
     pub attempts: u32,
     /// The ack timer; `None` once acked.
     pub timer: Option<delay_queue::Key>,
+    /// Arrival order, so that held tasks are delivered in the order they came.
+    pub seq: u64,
 }
 
 /// What the timer says is due for a task.
@@ -43,6 +45,7 @@ pub struct Table {
     ack_timeout: Duration,
     retry_delay: Duration,
     max_retries: u32,
+    next_seq: u64,
 }
 
 /// Finished keys remembered: enough to cover retries that cross their result. Later
@@ -59,6 +62,7 @@ impl Table {
             ack_timeout,
             retry_delay,
             max_retries,
+            next_seq: 0,
         }
     }
 
@@ -70,6 +74,7 @@ impl Table {
     /// Starts tracking a task just published (or driven again after a restart).
     pub fn track(&mut self, key: Key, payload: Bytes, reply_to: Option<String>, attempts: u32) {
         let timer = self.timers.insert(key.clone(), self.ack_timeout);
+        self.next_seq += 1;
         self.tasks.insert(
             key,
             Tracked {
@@ -77,6 +82,7 @@ impl Table {
                 reply_to,
                 attempts,
                 timer: Some(timer),
+                seq: self.next_seq,
             },
         );
     }
@@ -142,6 +148,50 @@ impl Table {
         }
     }
 
+    /// Keeps waiting for an ack without counting a delivery: the agent is being
+    /// started, and its tasks wait for it however long its turn takes.
+    pub fn hold(&mut self, key: &Key) {
+        if let Some(task) = self.tasks.get_mut(key) {
+            match &task.timer {
+                Some(timer) => self.timers.reset(timer, self.ack_timeout),
+                None => task.timer = Some(self.timers.insert(key.clone(), self.ack_timeout)),
+            }
+        }
+    }
+
+    /// [`Table::hold`] for a task whose timer has just expired (its timer key is spent).
+    pub fn hold_expired(&mut self, key: &Key) {
+        if let Some(task) = self.tasks.get_mut(key) {
+            task.timer = Some(self.timers.insert(key.clone(), self.ack_timeout));
+        }
+    }
+
+    /// Tasks on `<agent>.*` addresses that have no ack yet, oldest first.
+    pub fn unacked_for(&self, agent: &str) -> Vec<Key> {
+        let prefix = format!("{}.{agent}.", b00t_proto::PREFIX);
+        let mut keys: Vec<(u64, &Key)> = self
+            .tasks
+            .iter()
+            .filter(|(k, t)| t.timer.is_some() && k.0.starts_with(&prefix))
+            .map(|(k, t)| (t.seq, k))
+            .collect();
+        keys.sort_unstable_by_key(|(seq, _)| *seq);
+        keys.into_iter().map(|(_, k)| k.clone()).collect()
+    }
+
+    /// Every tracked task on `<agent>.*` addresses, oldest first.
+    pub fn all_for(&self, agent: &str) -> Vec<Key> {
+        let prefix = format!("{}.{agent}.", b00t_proto::PREFIX);
+        let mut keys: Vec<(u64, &Key)> = self
+            .tasks
+            .iter()
+            .filter(|(k, _)| k.0.starts_with(&prefix))
+            .map(|(k, t)| (t.seq, k))
+            .collect();
+        keys.sort_unstable_by_key(|(seq, _)| *seq);
+        keys.into_iter().map(|(_, k)| k.clone()).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.tasks.len()
     }
@@ -196,5 +246,30 @@ mod tests {
             t.get(&key("1")).is_some(),
             "acked tasks wait for their result"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn held_tasks_wait_uncounted_and_come_back_in_order() {
+        let mut t = Table::new(Duration::from_millis(100), Duration::from_millis(50), 1);
+        for id in ["3", "1", "2"] {
+            t.track(key(id), Bytes::from_static(b"{}"), None, 0);
+        }
+        t.track(("b00t.other.s".into(), "9".into()), Bytes::new(), None, 0);
+        for _ in 0..5 {
+            let k = t.expired().await;
+            t.hold_expired(&k);
+        }
+        // A live timer is pushed back, not duplicated.
+        t.hold(&key("2"));
+        t.hold(&key("2"));
+        assert_eq!(
+            t.get(&key("1")).unwrap().attempts,
+            0,
+            "holding counts nothing"
+        );
+        assert_eq!(t.unacked_for("a"), vec![key("3"), key("1"), key("2")]);
+        t.ack(&key("1"));
+        assert_eq!(t.unacked_for("a"), vec![key("3"), key("2")]);
+        assert_eq!(t.all_for("a"), vec![key("3"), key("1"), key("2")]);
     }
 }

@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::presence::Presence;
 use crate::watcher::{Command, Watcher, SUBSCRIBE_LIMIT};
-use crate::{runtime_agent, RuntimeError};
+use crate::{groups, runtime_agent, RuntimeError};
 
 /// Overrides from the command line.
 #[derive(Clone, Debug, Default)]
@@ -62,8 +62,8 @@ pub async fn up(
         Some(url) => Some(url),
         None => config.broker.external()?,
     };
-    let (url, embedded) = match external {
-        Some(url) => (url, false),
+    let (url, broker) = match external {
+        Some(url) => (url, None),
         None => {
             let broker = EmbeddedBroker::start(BrokerSettings {
                 listen: options.listen.unwrap_or(config.broker.listen),
@@ -71,9 +71,10 @@ pub async fn up(
                 packet_limit: config.broker.packet_limit(),
             })
             .await?;
-            (BrokerUrl::for_listen(broker.addr()), true)
+            (BrokerUrl::for_listen(broker.addr()), Some(broker))
         }
     };
+    let embedded = broker.is_some();
     if options.broker_only {
         ready(&Ready {
             url,
@@ -98,14 +99,16 @@ pub async fn up(
     bus.wait_connected(Duration::from_secs(5)).await?;
     bus.subscribe_confirmed("#", Qos::AtLeastOnce, SUBSCRIBE_LIMIT)
         .await?;
-    let (commands, commands_rx) = mpsc::channel(4);
+    let (commands, commands_rx) = mpsc::channel(64);
+    let (demands, demands_rx) = mpsc::unbounded_channel();
     let watcher = Watcher::new(
         bus.clone(),
         journal.handle(),
         presence.clone(),
         config.delivery.clone(),
         config.broker.max_payload_bytes,
-    );
+    )
+    .with_launcher(groups::launchable(&home.groups_dir()), demands);
     let watcher_task = tokio::spawn(watcher.run(events, commands_rx, watcher_stop.clone()));
     if !embedded {
         // A shared broker may already have a runtime: two would both retry and
@@ -122,6 +125,18 @@ pub async fn up(
         }
     }
 
+    // Group agents start on demand, once tasks can be held for them.
+    let groups_stop = CancellationToken::new();
+    let group_agents = groups::start(
+        &home,
+        broker.as_ref(),
+        &url,
+        commands.clone(),
+        demands_rx,
+        groups_stop.clone(),
+    )
+    .await?;
+
     let agents_stop = CancellationToken::new();
     let mut specs: Vec<AgentSpec> = vec![runtime_agent::spec(presence.clone())];
     if config.agents.echo {
@@ -134,7 +149,15 @@ pub async fn up(
             agents_stop.clone(),
         ));
     }
+    let (scheduler, firing) = b00t_scheduler::start(
+        &journal_path,
+        home.groups_dir(),
+        bus.clone(),
+        agents_stop.clone(),
+    )?;
+    specs.push(scheduler);
     let agents = TaskTracker::new();
+    agents.spawn(firing);
     let mut names = Vec::new();
     for spec in specs {
         let name = spec.name.to_string();
@@ -172,6 +195,8 @@ pub async fn up(
 
     tracing::info!("shutting down");
     let stopping = async {
+        groups_stop.cancel();
+        let _ = group_agents.task.await;
         agents_stop.cancel();
         agents.wait().await;
         watcher_stop.cancel();

@@ -18,12 +18,32 @@ use crate::gate::{self, Verdict};
 use crate::presence::Presence;
 use crate::tracked::{Due, Key, Table};
 
-/// Requests to the watcher from `up`.
+/// Requests to the watcher from `up` and the group supervisor.
 #[derive(Debug)]
 pub enum Command {
     /// Drive these journaled, unfinished tasks again (after a restart).
     Redrive(Vec<OpenTask>),
+    /// The agent could not be started: answer every task waiting for it with `failed`.
+    Fail { agent: String, message: String },
 }
+
+/// What the watcher tells the group supervisor about agents it can start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Demand {
+    /// A task came for the agent while it is offline: start it.
+    Wanted(String),
+    /// The agent acked task `id`: it is busy until the task's final reply.
+    Acked { agent: String, id: String },
+    /// The agent sent the final reply of task `id`.
+    Finished { agent: String, id: String },
+    /// The agent's card says online.
+    Online(String),
+    /// The agent's card says offline (or its connection died).
+    Offline(String),
+}
+
+/// Whether an offline agent can be started on demand (a group with a folder).
+pub type Launchable = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Everything the watcher loop reacts to.
 enum Event {
@@ -41,6 +61,8 @@ pub struct Watcher {
     pub delivery: DeliveryConfig,
     pub max_payload: usize,
     table: Table,
+    launchable: Launchable,
+    demand: Option<mpsc::UnboundedSender<Demand>>,
 }
 
 impl Watcher {
@@ -63,6 +85,26 @@ impl Watcher {
             delivery,
             max_payload,
             table,
+            launchable: std::sync::Arc::new(|_| false),
+            demand: None,
+        }
+    }
+
+    /// Starts agents on demand: tasks for an offline agent that `launchable` accepts are
+    /// held (never dead-lettered while it starts) and `demand` hears about them.
+    pub fn with_launcher(
+        mut self,
+        launchable: Launchable,
+        demand: mpsc::UnboundedSender<Demand>,
+    ) -> Watcher {
+        self.launchable = launchable;
+        self.demand = Some(demand);
+        self
+    }
+
+    fn tell(&self, demand: Demand) {
+        if let Some(tx) = &self.demand {
+            let _ = tx.send(demand);
         }
     }
 
@@ -86,6 +128,9 @@ impl Watcher {
                 Event::Bus(BusEvent::Message(message)) => self.on_message(message).await,
                 Event::Bus(BusEvent::Connected | BusEvent::Disconnected { .. }) => {}
                 Event::Command(Command::Redrive(tasks)) => self.redrive(tasks).await,
+                Event::Command(Command::Fail { agent, message }) => {
+                    self.fail_waiting(&agent, &message).await
+                }
                 Event::Due(key) => self.on_due(key).await,
             }
         }
@@ -99,7 +144,7 @@ impl Watcher {
             match channel {
                 AgentChannel::Status if message.payload.is_empty() => self.presence.forget(agent),
                 AgentChannel::Status => match StatusCard::parse(&message.payload) {
-                    Some(card) if card.agent == agent => self.presence.card(card),
+                    Some(card) if card.agent == agent => self.on_card(card).await,
                     _ => {
                         tracing::debug!(topic = %message.topic, "ignored a status card that does not parse")
                     }
@@ -118,14 +163,23 @@ impl Watcher {
         match channel {
             Channel::Task if !message.retain => self.on_task(base, message.payload).await,
             Channel::Ack => {
-                if let Some(key) = reply_key(&message.payload) {
+                if let Some((key, agent)) = reply_key(&message.payload) {
                     if self.table.ack(&key) {
                         self.journal.ack(&key.0, &key.1);
+                    }
+                    if self.demand.is_some() && (self.launchable)(&agent) {
+                        self.tell(Demand::Acked { agent, id: key.1 });
                     }
                 }
             }
             Channel::Result | Channel::Error => {
-                if let Some(key) = reply_key(&message.payload) {
+                if let Some((key, agent)) = reply_key(&message.payload) {
+                    if self.demand.is_some() && (self.launchable)(&agent) {
+                        self.tell(Demand::Finished {
+                            agent,
+                            id: key.1.clone(),
+                        });
+                    }
                     if self.table.finish(&key) {
                         let how = if channel == Channel::Result {
                             Final::Result
@@ -140,15 +194,84 @@ impl Watcher {
         }
     }
 
+    async fn on_card(&mut self, card: StatusCard) {
+        let agent = card.agent.clone();
+        let was_online = self.presence.is_online(&agent);
+        self.presence.card(card);
+        let online = self.presence.is_online(&agent);
+        if self.demand.is_none() || was_online == online || !(self.launchable)(&agent) {
+            return;
+        }
+        if !online {
+            // Tasks it acked but never answered went down with it: deliver them again
+            // when it comes back, rather than wait for ever.
+            for key in self.table.all_for(&agent) {
+                if self.table.get(&key).is_some_and(|t| t.timer.is_none()) {
+                    self.table.hold(&key);
+                }
+            }
+            self.tell(Demand::Offline(agent));
+            return;
+        }
+        self.tell(Demand::Online(agent.clone()));
+        // The tasks that waited for it, in the order they came.
+        let waiting = self.table.unacked_for(&agent);
+        if !waiting.is_empty() {
+            tracing::info!(%agent, count = waiting.len(), "agent is online: delivering the tasks that waited for it");
+        }
+        for key in waiting {
+            if let Some(task) = self.table.get(&key) {
+                let payload = task.payload.clone();
+                self.table.hold(&key);
+                self.publish(&format!("{}/task", key.0), payload).await;
+            }
+        }
+    }
+
+    /// Answers every task waiting for `agent` with `failed`: it could not be started.
+    async fn fail_waiting(&mut self, agent: &str, message: &str) {
+        for key in self.table.all_for(agent) {
+            let Some(task) = self.table.get(&key) else {
+                continue;
+            };
+            let base = task.reply_to.clone().unwrap_or_else(|| key.0.clone());
+            let skill = key.0.rsplit('.').next().unwrap_or_default().to_owned();
+            let reply = Reply::error(&key.1, agent, &skill, ErrorCode::Failed, message.to_owned())
+                .to_json();
+            self.journal.finish(&key.0, &key.1, Final::Error, &reply);
+            self.table.finish(&key);
+            self.publish(&format!("{base}/error"), reply).await;
+        }
+    }
+
     async fn on_task(&mut self, base: &str, payload: Bytes) {
-        match gate::judge(base, &payload, self.max_payload, &self.presence) {
+        let launchable = self.launchable.clone();
+        match gate::judge(
+            base,
+            &payload,
+            self.max_payload,
+            &self.presence,
+            &*launchable,
+        ) {
             Verdict::Ignore | Verdict::LeaveToAgent => {}
             Verdict::Track { key, reply_to } => {
                 if !self.table.knows(&key) {
                     self.journal
                         .task(&key.0, &key.1, &payload, reply_to.as_deref());
+                    self.want_if_offline(&key.0);
                     self.table.track(key, payload, reply_to, 0);
                 }
+            }
+            Verdict::Hold {
+                key,
+                payload,
+                reply_to,
+            } => {
+                tracing::info!(address = %key.0, id = %key.1, "holding a task for an agent that is starting");
+                self.journal
+                    .task(&key.0, &key.1, &payload, reply_to.as_deref());
+                self.want_if_offline(&key.0);
+                self.table.track(key, Bytes::from(payload), reply_to, 0);
             }
             Verdict::Answer { base, reply, key } => {
                 let bytes = reply.to_json();
@@ -164,7 +287,30 @@ impl Watcher {
         }
     }
 
+    /// Asks for the agent of `address` when it can be started and is offline.
+    fn want_if_offline(&self, address: &str) {
+        if self.demand.is_none() {
+            return;
+        }
+        if let Ok(parsed) = Address::parse(address) {
+            let agent = parsed.agent().as_str();
+            if !self.presence.is_online(agent) && (self.launchable)(agent) {
+                self.tell(Demand::Wanted(agent.to_owned()));
+            }
+        }
+    }
+
     async fn on_due(&mut self, key: Key) {
+        if let Ok(parsed) = Address::parse(&key.0) {
+            let agent = parsed.agent().as_str();
+            if self.demand.is_some() && !self.presence.is_online(agent) && (self.launchable)(agent)
+            {
+                // Its agent is starting or waiting for a slot: keep waiting, uncounted.
+                self.table.hold_expired(&key);
+                self.tell(Demand::Wanted(agent.to_owned()));
+                return;
+            }
+        }
         let Some(due) = self.table.due(&key) else {
             return;
         };
@@ -221,6 +367,7 @@ impl Watcher {
             if self.table.knows(&key) {
                 continue;
             }
+            self.want_if_offline(&key.0);
             let payload = Bytes::from(task.payload);
             let topic = format!("{}/task", key.0);
             self.table
@@ -240,10 +387,11 @@ impl Watcher {
     }
 }
 
-/// The task key a reply refers to: `(b00t.<agent>.<skill>, id)`.
-fn reply_key(payload: &[u8]) -> Option<Key> {
+/// The task key a reply refers to, `(b00t.<agent>.<skill>, id)`, and the agent.
+fn reply_key(payload: &[u8]) -> Option<(Key, String)> {
     let head = ReplyHead::parse(payload)?;
-    Some((format!("{PREFIX}.{}.{}", head.agent, head.skill), head.id))
+    let key = (format!("{PREFIX}.{}.{}", head.agent, head.skill), head.id);
+    Some((key, head.agent))
 }
 
 /// How long `up` waits for the watcher's subscription to be confirmed.

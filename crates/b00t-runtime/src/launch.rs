@@ -1,0 +1,219 @@
+//! How `up` makes a group agent's [`GroupContainer`]: the image, the mounts (the group
+//! folder, `global`, the project for `main`), the limits of `[containers]`, and the
+//! environment: the broker URL with the group's own credentials (through the host
+//! gateway for a container), the Ollama URL (relayed when it is loopback), and the
+//! launch document (`B00T_AGENT`). Credentials are kept in `state/agents.credentials`
+//! (mode 0600), so that a container adopted after a restart still logs in.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use b00t_broker::Credentials;
+use b00t_config::{AgentLaunch, Home};
+use b00t_container::GroupContainer;
+
+use crate::RuntimeError;
+
+/// The host name by which a container reaches this machine (the bridge's gateway).
+pub const HOST_GATEWAY_NAME: &str = "host.docker.internal";
+
+/// Where group agents reach the broker and Ollama, decided once at start.
+#[derive(Clone, Debug)]
+pub struct Reach {
+    /// `host:port` of the broker for the agent (the guarded listener through the host
+    /// gateway for containers; the loopback listener for local processes).
+    pub broker_host: String,
+    pub broker_port: u16,
+    /// Whether the agent must log in (the guarded listener).
+    pub credentials: bool,
+    /// The Ollama URL the agent uses.
+    pub ollama_url: String,
+    /// Whether agents run in containers.
+    pub in_container: bool,
+}
+
+/// Per-group broker passwords, on disk and in the broker's guard.
+#[derive(Clone, Debug)]
+pub struct AgentPasswords {
+    file: PathBuf,
+    passwords: BTreeMap<String, String>,
+    pub guard: Credentials,
+}
+
+impl AgentPasswords {
+    /// Loads `state/agents.credentials` (a JSON object, group -> password), or starts
+    /// empty. A file others can read is refused.
+    pub fn load(home: &Home) -> Result<AgentPasswords, RuntimeError> {
+        let file = home.state_dir()?.join("agents.credentials");
+        let passwords: BTreeMap<String, String> = match std::fs::read(&file) {
+            Ok(bytes) => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&file)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0);
+                if mode & 0o077 != 0 {
+                    return Err(RuntimeError::Groups(format!(
+                        "`{}` can be read by other users (mode {:o}): run `chmod 600 {}`",
+                        file.display(),
+                        mode & 0o777,
+                        file.display()
+                    )));
+                }
+                serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    tracing::warn!(file = %file.display(), error = %e, "agent credentials unreadable; making new ones (running containers will be replaced)");
+                    BTreeMap::new()
+                })
+            }
+            Err(_) => BTreeMap::new(),
+        };
+        let guard = Credentials::default();
+        for (user, password) in &passwords {
+            guard.set(user, password);
+        }
+        Ok(AgentPasswords {
+            file,
+            passwords,
+            guard,
+        })
+    }
+
+    /// The password of `group`, made (and saved) on first use.
+    pub fn password(&mut self, group: &str) -> Result<String, RuntimeError> {
+        if let Some(p) = self.passwords.get(group) {
+            return Ok(p.clone());
+        }
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| RuntimeError::Groups(format!("no randomness for a password: {e}")))?;
+        let password = hex::encode(bytes);
+        self.passwords.insert(group.to_owned(), password.clone());
+        self.guard.set(group, &password);
+        self.save()?;
+        Ok(password)
+    }
+
+    /// Forgets `group` (its folder was removed).
+    pub fn forget(&mut self, group: &str) -> Result<(), RuntimeError> {
+        if self.passwords.remove(group).is_some() {
+            self.guard.remove(group);
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    fn save(&self) -> Result<(), RuntimeError> {
+        let fail = |e: std::io::Error| {
+            RuntimeError::Groups(format!("cannot write `{}`: {e}", self.file.display()))
+        };
+        let temp = self.file.with_extension("credentials.tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(fail)?;
+        f.write_all(&serde_json::to_vec_pretty(&self.passwords).expect("a map serializes"))
+            .map_err(fail)?;
+        f.sync_all().map_err(fail)?;
+        std::fs::rename(&temp, &self.file).map_err(fail)
+    }
+}
+
+/// What a group needs from the home to be launched.
+#[derive(Clone, Debug)]
+pub struct GroupPlace {
+    pub name: String,
+    pub dir: PathBuf,
+    pub privileged: bool,
+    /// The group's own model (`group.toml`), if any.
+    pub model: Option<String>,
+}
+
+/// Builds the spec of `group`'s agent.
+pub fn group_container(
+    home: &Home,
+    home_id: &str,
+    group: &GroupPlace,
+    reach: &Reach,
+    password: Option<&str>,
+) -> Result<GroupContainer, RuntimeError> {
+    let config = home.config();
+    let err = |e: b00t_container::ContainerError| RuntimeError::Groups(e.to_string());
+    let mut spec = GroupContainer::for_group(home_id, &group.name, &config.containers.image_tag())
+        .map_err(err)?;
+    let global = home.groups_dir().join("global");
+    let project = group.privileged.then(|| home.root());
+    spec.mounts = b00t_container::plan_mounts_hiding(
+        &group.dir,
+        &global,
+        project,
+        group.privileged,
+        &hidden_in_project(home),
+    )
+    .map_err(err)?;
+    spec.limits = b00t_container::Limits::from(&config.containers);
+    let broker = match password {
+        Some(p) if reach.credentials => format!(
+            "mqtt://{}:{p}@{}:{}",
+            group.name, reach.broker_host, reach.broker_port
+        ),
+        _ => format!("mqtt://{}:{}", reach.broker_host, reach.broker_port),
+    };
+    let a = &config.assistant;
+    let launch = AgentLaunch {
+        group: group.name.clone(),
+        privileged: group.privileged,
+        assistant_name: a.name.clone(),
+        ollama_url: reach.ollama_url.clone(),
+        model: group.model.clone().unwrap_or_else(|| a.model()),
+        ollama_timeout_ms: a.ollama_timeout_ms,
+        history_turns: a.history_turns,
+        max_tool_rounds: a.max_tool_rounds,
+        tool_timeout_ms: a.tool_timeout_ms,
+        task_timeout_ms: config.containers.task_timeout_ms,
+        max_output_bytes: config.containers.max_output_bytes,
+        heartbeat_ms: config.agents.heartbeat_ms,
+        max_payload_bytes: config.broker.max_payload_bytes,
+    };
+    spec.env = vec![
+        (b00t_config::env::B00T_BROKER.to_owned(), broker),
+        (b00t_config::launch::B00T_AGENT.to_owned(), launch.to_json()),
+    ];
+    if let Some(filter) = b00t_config::env::var(b00t_config::env::B00T_LOG) {
+        spec.env
+            .push((b00t_config::env::B00T_LOG.to_owned(), filter));
+    }
+    spec.env.extend(b00t_container::workspace_env(
+        &spec.mounts,
+        reach.in_container,
+    ));
+    if !reach.in_container {
+        // A local process stops when this b00t goes away (its stdin closes).
+        spec.env
+            .push(("B00T_STOP_ON_EOF".to_owned(), "1".to_owned()));
+    }
+    if reach.in_container {
+        // The writable folders belong to the unprivileged user the container runs as.
+        let (uid, gid) = b00t_container::container_user();
+        let mut writable: Vec<&Path> = vec![&group.dir];
+        if group.privileged {
+            writable.push(&global);
+        }
+        b00t_container::prepare_ownership(&writable, uid, gid).map_err(err)?;
+    }
+    Ok(spec)
+}
+
+/// The folders of the home that `main`'s read-only project mount must not show: the
+/// state folder (wherever `[state] dir` puts it) and the groups.
+fn hidden_in_project(home: &Home) -> Vec<&Path> {
+    let state = home.config().state.dir.as_path();
+    let mut hidden = vec![Path::new("groups")];
+    if !state.is_absolute() || state.starts_with(home.root()) {
+        hidden.push(state);
+    }
+    hidden
+}

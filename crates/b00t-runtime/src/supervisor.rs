@@ -1,0 +1,664 @@
+//! The group supervisor: when group agents run, and how many. One loop over one event
+//! enum, like the watcher:
+//!
+//! - **On demand.** The watcher holds every task for a group whose agent is offline and
+//!   says [`Demand::Wanted`]; the supervisor starts the agent (a container, or a local
+//!   process with the `none` runtime). When its card says online, the watcher delivers
+//!   the held tasks in order. If it cannot be started, the held tasks are answered
+//!   `failed` with the reason ([`Command::Fail`]).
+//! - **At most `max_concurrent`.** Other groups queue, first come first served. A queued
+//!   group takes the slot of the running agent that has been idle longest (no task in
+//!   flight), so no group waits for `idle_timeout`.
+//! - **Idle stop.** An agent with no task for `idle_timeout` is stopped.
+//! - **Crash restart.** An agent that exits without being asked is restarted after 1 s,
+//!   2 s, 4 s … (at most 60 s). After [`MAX_CRASHES`] crashes in a row that never lasted
+//!   [`STABLE`], it is left down and its waiting tasks are answered with the log's tail;
+//!   the next task tries again.
+//! - **Adoption.** At start, containers labelled with this home are taken back when they
+//!   run the current spec (same image, mounts, credentials, limits); every other one
+//!   (stale, stopped, or of a removed group) is removed. No orphans.
+//! - **Shutdown.** Every agent is stopped and its container removed.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use b00t_config::Home;
+use b00t_container::{GroupContainer, Launched, Launcher};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::launch::{group_container, AgentPasswords, GroupPlace, Reach};
+use crate::watcher::{Command, Demand};
+
+/// Crashes in a row after which a group is left down until its next task.
+pub const MAX_CRASHES: u32 = 5;
+/// Up this long, an agent's earlier crashes are forgotten.
+pub const STABLE: Duration = Duration::from_secs(30);
+/// Longest wait before restarting a crashed agent.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A queued group never takes the slot of an agent busy less than this long ago.
+const PREEMPT_AFTER: Duration = Duration::from_secs(1);
+/// How long a stopped agent is given to finish before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+/// Lines of a crashed agent's log quoted in the error.
+const LOG_LINES: usize = 20;
+
+/// Where one group's agent is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Down,
+    Queued,
+    Starting(u64),
+    Running(u64),
+    Stopping(u64),
+    Backoff(Instant),
+    /// Crashed too often; waits for a new task.
+    Failed,
+}
+
+#[derive(Debug)]
+struct Slot {
+    phase: Phase,
+    handle: Option<Arc<Launched>>,
+    /// Tasks acked and not yet answered.
+    inflight: HashSet<String>,
+    last_activity: Instant,
+    started: Instant,
+    failures: u32,
+    online: bool,
+    /// A task came while the agent was stopping: start it again afterwards.
+    wanted: bool,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        let now = Instant::now();
+        Slot {
+            phase: Phase::Down,
+            handle: None,
+            inflight: HashSet::new(),
+            last_activity: now,
+            started: now,
+            failures: 0,
+            online: false,
+            wanted: false,
+        }
+    }
+
+    fn occupies(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Starting(_) | Phase::Running(_) | Phase::Stopping(_)
+        )
+    }
+}
+
+/// What the supervisor loop reacts to.
+enum Event {
+    Demand(Demand),
+    Started {
+        group: String,
+        generation: u64,
+        outcome: Result<Launched, String>,
+    },
+    Exited {
+        group: String,
+        generation: u64,
+        code: Result<i64, String>,
+    },
+    Tick,
+    Stop,
+}
+
+/// Settings of the supervisor.
+#[derive(Clone, Debug)]
+pub struct SupervisorOptions {
+    pub max_concurrent: usize,
+    pub idle_timeout: Duration,
+    pub home_id: String,
+    pub reach: Reach,
+}
+
+/// The supervisor's state.
+pub struct Supervisor {
+    home: Home,
+    launcher: Launcher,
+    options: SupervisorOptions,
+    passwords: AgentPasswords,
+    commands: mpsc::Sender<Command>,
+    slots: HashMap<String, Slot>,
+    queue: VecDeque<String>,
+    generation: u64,
+    internal_tx: mpsc::UnboundedSender<Event>,
+    internal_rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl Supervisor {
+    pub fn new(
+        home: Home,
+        launcher: Launcher,
+        options: SupervisorOptions,
+        passwords: AgentPasswords,
+        commands: mpsc::Sender<Command>,
+    ) -> Supervisor {
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        Supervisor {
+            home,
+            launcher,
+            options,
+            passwords,
+            commands,
+            slots: HashMap::new(),
+            queue: VecDeque::new(),
+            generation: 0,
+            internal_tx,
+            internal_rx,
+        }
+    }
+
+    /// Takes back the containers this home owns that match the current spec, and
+    /// removes every other one. Returns the groups adopted.
+    pub async fn adopt(&mut self) -> Vec<String> {
+        let owned = match self.launcher.adopt(&self.options.home_id).await {
+            Ok(owned) => owned,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the containers this home owns");
+                return Vec::new();
+            }
+        };
+        let mut adopted = Vec::new();
+        for (owned, handle) in owned {
+            let desired = self.spec_for(&owned.group).ok();
+            let keep = owned.running
+                && desired
+                    .as_ref()
+                    .is_some_and(|d| d.spec_hash() == owned.spec_hash)
+                && !self.slots.contains_key(&owned.group);
+            if !keep {
+                tracing::info!(group = %owned.group, container = %owned.name, running = owned.running, "removing a container this home no longer wants");
+                if let Err(e) = handle.remove().await {
+                    tracing::warn!(container = %owned.name, error = %e, "cannot remove an old container");
+                }
+                continue;
+            }
+            tracing::info!(group = %owned.group, container = %owned.name, "took back a running container");
+            self.generation += 1;
+            let generation = self.generation;
+            let handle = Arc::new(handle);
+            self.watch_exit(&owned.group, generation, handle.clone());
+            let slot = self
+                .slots
+                .entry(owned.group.clone())
+                .or_insert_with(Slot::new);
+            slot.phase = Phase::Running(generation);
+            slot.handle = Some(handle);
+            adopted.push(owned.group);
+        }
+        adopted
+    }
+
+    /// Runs until `shutdown`, then stops every agent.
+    pub async fn run(
+        mut self,
+        mut demands: mpsc::UnboundedReceiver<Demand>,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            let event = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Event::Stop,
+                Some(event) = self.internal_rx.recv() => event,
+                Some(demand) = demands.recv() => Event::Demand(demand),
+                _ = tick.tick() => Event::Tick,
+            };
+            match event {
+                Event::Stop => break,
+                Event::Demand(demand) => self.on_demand(demand).await,
+                Event::Started {
+                    group,
+                    generation,
+                    outcome,
+                } => self.on_started(group, generation, outcome).await,
+                Event::Exited {
+                    group,
+                    generation,
+                    code,
+                } => self.on_exited(group, generation, code).await,
+                Event::Tick => self.on_tick().await,
+            }
+        }
+        self.stop_all().await;
+    }
+
+    async fn on_demand(&mut self, demand: Demand) {
+        match demand {
+            Demand::Wanted(group) => self.want(&group).await,
+            Demand::Acked { agent, id } => {
+                if let Some(slot) = self.slots.get_mut(&agent) {
+                    slot.inflight.insert(id);
+                    slot.last_activity = Instant::now();
+                }
+            }
+            Demand::Finished { agent, id } => {
+                if let Some(slot) = self.slots.get_mut(&agent) {
+                    slot.inflight.remove(&id);
+                    slot.last_activity = Instant::now();
+                }
+                self.preempt();
+            }
+            Demand::Online(agent) => {
+                let slot = self.slots.entry(agent.clone()).or_insert_with(Slot::new);
+                slot.online = true;
+                slot.last_activity = Instant::now();
+                tracing::info!(group = %agent, "group agent online");
+            }
+            Demand::Offline(agent) => {
+                if let Some(slot) = self.slots.get_mut(&agent) {
+                    slot.online = false;
+                    slot.inflight.clear();
+                }
+            }
+        }
+    }
+
+    /// A task waits for `group`: start its agent, or queue it.
+    async fn want(&mut self, group: &str) {
+        let slot = self.slots.entry(group.to_owned()).or_insert_with(Slot::new);
+        match slot.phase {
+            Phase::Down | Phase::Failed => {
+                slot.failures = if slot.phase == Phase::Failed {
+                    0
+                } else {
+                    slot.failures
+                };
+                self.request_start(group).await;
+            }
+            Phase::Stopping(_) => slot.wanted = true,
+            Phase::Queued | Phase::Starting(_) | Phase::Running(_) | Phase::Backoff(_) => {}
+        }
+    }
+
+    async fn request_start(&mut self, group: &str) {
+        if self.occupied() < self.options.max_concurrent {
+            self.start(group).await;
+            return;
+        }
+        if let Some(slot) = self.slots.get_mut(group) {
+            slot.phase = Phase::Queued;
+        }
+        if !self.queue.iter().any(|g| g == group) {
+            tracing::info!(%group, max = self.options.max_concurrent, "all container slots are taken; the group waits its turn");
+            self.queue.push_back(group.to_owned());
+        }
+        self.preempt();
+    }
+
+    fn occupied(&self) -> usize {
+        self.slots.values().filter(|s| s.occupies()).count()
+    }
+
+    /// Starts `group`'s agent in the background; [`Event::Started`] reports.
+    async fn start(&mut self, group: &str) {
+        let spec = match self.spec_for(group) {
+            Ok(spec) => spec,
+            Err(message) => {
+                self.fail(group, &message).await;
+                if let Some(slot) = self.slots.get_mut(group) {
+                    slot.phase = Phase::Failed;
+                }
+                return;
+            }
+        };
+        self.generation += 1;
+        let generation = self.generation;
+        let slot = self.slots.entry(group.to_owned()).or_insert_with(Slot::new);
+        slot.phase = Phase::Starting(generation);
+        slot.wanted = false;
+        slot.online = false;
+        slot.inflight.clear();
+        tracing::info!(%group, image = %spec.image, "starting group agent");
+        let launcher = self.launcher.clone();
+        let tx = self.internal_tx.clone();
+        let group = group.to_owned();
+        tokio::spawn(async move {
+            let outcome = launcher.launch(&spec).await.map_err(|e| e.to_string());
+            let _ = tx.send(Event::Started {
+                group,
+                generation,
+                outcome,
+            });
+        });
+    }
+
+    fn spec_for(&mut self, group: &str) -> Result<GroupContainer, String> {
+        let groups = b00t_groups::Groups::new(self.home.groups_dir());
+        let found = groups.get(group).map_err(|e| e.to_string())?;
+        let place = GroupPlace {
+            name: group.to_owned(),
+            dir: found.dir.clone(),
+            privileged: found.privileged,
+            model: found.config.model.clone(),
+        };
+        let password = if self.options.reach.credentials {
+            Some(self.passwords.password(group).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        group_container(
+            &self.home,
+            &self.options.home_id,
+            &place,
+            &self.options.reach,
+            password.as_deref(),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    async fn on_started(
+        &mut self,
+        group: String,
+        generation: u64,
+        outcome: Result<Launched, String>,
+    ) {
+        let current = self
+            .slots
+            .get(&group)
+            .is_some_and(|s| s.phase == Phase::Starting(generation));
+        match outcome {
+            Ok(launched) if current => {
+                tracing::info!(%group, agent = %launched.describe(), "group agent started");
+                let handle = Arc::new(launched);
+                self.watch_exit(&group, generation, handle.clone());
+                let slot = self.slots.get_mut(&group).expect("a current slot");
+                slot.phase = Phase::Running(generation);
+                slot.handle = Some(handle);
+                slot.started = Instant::now();
+                slot.last_activity = Instant::now();
+            }
+            Ok(launched) => {
+                // Given up on while it started (shutdown, removal): undo it.
+                let _ = launched.stop(STOP_GRACE).await;
+                let _ = launched.remove().await;
+            }
+            Err(message) => {
+                tracing::warn!(%group, error = %message, "group agent could not start");
+                if current {
+                    if let Some(slot) = self.slots.get_mut(&group) {
+                        slot.phase = Phase::Failed;
+                    }
+                    self.fail(
+                        &group,
+                        &format!("the agent of group `{group}` could not start: {message}"),
+                    )
+                    .await;
+                    self.pump().await;
+                }
+            }
+        }
+    }
+
+    fn watch_exit(&self, group: &str, generation: u64, handle: Arc<Launched>) {
+        let tx = self.internal_tx.clone();
+        let group = group.to_owned();
+        tokio::spawn(async move {
+            let code = handle.wait_exit().await.map_err(|e| e.to_string());
+            drop(handle);
+            let _ = tx.send(Event::Exited {
+                group,
+                generation,
+                code,
+            });
+        });
+    }
+
+    async fn on_exited(&mut self, group: String, generation: u64, code: Result<i64, String>) {
+        let Some(slot) = self.slots.get_mut(&group) else {
+            return;
+        };
+        let handle = slot.handle.take();
+        let phase = slot.phase;
+        slot.online = false;
+        slot.inflight.clear();
+        match phase {
+            Phase::Stopping(g) if g == generation => {
+                tracing::info!(%group, "group agent stopped");
+                slot.phase = Phase::Down;
+                let wanted = std::mem::take(&mut slot.wanted);
+                remove(handle).await;
+                if wanted {
+                    self.request_start(&group).await;
+                }
+            }
+            Phase::Running(g) if g == generation => {
+                let tail = match &handle {
+                    Some(h) => h.logs_tail(LOG_LINES).await.unwrap_or_default(),
+                    None => String::new(),
+                };
+                let code = match code {
+                    Ok(code) => format!("exit code {code}"),
+                    Err(e) => e,
+                };
+                remove(handle).await;
+                let slot = self.slots.get_mut(&group).expect("the slot is there");
+                slot.failures = if slot.started.elapsed() >= STABLE {
+                    1
+                } else {
+                    slot.failures + 1
+                };
+                let failures = slot.failures;
+                if failures > MAX_CRASHES {
+                    slot.phase = Phase::Failed;
+                    tracing::error!(%group, %code, "group agent keeps crashing; left down until its next task");
+                    let last = tail.lines().last().unwrap_or("").trim().to_owned();
+                    self.fail(
+                        &group,
+                        &format!(
+                            "the agent of group `{group}` crashed {failures} times in a row ({code}; last log line: {last:?}); see `docker logs` or the b00t log"
+                        ),
+                    )
+                    .await;
+                } else {
+                    let delay = backoff(failures);
+                    tracing::warn!(%group, %code, restart_in_ms = delay.as_millis() as u64, log = %tail.trim_end(), "group agent crashed; restarting");
+                    slot.phase = Phase::Backoff(Instant::now() + delay);
+                }
+            }
+            _ => remove(handle).await,
+        }
+        self.pump().await;
+    }
+
+    async fn on_tick(&mut self) {
+        let now = Instant::now();
+        let idle = self.options.idle_timeout;
+        let mut to_stop = Vec::new();
+        let mut to_start = Vec::new();
+        let groups_dir = self.home.groups_dir();
+        let mut removed = Vec::new();
+        for (group, slot) in &self.slots {
+            match slot.phase {
+                Phase::Running(_)
+                    if slot.online
+                        && slot.inflight.is_empty()
+                        && now.duration_since(slot.last_activity) >= idle =>
+                {
+                    tracing::info!(%group, idle_s = idle.as_secs(), "group agent idle; stopping it");
+                    to_stop.push(group.clone());
+                }
+                Phase::Backoff(until) if now >= until => to_start.push(group.clone()),
+                _ => {}
+            }
+            if !groups_dir.join(group).is_dir() && slot.phase != Phase::Down {
+                removed.push(group.clone());
+            }
+        }
+        for group in to_stop {
+            self.stop(&group).await;
+        }
+        for group in to_start {
+            if let Some(slot) = self.slots.get_mut(&group) {
+                slot.phase = Phase::Down;
+            }
+            self.request_start(&group).await;
+        }
+        // A group may be waiting for the slot of an agent that has just become idle.
+        self.preempt();
+        for group in removed {
+            tracing::info!(%group, "group folder removed; stopping its agent");
+            self.queue.retain(|g| *g != group);
+            self.stop(&group).await;
+            if let Some(slot) = self.slots.get_mut(&group) {
+                if !slot.occupies() {
+                    slot.phase = Phase::Down;
+                }
+            }
+            let _ = self.passwords.forget(&group);
+            self.fail(&group, &format!("group `{group}` was removed"))
+                .await;
+        }
+    }
+
+    /// Asks `group`'s running agent to stop; [`Event::Exited`] follows.
+    async fn stop(&mut self, group: &str) {
+        let Some(slot) = self.slots.get_mut(group) else {
+            return;
+        };
+        let Phase::Running(generation) = slot.phase else {
+            return;
+        };
+        slot.phase = Phase::Stopping(generation);
+        if let Some(handle) = slot.handle.clone() {
+            tokio::spawn(async move {
+                if let Err(e) = handle.stop(STOP_GRACE).await {
+                    tracing::warn!(error = %e, "stopping a group agent failed");
+                }
+            });
+        }
+    }
+
+    /// Starts queued groups while there are free slots.
+    async fn pump(&mut self) {
+        while self.occupied() < self.options.max_concurrent {
+            let Some(group) = self.queue.pop_front() else {
+                break;
+            };
+            if self
+                .slots
+                .get(&group)
+                .is_some_and(|s| s.phase == Phase::Queued)
+            {
+                self.start(&group).await;
+            }
+        }
+        self.preempt();
+    }
+
+    /// A group waits and every slot is taken: stop the agent idle the longest, if any.
+    fn preempt(&mut self) {
+        if self.queue.is_empty() || self.occupied() < self.options.max_concurrent {
+            return;
+        }
+        if self
+            .slots
+            .values()
+            .any(|s| matches!(s.phase, Phase::Stopping(_)))
+        {
+            return; // A slot is already being freed.
+        }
+        let now = Instant::now();
+        let idlest = self
+            .slots
+            .iter()
+            .filter(|(_, s)| {
+                matches!(s.phase, Phase::Running(_))
+                    && s.online
+                    && s.inflight.is_empty()
+                    && now.duration_since(s.last_activity) >= PREEMPT_AFTER
+            })
+            .min_by_key(|(_, s)| s.last_activity)
+            .map(|(g, _)| g.clone());
+        if let Some(group) = idlest {
+            tracing::info!(%group, waiting = %self.queue[0], "freeing a slot: stopping the idlest group agent");
+            let slot = self.slots.get_mut(&group).expect("found above");
+            if let Phase::Running(generation) = slot.phase {
+                slot.phase = Phase::Stopping(generation);
+                if let Some(handle) = slot.handle.clone() {
+                    tokio::spawn(async move {
+                        let _ = handle.stop(STOP_GRACE).await;
+                    });
+                }
+            }
+        }
+    }
+
+    /// Answers every task waiting for `group` with `failed`.
+    async fn fail(&self, group: &str, message: &str) {
+        let _ = self
+            .commands
+            .send(Command::Fail {
+                agent: group.to_owned(),
+                message: message.to_owned(),
+            })
+            .await;
+    }
+
+    async fn stop_all(&mut self) {
+        let handles: Vec<Arc<Launched>> = self
+            .slots
+            .values_mut()
+            .filter_map(|s| s.handle.take())
+            .collect();
+        if handles.is_empty() {
+            return;
+        }
+        tracing::info!(count = handles.len(), "stopping group agents");
+        let stops = handles.into_iter().map(|handle| async move {
+            let _ = handle.stop(STOP_GRACE).await;
+            // The exit watcher holds the other reference until the agent has exited.
+            for _ in 0..50 {
+                if Arc::strong_count(&handle) == 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            remove(Some(handle)).await;
+        });
+        futures_util::future::join_all(stops).await;
+    }
+}
+
+/// Removes a container (or reaps a process) once nothing else holds its handle.
+async fn remove(handle: Option<Arc<Launched>>) {
+    let Some(handle) = handle else {
+        return;
+    };
+    match Arc::try_unwrap(handle) {
+        Ok(launched) => {
+            if let Err(e) = launched.remove().await {
+                tracing::warn!(error = %e, "cannot remove a stopped group agent");
+            }
+        }
+        Err(_) => tracing::debug!("a group agent's handle is still shared; not removed"),
+    }
+}
+
+/// 1 s, 2 s, 4 s … at most [`MAX_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(6);
+    (Duration::from_secs(1) * 2u32.pow(exp)).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let got: Vec<u64> = (1..=8).map(|f| backoff(f).as_secs()).collect();
+        assert_eq!(got, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+    }
+}
