@@ -89,6 +89,27 @@ pub enum Command {
     /// Starts its own buses, each in a temporary home on a free loopback port, so that
     /// nothing else runs in them. Example: `b00t bench --against mqtt://127.0.0.1:1884 --json`
     Bench(BenchArgs),
+    /// Chat with a group's assistant over the bus (its agent starts on demand).
+    ///
+    /// Example: `b00t chat family`, or one message: `b00t chat family "what's for dinner?"`
+    Chat(crate::cmd::chat::ChatArgs),
+    /// The group agents' image (`b00t-agent:<version>`), built locally on `scratch`.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// The groups under `<home>/groups`: each one's agent answers on `b00t.<group>.*`.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// The skills under `<home>/skills`, synced into every group's `.skills/`.
+    #[command(subcommand)]
+    Skills(SkillsCommand),
+    /// Scheduled tasks for groups: a cron expression, an interval, or once. Each fire is
+    /// a task on the group's chat address `b00t.<group>.chat`. The scheduler runs inside
+    /// `b00t up`; cron times are in this machine's local time zone. After downtime, a
+    /// missed cron or interval schedule fires once at start, not once per missed slot.
+    ///
+    /// Example: `b00t schedule add family --cron '0 9 * * 1-5' plan the day`
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
 }
 
 impl Command {
@@ -331,4 +352,191 @@ pub struct BenchArgs {
     /// Tasks for the latency and pipelined runs.
     #[arg(long, default_value_t = 20_000)]
     pub tasks: u64,
+    /// Measure group agents instead: a container's cold start to online, and the warm
+    /// dispatch of a chat task, against a fake Ollama that answers at once.
+    #[arg(long)]
+    pub groups: bool,
+    /// With `--groups`: `docker` or `none` (local processes).
+    #[arg(
+        long,
+        value_name = "RUNTIME",
+        default_value = "docker",
+        requires = "groups"
+    )]
+    pub runtime: String,
+    /// With `--groups`: cold starts measured.
+    #[arg(long, default_value_t = 5, requires = "groups")]
+    pub cold_runs: usize,
+    /// With `--groups`: warm chat tasks measured.
+    #[arg(long, default_value_t = 300, requires = "groups")]
+    pub warm_tasks: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build the image from the home's `container/` folder and this binary, with no base
+    /// image and no registry: the binary and the libraries it loads go on `scratch`.
+    ///
+    /// Example: `b00t image build`, or `b00t image build --tag b00t-agent:dev --binary target/release/b00t`
+    Build(ImageBuildArgs),
+    /// Whether the image is missing, stale (holds another binary) or current.
+    ///
+    /// Exit status 0 when current, 1 when missing or stale.
+    Status(ImageStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The image's tag. Default: `[containers] image`, else `b00t-agent:<version>`.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// The b00t binary to put in the image. Default: this one.
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageStatusArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The image's tag. Default: `[containers] image`, else `b00t-agent:<version>`.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// The binary to compare with. Default: this one.
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group: its folder with MEMORY.md, group.toml and the home's skills.
+    ///
+    /// Example: `b00t group add family`, then `b00t chat family`
+    Add(GroupAddArgs),
+    /// List the groups: privileged or not, skills synced, memory size.
+    List(GroupListArgs),
+    /// Delete a group's folder, with its memory and conversation history.
+    ///
+    /// Asks first on a terminal; elsewhere it needs `--yes`. `main` and `global` stay.
+    Remove(GroupRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GroupAddArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The group's name, which is also its agent's: 1 to 63 of `a-z`, `0-9` and `-`.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupListArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Print the groups as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupRemoveArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The group to delete.
+    pub name: String,
+    /// Do not ask before deleting.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkillsCommand {
+    /// List the skills with their descriptions, and the folders that are not usable.
+    ///
+    /// Exit status 1 when a skill folder has a problem.
+    List(SkillsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SkillsListArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// Print `{"skills": [...], "problems": [...]}` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Schedule TEXT for GROUP's agent; give exactly one of `--cron`, `--every`, `--at`
+    /// and `--in`.
+    ///
+    /// Examples: `b00t schedule add family --every 30m check the oven`,
+    /// `b00t schedule add main --at 2026-11-21T09:00:00+11:00 call the bank`,
+    /// `b00t schedule add main --in 10m stretch`
+    Add(ScheduleAddArgs),
+    /// List the schedules with their next fire times.
+    ///
+    /// Example: `b00t schedule list --group family`
+    List(ScheduleListArgs),
+    /// Remove a schedule by its id (`b00t schedule list` shows them).
+    ///
+    /// Example: `b00t schedule remove s-1a2b3c4d`
+    Remove(ScheduleRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["cron", "every", "at", "in"])))]
+pub struct ScheduleAddArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    /// The group whose agent gets the task.
+    pub group: String,
+    /// A crontab expression in local time: 5 fields (`0 9 * * 1-5`), or 6 with seconds
+    /// first.
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// Every DURATION (`30m`, `1h 30m`, `1day`), at least 1 s.
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+    /// Once, at an RFC 3339 time (`2026-11-21T09:00:00Z`).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Once, DURATION from now (`10m`).
+    #[arg(long = "in", id = "in", value_name = "DURATION")]
+    pub r#in: Option<String>,
+    /// What the group's agent is asked each time (words are joined with spaces).
+    #[arg(required = true, num_args = 1..)]
+    pub text: Vec<String>,
+    /// Print the scheduler's answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleListArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    /// Only this group's schedules.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Print the schedules as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleRemoveArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    /// The schedule's id, like `s-1a2b3c4d`.
+    pub id: String,
 }

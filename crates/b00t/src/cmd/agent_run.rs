@@ -19,15 +19,23 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let name = Name::parse(&args.name).context("in `--name`")?;
     let stop = shutdown::on_signal();
+    let config = home.config();
+    let mut heartbeat = config.agents.heartbeat();
+    let mut max_payload = config.broker.max_payload_bytes;
     let spec = match args.kind.as_str() {
+        "group" => {
+            let (spec, launch) = super::agent_group::spec(&name, &url, &stop)?;
+            heartbeat = Duration::from_millis(launch.heartbeat_ms);
+            max_payload = launch.max_payload_bytes;
+            spec
+        }
         "installer" => b00t_installer::spec(
             name.clone(),
             b00t_installer::InstallerOptions::for_home(&home)?,
             stop.clone(),
         ),
-        kind => {
-            kinds::builtin(kind, name.clone()).map_err(|e| anyhow::anyhow!("{e}, `installer`"))?
-        }
+        kind => kinds::builtin(kind, name.clone())
+            .map_err(|e| anyhow::anyhow!("{e}, `installer`, `group`"))?,
     };
     let journal = match &args.state {
         Some(dir) => {
@@ -40,12 +48,11 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
         Some(journal) => Ledger::journaled(name.as_str(), journal)?,
         None => Ledger::in_memory(name.as_str()),
     };
-    let config = home.config();
     let options = HostOptions {
         url: url.clone(),
-        max_payload: config.broker.max_payload_bytes,
-        packet_limit: config.broker.packet_limit(),
-        heartbeat: config.agents.heartbeat(),
+        max_payload,
+        packet_limit: (max_payload * 4).max(config.broker.packet_limit()),
+        heartbeat,
         ledger: Arc::new(ledger),
         drain: Duration::from_secs(3),
     };

@@ -1,14 +1,20 @@
 //! One module per command; `run` dispatches.
 
+mod agent_group;
 mod agent_run;
 mod agents;
 mod audit;
 mod bench;
+pub mod chat;
 mod config;
 mod datum;
+mod group;
+mod image;
 mod install;
 mod policy;
+mod schedule;
 mod send;
+mod skills;
 mod status;
 mod tail;
 mod up;
@@ -36,5 +42,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(PolicyCommand::Check(args)) => policy::check(args),
         Command::Audit(args) => audit::run(args),
         Command::Bench(args) => bench::run(args).await,
+        Command::Schedule(crate::cli::ScheduleCommand::Add(args)) => schedule::add(args).await,
+        Command::Schedule(crate::cli::ScheduleCommand::List(args)) => schedule::list(args).await,
+        Command::Schedule(crate::cli::ScheduleCommand::Remove(args)) => {
+            schedule::remove(args).await
+        }
+        Command::Group(crate::cli::GroupCommand::Add(args)) => group::add(args),
+        Command::Group(crate::cli::GroupCommand::List(args)) => group::list(args),
+        Command::Group(crate::cli::GroupCommand::Remove(args)) => group::remove(args),
+        Command::Skills(crate::cli::SkillsCommand::List(args)) => skills::list(args),
+        Command::Chat(args) => chat::run(args).await,
+        Command::Image(crate::cli::ImageCommand::Build(args)) => image::build(args).await,
+        Command::Image(crate::cli::ImageCommand::Status(args)) => image::status(args).await,
     }
 }

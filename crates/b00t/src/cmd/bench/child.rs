@@ -59,6 +59,28 @@ impl BusChild {
             .prefix("b00t-bench-")
             .tempdir()
             .with_context(|| format!("cannot make a temporary home for the {what}"))?;
+        // Group agents are measured on their own (`--groups`).
+        let env = [("CONTAINER_RUNTIME", "none")];
+        BusChild::spawn(exe, home, &env, mode == Mode::BrokerOnly, what).await
+    }
+
+    /// Starts `exe up` in a home prepared by the caller, with extra environment.
+    pub async fn start_in(
+        exe: &Path,
+        home: tempfile::TempDir,
+        env: &[(&str, &str)],
+        what: &str,
+    ) -> anyhow::Result<BusChild> {
+        BusChild::spawn(exe, home, env, false, what).await
+    }
+
+    async fn spawn(
+        exe: &Path,
+        home: tempfile::TempDir,
+        env: &[(&str, &str)],
+        broker_only: bool,
+        what: &str,
+    ) -> anyhow::Result<BusChild> {
         let port = free_port().context("cannot find a free port on 127.0.0.1")?;
         let listen = format!("127.0.0.1:{port}");
         let mut command = Command::new(exe);
@@ -68,10 +90,11 @@ impl BusChild {
             .arg(home.path())
             .arg("--listen")
             .arg(&listen);
-        if mode == Mode::BrokerOnly {
+        if broker_only {
             command.arg("--broker-only");
         }
         command
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -6,6 +6,7 @@
 //! subscriber), `tasks` (echo round trips), `rss` (`VmHWM`), `report` (table and JSON).
 
 mod child;
+mod groups;
 mod report;
 mod rss;
 mod tasks;
@@ -45,6 +46,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context(
         "cannot find the running `b00t` executable, which bench starts as the bus under test",
     )?;
+    if args.groups {
+        anyhow::ensure!(
+            ["docker", "none"].contains(&args.runtime.as_str()),
+            "`--runtime {}` must be `docker` or `none`",
+            args.runtime
+        );
+        anyhow::ensure!(
+            args.cold_runs > 0 && args.warm_tasks > 0,
+            "`--cold-runs` and `--warm-tasks` must be at least 1"
+        );
+        Progress::new().say(&format!(
+            "group agents ({} runtime): {} cold starts, {} warm chat tasks",
+            args.runtime, args.cold_runs, args.warm_tasks
+        ));
+        let figures = groups::measure(&exe, &args.runtime, args.cold_runs, args.warm_tasks).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&figures)?);
+        } else {
+            print!("{}", figures.table());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let progress = Progress::new();
 
     progress.say("starting the embedded broker (`b00t up --broker-only`)");
