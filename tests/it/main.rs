@@ -23,10 +23,13 @@ macro_rules! both_modes {
 }
 pub(crate) use both_modes;
 
+mod assistant;
 mod bad_input;
 mod cli;
 mod config;
+mod containers;
 mod delivery;
+mod groups;
 mod installer;
 mod presence;
 mod protocol;

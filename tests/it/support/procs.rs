@@ -33,8 +33,22 @@ impl Runtime {
         runtime
     }
 
-    /// Starts `b00t up` without waiting for it to be ready.
+    /// Starts `b00t up` without waiting for it to be ready. Group agents run as local
+    /// processes (`CONTAINER_RUNTIME=none`) unless a test asks for Docker with
+    /// [`Runtime::spawn_env`].
     pub fn spawn_unchecked(home: &Home, extra: &[&str]) -> Runtime {
+        Runtime::spawn_unchecked_env(home, extra, &[])
+    }
+
+    /// [`Runtime::spawn`] with extra environment variables.
+    pub fn spawn_env(home: &Home, extra: &[&str], env: &[(&str, &str)]) -> Runtime {
+        let mut runtime = Runtime::spawn_unchecked_env(home, extra, env);
+        runtime.wait_for_line("b00t is up");
+        runtime
+    }
+
+    /// [`Runtime::spawn_unchecked`] with extra environment variables.
+    pub fn spawn_unchecked_env(home: &Home, extra: &[&str], env: &[(&str, &str)]) -> Runtime {
         let mut child = Command::new(b00t_bin())
             .arg("up")
             .arg("--home")
@@ -42,6 +56,8 @@ impl Runtime {
             .args(extra)
             .env("B00T_LOG", "info")
             .env("NO_COLOR", "1")
+            .env("CONTAINER_RUNTIME", "none")
+            .envs(env.iter().copied())
             .env_remove("B00T_BROKER")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
