@@ -271,11 +271,13 @@ impl Host {
             seq,
         };
         let host = self.clone();
+        let skill = ctx.skill.to_string();
+        // Made here, in the order tasks arrive, so that a handler can keep that order.
+        let work = self.spec.handler.handle(ctx);
         self.tracker.spawn(async move {
             let started = Instant::now();
-            let skill = ctx.skill.to_string();
             // A task of its own, so that a panicking handler becomes an error reply.
-            let outcome = tokio::spawn(host.spec.handler.handle(ctx)).await;
+            let outcome = tokio::spawn(work).await;
             let agent = host.spec.name.as_str();
             let reply = match outcome {
                 Ok(Ok(body)) => Reply::result(

@@ -59,7 +59,7 @@ pub fn spec(
         tools,
         skills_dir,
         shutdown,
-        turn: tokio::sync::Mutex::new(()),
+        last_turn: std::sync::Mutex::new(None),
         options,
     };
     Ok(
@@ -112,15 +112,19 @@ struct Inner {
     skills_dir: PathBuf,
     /// The agent's stop: a task in progress ends with a `failed` reply.
     shutdown: CancellationToken,
-    /// One conversation, one turn at a time: tasks are answered in the order they came
-    /// (tokio's mutex is fair), each seeing the turns before it.
-    turn: tokio::sync::Mutex<()>,
+    /// One conversation, one turn at a time, in the order tasks came: each task waits for
+    /// the one before it (its receiver) and releases the next when it ends.
+    last_turn: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
 impl Handler for Assistant {
     fn handle(&self, ctx: TaskContext) -> HandlerFuture {
         let inner = self.0.clone();
+        // Called in the order tasks arrive: take a place in the line now.
+        let (done, mine) = tokio::sync::oneshot::channel::<()>();
+        let before = inner.last_turn.lock().expect("turn lock").replace(mine);
         Box::pin(async move {
+            let _done = done;
             let limit = inner.options.task_timeout;
             tokio::select! {
                 _ = inner.shutdown.cancelled() => Err(Failure::new(
@@ -128,7 +132,10 @@ impl Handler for Assistant {
                     format!("the assistant of group `{}` is shutting down: send the task again when it is back", ctx.agent),
                 )),
                 outcome = async {
-                    let _turn = inner.turn.lock().await;
+                    if let Some(before) = before {
+                        // Err: the task before ended (its sender dropped), as it should.
+                        let _ = before.await;
+                    }
                     tokio::time::timeout(limit, inner.answer(&ctx)).await
                 } => match outcome {
                     Ok(outcome) => outcome,
