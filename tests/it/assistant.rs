@@ -119,6 +119,7 @@ fn result_of(sub: &mut Sub, topic: &str, id_needle: &str) -> Value {
 fn chat_end_to_end(runtime: &str) {
     let ollama = Ollama::start();
     let home = group_home(&ollama, "", "family");
+    let _cleanup = crate::containers::Cleanup(b00t_container::home_id(home.path()));
     let port = free_port();
     let _up = up(&home, port, runtime);
     let mut sub = Sub::start(port, "#");

@@ -128,10 +128,10 @@ fn write_atomically(path: &Path, file: &HistoryFile) -> std::io::Result<()> {
         .tempfile_in(dir)?;
     serde_json::to_writer_pretty(&mut temp, file).map_err(std::io::Error::other)?;
     temp.write_all(b"\n")?;
-    // No fsync: it cost about 2 ms per chat task (b00t bench --groups), on the reply's path. The rename still
-    // replaces the file whole, so a crashed process never leaves half a history; a power
-    // cut may lose the last turns, and a file it leaves unreadable is moved aside at
-    // load. The journal, not this file, is what must survive.
+    // No fsync: it cost about 2 ms per chat task (`b00t bench --groups`), on the reply's
+    // path. The rename still replaces the file whole, so a crashed process never leaves
+    // half a history; a power cut may lose the last turns, and a file it leaves unreadable
+    // is moved aside at load. The journal, not this file, is what must survive.
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

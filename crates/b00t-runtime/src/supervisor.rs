@@ -618,33 +618,40 @@ impl Supervisor {
         tracing::info!(count = handles.len(), "stopping group agents");
         let stops = handles.into_iter().map(|handle| async move {
             let _ = handle.stop(STOP_GRACE).await;
-            // The exit watcher holds the other reference until the agent has exited.
-            for _ in 0..50 {
-                if Arc::strong_count(&handle) == 1 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
             remove(Some(handle)).await;
         });
         futures_util::future::join_all(stops).await;
     }
 }
 
-/// Removes a container (or reaps a process) once nothing else holds its handle.
+/// Removes a container (or reaps a process) once the tasks still holding its handle (a
+/// stop that is returning, the exit watcher) let go of it; the next start of the group
+/// reuses the container's name, so this is awaited.
 async fn remove(handle: Option<Arc<Launched>>) {
-    let Some(handle) = handle else {
+    let Some(mut handle) = handle else {
         return;
     };
-    match Arc::try_unwrap(handle) {
-        Ok(launched) => {
-            if let Err(e) = launched.remove().await {
-                tracing::warn!(error = %e, "cannot remove a stopped group agent");
+    let deadline = Instant::now() + REMOVE_LIMIT;
+    let launched = loop {
+        match Arc::try_unwrap(handle) {
+            Ok(launched) => break launched,
+            Err(shared) if Instant::now() < deadline => {
+                handle = shared;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(shared) => {
+                tracing::warn!(agent = %shared.describe(), "a stopped group agent is still in use; not removed");
+                return;
             }
         }
-        Err(_) => tracing::debug!("a group agent's handle is still shared; not removed"),
+    };
+    if let Err(e) = launched.remove().await {
+        tracing::warn!(error = %e, "cannot remove a stopped group agent");
     }
 }
+
+/// Longest wait for the other holders of a stopped agent's handle.
+const REMOVE_LIMIT: Duration = Duration::from_secs(5);
 
 /// 1 s, 2 s, 4 s … at most [`MAX_BACKOFF`].
 fn backoff(failures: u32) -> Duration {

@@ -141,7 +141,18 @@ impl Runtime {
 }
 
 impl Drop for Runtime {
+    /// SIGTERM first, so that `up` stops its group agents and removes their containers
+    /// (a killed `up` leaves them running); SIGKILL if it lingers.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(8);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -169,7 +169,7 @@ impl BusChild {
         let _ = self.process.kill().await;
     }
 
-    fn stderr_excerpt(&self) -> String {
+    pub(super) fn stderr_excerpt(&self) -> String {
         let tail = self.stderr_tail.lock().expect("stderr tail lock");
         if tail.is_empty() {
             return String::new();

@@ -104,9 +104,12 @@ pub async fn measure(
         }
         let started = Instant::now();
         publish(&bus, reply, &format!("cold-{run}")).await?;
-        wait_card(&mut events, true)
-            .await
-            .context("waiting for the group agent's online card")?;
+        if let Err(e) = wait_card(&mut events, true).await {
+            anyhow::bail!(
+                "waiting for the group agent's online card (cold run {run}): {e}{}",
+                child.stderr_excerpt()
+            );
+        }
         online_ms.push(started.elapsed().as_secs_f64() * 1e3);
         wait_result(&mut events, &format!("cold-{run}")).await?;
         result_ms.push(started.elapsed().as_secs_f64() * 1e3);
