@@ -92,6 +92,7 @@ pub async fn build_image_with(
 ) -> Result<ImageInfo, ContainerError> {
     validate_tag(&build.tag)?;
     let fingerprint = binary_fingerprint(&build.binary)?;
+    let previous = inspect_image(docker, &build.tag).await?.map(|i| i.id);
     let libraries = shared_libraries(&build.binary).await?;
     let context = if build.context_dir.is_dir() {
         format!("`{}`", build.context_dir.display())
@@ -176,6 +177,19 @@ pub async fn build_image_with(
         "built {} {} ({} bytes)",
         info.tag, info.id, info.size
     ));
+    // The image this tag named before is now untagged: remove it, unless a container
+    // still uses it (then the engine refuses, and it stays until that container goes).
+    if let Some(old) = previous.filter(|old| *old != info.id) {
+        match docker
+            .remove_image(&old, None::<RemoveImageOptions>, None)
+            .await
+        {
+            Ok(_) => on_line(&format!("removed the previous image {old}")),
+            Err(e) => {
+                tracing::debug!(image = %old, error = %engine_message(&e), "the previous image stays")
+            }
+        }
+    }
     Ok(info)
 }
 
