@@ -161,7 +161,7 @@ fn remember_port(home: &Home, file: &str, port: u16) {
 
 /// A broker host as a container sees it: loopback means the host.
 fn container_host(host: &str) -> String {
-    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback = relay::is_loopback_host(host);
     if loopback {
         HOST_GATEWAY_NAME.to_owned()
     } else {

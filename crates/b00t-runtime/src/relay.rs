@@ -65,13 +65,19 @@ impl HttpUrl {
 
     /// Whether the host is this machine's loopback, which containers cannot reach.
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost" || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        is_loopback_host(&self.host)
     }
 
     /// The same URL on another host and port.
     pub fn with_authority(&self, host: &str, port: u16) -> String {
         format!("{}://{host}:{port}{}", self.scheme, self.path)
     }
+}
+
+/// Whether `host` (a name or an address) is this machine's loopback, which containers
+/// cannot reach.
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Listens on `listen` and forwards every connection to `target` until `shutdown`.

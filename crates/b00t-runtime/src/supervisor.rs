@@ -497,7 +497,7 @@ impl Supervisor {
             }
         }
         for group in to_stop {
-            self.stop(&group).await;
+            self.stop(&group);
         }
         for group in to_start {
             if let Some(slot) = self.slots.get_mut(&group) {
@@ -510,7 +510,7 @@ impl Supervisor {
         for group in removed {
             tracing::info!(%group, "group folder removed; stopping its agent");
             self.queue.retain(|g| *g != group);
-            self.stop(&group).await;
+            self.stop(&group);
             if let Some(slot) = self.slots.get_mut(&group) {
                 if !slot.occupies() {
                     slot.phase = Phase::Down;
@@ -523,7 +523,7 @@ impl Supervisor {
     }
 
     /// Asks `group`'s running agent to stop; [`Event::Exited`] follows.
-    async fn stop(&mut self, group: &str) {
+    fn stop(&mut self, group: &str) {
         let Some(slot) = self.slots.get_mut(group) else {
             return;
         };
@@ -583,15 +583,7 @@ impl Supervisor {
             .map(|(g, _)| g.clone());
         if let Some(group) = idlest {
             tracing::info!(%group, waiting = %self.queue[0], "freeing a slot: stopping the idlest group agent");
-            let slot = self.slots.get_mut(&group).expect("found above");
-            if let Phase::Running(generation) = slot.phase {
-                slot.phase = Phase::Stopping(generation);
-                if let Some(handle) = slot.handle.clone() {
-                    tokio::spawn(async move {
-                        let _ = handle.stop(STOP_GRACE).await;
-                    });
-                }
-            }
+            self.stop(&group);
         }
     }
 
