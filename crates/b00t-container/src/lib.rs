@@ -15,6 +15,7 @@
 //! - `ownership`: the non-root uid:gid and chowning writable folders when b00t is root.
 //! - `network`: the default bridge's gateway, where containers reach the host.
 //! - `ops`: create (with the security spec), start, stop, remove, wait, logs, list.
+//! - `pull`: other images (the installer's Docker datums): present or not, and pulling.
 //! - `local`: the `none` runtime's child process.
 //! - `launched`: one handle over both runtimes.
 //! - `testing`: `docker_or_skip` for tests that need an engine.
@@ -30,6 +31,7 @@ mod mounts;
 mod network;
 mod ops;
 mod ownership;
+mod pull;
 mod spec;
 pub mod testing;
 
@@ -52,6 +54,7 @@ pub use ops::{
     HOST_GATEWAY, NO_NEW_PRIVILEGES,
 };
 pub use ownership::{container_user, prepare_ownership};
+pub use pull::{image_id, pull_image};
 pub use spec::{
     container_name, home_id, workspace_env, GroupContainer, Limits, Mount, MountKind,
     GLOBAL_DIR_ENV, GLOBAL_TARGET, GROUP_DIR_ENV, GROUP_LABEL, GROUP_TARGET, HOME_LABEL,
