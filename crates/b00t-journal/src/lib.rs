@@ -5,12 +5,14 @@
 //! through a synchronous store on a connection of its own. Only this crate touches
 //! rusqlite.
 //!
-//! Layout: `schema` (tables and pragmas), `writer` (the batching writer thread and its
-//! operations), `checkpoint` (WAL checkpoints on a thread of their own), `read`
+//! Layout: `schema` (tables, pragmas and the checks at open), `writer` (the batching
+//! writer thread, its bounded queue and its operations), `merge` (one batch's
+//! statements), `checkpoint` (WAL checkpoints on a thread of their own), `read`
 //! (queries), `schedules` (the scheduler's table), `error`.
 
 mod checkpoint;
 mod error;
+mod merge;
 mod read;
 mod schedules;
 mod schema;
@@ -19,7 +21,7 @@ mod writer;
 pub use error::JournalError;
 pub use read::{ExecutionLookup, OpenTask};
 pub use schedules::{Inserted, ScheduleRow, ScheduleStore};
-pub use writer::{Final, Journal, JournalHandle, RETENTION_MS};
+pub use writer::{Committed, Final, Journal, JournalHandle, QUEUE, RETENTION_MS, RETRY_AFTER};
 
 /// Milliseconds since the Unix epoch, as the journal stores times.
 pub fn now_ms() -> i64 {

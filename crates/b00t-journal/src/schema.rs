@@ -1,6 +1,10 @@
-//! Tables and pragmas. WAL with `synchronous = NORMAL`: a killed process loses nothing
-//! that was committed; only a power cut may lose the last commits.
+//! Tables, pragmas and the checks at open. WAL with `synchronous = NORMAL`: a killed
+//! process loses nothing that was committed; only a power cut may lose the last commits.
+//! At open the file's header is checked against its length (a truncated or foreign file
+//! is refused before SQLite touches it) and one small write transaction proves that the
+//! journal can be written; neither reads the whole file, so a big journal opens fast.
 
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -43,7 +47,102 @@ CREATE TABLE IF NOT EXISTS schedules (
     fired         INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS schedules_group ON schedules (group_name);
+CREATE TABLE IF NOT EXISTS opened (
+    one     INTEGER NOT NULL PRIMARY KEY CHECK (one = 1),
+    last_ms INTEGER NOT NULL
+);
 ";
+
+/// SQLite's 100-byte file header starts with this.
+const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Refuses a file that cannot be a whole SQLite database: shorter than its header, not
+/// starting with SQLite's magic, or shorter than the page count its header states. The
+/// length check is skipped while a WAL with content lies beside it: after a crash in the
+/// middle of a checkpoint the database file may be short until SQLite recovers it from
+/// the WAL. A missing or empty file is a new journal.
+pub(crate) fn check_file(path: &Path) -> Result<(), JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let damaged = |why: String| JournalError::Damaged {
+        path: path.to_owned(),
+        why,
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    };
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    if len < 100 {
+        return Err(damaged(format!(
+            "it is {len} bytes long, shorter than SQLite's 100-byte header"
+        )));
+    }
+    let mut header = [0u8; 100];
+    file.read_exact(&mut header).map_err(io)?;
+    if &header[..16] != MAGIC {
+        return Err(damaged(
+            "it does not start with SQLite's header (not a database, or overwritten)".into(),
+        ));
+    }
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536u64,
+        n => u64::from(n),
+    };
+    if page_size < 512 || !page_size.is_power_of_two() {
+        return Err(damaged(format!(
+            "its header gives a page size of {page_size}"
+        )));
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    if wal_len > 0 {
+        return Ok(());
+    }
+    let (change_counter, pages, valid_for) = (be32(24), u64::from(be32(28)), be32(92));
+    let expected = pages * page_size;
+    if pages > 0 && change_counter == valid_for && len < expected {
+        return Err(damaged(format!(
+            "it is {len} bytes long but its header counts {pages} pages of {page_size} bytes ({expected} bytes): it was truncated"
+        )));
+    }
+    if len % page_size != 0 {
+        return Err(damaged(format!(
+            "it is {len} bytes long, not a whole number of {page_size}-byte pages: it was truncated"
+        )));
+    }
+    Ok(())
+}
+
+/// One small write transaction, so that a journal that cannot be written (read-only
+/// folder or file, full disk) is refused at open rather than at the first task.
+pub(crate) fn verify_writable(
+    conn: &Connection,
+    path: &Path,
+    now_ms: i64,
+) -> Result<(), JournalError> {
+    conn.execute(
+        "INSERT INTO opened (one, last_ms) VALUES (1, ?1)
+         ON CONFLICT (one) DO UPDATE SET last_ms = excluded.last_ms",
+        [now_ms],
+    )
+    .map(|_| ())
+    .map_err(|e| JournalError::NotWritable {
+        path: path.to_owned(),
+        hint: crate::error::hint(&e),
+        cause: e.to_string(),
+    })
+}
 
 /// Opens a connection to the journal at `path` that waits up to 5 s for a lock held by
 /// another connection (the writer, a reader, the checkpointer) instead of failing.

@@ -1,15 +1,33 @@
-//! The writer thread: receives operations from any number of [`JournalHandle`]s and
-//! applies them in batched transactions, so a burst of tasks costs one commit.
+//! The writer thread: receives operations from any number of [`JournalHandle`]s over a
+//! bounded queue and applies them in batched transactions, so a burst of tasks costs one
+//! commit.
+//!
+//! Honest durability: an operation with a waiter (`flush`, `execution`, `task_durable`)
+//! resolves only when the batch holding it has committed, and to the error when that
+//! commit failed (disk full, read-only, I/O error). A failed batch is rolled back and the
+//! thread goes on; its fire-and-forget operations (`task`, `ack`, `attempt`, `finish`) are
+//! tried once more with the next batch (or alone after [`RETRY_AFTER`]), then dropped
+//! with an error in the log, and the next `flush` reports how many were lost. Waited
+//! operations are never retried: their waiter was told they failed.
+//!
+//! Backpressure: the queue holds [`QUEUE`] operations; a send waits while it is full.
+//! Sends stay synchronous so that callers in sync code (the watcher's loop) keep working;
+//! the wait is bounded by the writer's progress, which never depends on async code, so
+//! it cannot deadlock.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::pin::Pin;
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
 use crate::checkpoint::Checkpointer;
+use crate::merge::MergedTasks;
 use crate::read::{self, ExecutionLookup, OpenTask};
 use crate::{now_ms, schema, JournalError};
 
@@ -22,7 +40,7 @@ pub enum Final {
 }
 
 impl Final {
-    fn state(self) -> &'static str {
+    pub(crate) fn state(self) -> &'static str {
         match self {
             Final::Result => "result",
             Final::Error => "error",
@@ -31,12 +49,17 @@ impl Final {
     }
 }
 
+/// Told once the batch holding an operation has committed, or why it did not.
+type Waiter = oneshot::Sender<Result<(), JournalError>>;
+
 enum Op {
     Task {
         address: String,
         id: String,
         payload: Vec<u8>,
         reply_to: Option<String>,
+        /// `task_durable`'s caller, waiting for this row's commit.
+        done: Option<Waiter>,
     },
     Ack {
         address: String,
@@ -58,9 +81,35 @@ enum Op {
         id: String,
         agent: String,
         reply: Vec<u8>,
+        /// The agent, waiting for this record's commit before it publishes the result.
+        done: Waiter,
     },
     /// Answered once everything sent before it is committed.
-    Flush(oneshot::Sender<()>),
+    Flush(Waiter),
+    /// Runs on the writer's connection inside the batch's transaction (tests only).
+    #[cfg(test)]
+    OnWriter(Box<dyn Fn(&Connection) + Send>),
+}
+
+impl Op {
+    /// Whether someone waits on this operation (and so it is never retried).
+    fn is_waited(&self) -> bool {
+        match self {
+            Op::Task { done, .. } => done.is_some(),
+            Op::Execution { .. } | Op::Flush(_) => true,
+            #[cfg(test)]
+            Op::OnWriter(_) => true,
+            Op::Ack { .. } | Op::Attempt { .. } | Op::Final { .. } => false,
+        }
+    }
+
+    fn into_waiter(self) -> Option<Waiter> {
+        match self {
+            Op::Task { done, .. } => done,
+            Op::Execution { done, .. } | Op::Flush(done) => Some(done),
+            _ => None,
+        }
+    }
 }
 
 /// Finished tasks and executions older than this are deleted when the journal opens.
@@ -73,6 +122,13 @@ const READER_CACHE_KIB: i64 = -512;
 /// Most operations applied in one transaction.
 const BATCH: usize = 1024;
 
+/// Operations the queue to the writer holds before a send waits.
+pub const QUEUE: usize = 8 * BATCH;
+
+/// How long a failed batch's fire-and-forget operations wait for new company before
+/// they are tried again alone.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// The owner of the journal: holds the writer thread and closes it.
 pub struct Journal {
     handle: JournalHandle,
@@ -83,12 +139,15 @@ pub struct Journal {
     path: PathBuf,
 }
 
-/// A cloneable way to write to the journal. Sends never block; writes are committed in
-/// the background, and `flush` waits for them.
+/// A cloneable way to write to the journal. Sends wait only while the writer is
+/// [`QUEUE`] operations behind; writes are committed in the background, and the waiting
+/// calls (`flush`, `execution`, `task_durable`) resolve once they are, or with the error.
 #[derive(Clone)]
 pub struct JournalHandle {
-    /// To the writer thread; the thread stops when all senders are gone.
-    tx: mpsc::Sender<Op>,
+    /// To the writer thread (bounded); the thread stops when all senders are gone.
+    tx: mpsc::SyncSender<Op>,
+    /// The journal file, for the errors of a stopped writer.
+    path: Arc<Path>,
 }
 
 impl std::fmt::Debug for JournalHandle {
@@ -97,19 +156,45 @@ impl std::fmt::Debug for JournalHandle {
     }
 }
 
+/// Resolves once an operation's batch has committed, or to why it did not.
+#[must_use = "a commit that is not awaited may have failed unnoticed"]
+pub struct Committed {
+    rx: oneshot::Receiver<Result<(), JournalError>>,
+    path: Arc<Path>,
+}
+
+impl Future for Committed {
+    type Output = Result<(), JournalError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(outcome)) => Poll::Ready(outcome),
+            // The writer dropped the waiter: it stopped (or never got the operation).
+            Poll::Ready(Err(_)) => Poll::Ready(Err(JournalError::Stopped {
+                path: self.path.to_path_buf(),
+            })),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 impl Journal {
-    /// Opens (or creates) the journal at `path` and starts its writer thread.
+    /// Opens (or creates) the journal at `path` and starts its writer thread. Refuses a
+    /// damaged file (truncated, not SQLite) and a journal it cannot write, with an error
+    /// that names the file and says what to do.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        schema::check_file(path)?;
         let conn = schema::connect(path)?;
         schema::prepare(&conn).map_err(|source| JournalError::Open {
             path: path.to_owned(),
             source,
         })?;
+        schema::verify_writable(&conn, path, now_ms())?;
         schema::prune(&conn, now_ms() - RETENTION_MS).map_err(|source| JournalError::Sql {
             path: path.to_owned(),
             source,
         })?;
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread_path = path.to_owned();
         let writer = std::thread::Builder::new()
             .name("b00t-journal".into())
@@ -119,7 +204,10 @@ impl Journal {
                 source,
             })?;
         Ok(Journal {
-            handle: JournalHandle { tx },
+            handle: JournalHandle {
+                tx,
+                path: Arc::from(path),
+            },
             writer: Some(writer),
             checkpointer: Checkpointer::start(path)?,
             path: path.to_owned(),
@@ -154,9 +242,12 @@ impl Journal {
         Ok(conn)
     }
 
-    /// Commits everything sent so far, checkpoints, and stops the writer thread.
+    /// Commits everything sent so far, checkpoints, and stops the writer thread. A last
+    /// commit that fails is logged: there is nobody left to tell.
     pub async fn close(mut self) {
-        self.handle.flush().await;
+        if let Err(e) = self.handle.flush().await {
+            tracing::error!(error = %e, "the journal's last commit failed");
+        }
         self.checkpointer.finish();
         if let Some(writer) = self.writer.take() {
             drop(self.handle);
@@ -170,10 +261,21 @@ impl Journal {
 }
 
 impl JournalHandle {
+    /// Queues `op`, waiting while the queue is full. A stopped writer drops it (and its
+    /// waiter, which then resolves to [`JournalError::Stopped`]).
     fn send(&self, op: Op) {
         if self.tx.send(op).is_err() {
-            tracing::error!("journal writer has stopped; an entry was not recorded");
+            tracing::error!(path = %self.path.display(), "journal writer has stopped; an entry was not recorded");
         }
+    }
+
+    fn waiter(&self) -> (Waiter, Committed) {
+        let (tx, rx) = oneshot::channel();
+        let committed = Committed {
+            rx,
+            path: self.path.clone(),
+        };
+        (tx, committed)
     }
 
     /// A task with an id was seen; kept only the first time.
@@ -183,7 +285,29 @@ impl JournalHandle {
             id: id.to_owned(),
             payload: payload.to_vec(),
             reply_to: reply_to.map(str::to_owned),
+            done: None,
         });
+    }
+
+    /// A task with an id was seen; resolves once its row is committed (or was already
+    /// there), or with the reason it could not be. Batched with everything else: no
+    /// extra commit per task.
+    pub fn task_durable(
+        &self,
+        address: &str,
+        id: &str,
+        payload: &[u8],
+        reply_to: Option<&str>,
+    ) -> Committed {
+        let (done, committed) = self.waiter();
+        self.send(Op::Task {
+            address: address.to_owned(),
+            id: id.to_owned(),
+            payload: payload.to_vec(),
+            reply_to: reply_to.map(str::to_owned),
+            done: Some(done),
+        });
+        committed
     }
 
     pub fn ack(&self, address: &str, id: &str) {
@@ -211,109 +335,172 @@ impl JournalHandle {
         });
     }
 
-    /// An agent executed a task; resolves once the record is committed.
-    pub fn execution(
-        &self,
-        agent: &str,
-        address: &str,
-        id: &str,
-        reply: &[u8],
-    ) -> oneshot::Receiver<()> {
+    /// An agent executed a task; resolves once the record is committed, or with the
+    /// reason it could not be.
+    pub fn execution(&self, agent: &str, address: &str, id: &str, reply: &[u8]) -> Committed {
+        let (done, committed) = self.waiter();
         self.send(Op::Execution {
             address: address.to_owned(),
             id: id.to_owned(),
             agent: agent.to_owned(),
             reply: reply.to_vec(),
+            done,
         });
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::Flush(tx));
-        rx
+        committed
     }
 
-    /// Waits until everything sent before this call is committed.
-    pub async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::Flush(tx));
-        let _ = rx.await;
+    /// Resolves once everything sent before this call is committed. An error says the
+    /// commit failed, or that earlier fire-and-forget entries were dropped after failing
+    /// twice.
+    pub fn flush(&self) -> Committed {
+        let (done, committed) = self.waiter();
+        self.send(Op::Flush(done));
+        committed
+    }
+
+    /// Runs `f` on the writer's connection, in the next batch's transaction.
+    #[cfg(test)]
+    fn on_writer(&self, f: impl Fn(&Connection) + Send + 'static) {
+        self.send(Op::OnWriter(Box::new(f)));
     }
 }
 
+/// Why a batch did not commit, kept to tell each of its waiters.
+#[derive(Clone)]
+struct Failure {
+    cause: String,
+    hint: &'static str,
+}
+
+impl Failure {
+    fn new(e: &rusqlite::Error) -> Failure {
+        Failure {
+            cause: e.to_string(),
+            hint: crate::error::hint(e),
+        }
+    }
+
+    fn commit(&self, path: &Path) -> JournalError {
+        JournalError::Commit {
+            path: path.to_owned(),
+            cause: self.cause.clone(),
+            hint: self.hint,
+        }
+    }
+}
+
+/// Fire-and-forget operations dropped since the last `flush` was answered.
+struct Lost {
+    count: usize,
+    last: Failure,
+}
+
 fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
+    let mut batch: Vec<Op> = Vec::with_capacity(BATCH);
+    // The first `retried` operations of `batch` are on their second (last) try.
+    let mut retried = 0;
+    let mut lost: Option<Lost> = None;
+    loop {
+        if batch.is_empty() {
+            match rx.recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => return,
+            }
+        } else if let Ok(op) = rx.recv_timeout(RETRY_AFTER) {
+            // A failed batch's operations go with the next one, or alone after a while
+            // (also when every handle is gone).
+            batch.push(op);
+        }
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(op) => batch.push(op),
                 Err(_) => break,
             }
         }
-        let mut flushed = Vec::new();
-        if let Err(e) = apply(&mut conn, &mut batch, &mut flushed) {
-            tracing::error!(path = %path.display(), error = %e, "journal write failed");
-        }
-        for done in flushed {
-            let _ = done.send(());
+        match apply(&mut conn, &batch) {
+            Ok(()) => {
+                let mut flushed = false;
+                for op in batch.drain(..) {
+                    let outcome = match (&op, &lost) {
+                        (Op::Flush(_), Some(lost)) => {
+                            flushed = true;
+                            Err(JournalError::Lost {
+                                path: path.to_owned(),
+                                count: lost.count,
+                                cause: lost.last.cause.clone(),
+                                hint: lost.last.hint,
+                            })
+                        }
+                        _ => Ok(()),
+                    };
+                    if let Some(done) = op.into_waiter() {
+                        let _ = done.send(outcome);
+                    }
+                }
+                if flushed {
+                    lost = None;
+                }
+                retried = 0;
+            }
+            Err(e) => {
+                if !conn.is_autocommit() {
+                    // rusqlite rolls back a dropped transaction; make sure of it.
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                let failure = Failure::new(&e);
+                let mut again = Vec::new();
+                let mut dropped = 0;
+                for (n, op) in batch.drain(..).enumerate() {
+                    if op.is_waited() {
+                        if let Some(done) = op.into_waiter() {
+                            let _ = done.send(Err(failure.commit(path)));
+                        }
+                    } else if n < retried {
+                        dropped += 1;
+                    } else {
+                        again.push(op);
+                    }
+                }
+                tracing::error!(
+                    path = %path.display(),
+                    error = %e,
+                    retrying = again.len(),
+                    dropped,
+                    "journal commit failed; {}",
+                    failure.hint
+                );
+                if dropped > 0 {
+                    let count = lost.as_ref().map_or(0, |l| l.count) + dropped;
+                    lost = Some(Lost {
+                        count,
+                        last: failure,
+                    });
+                }
+                retried = again.len();
+                batch = again;
+            }
         }
     }
 }
 
-/// What one batch says about one task, merged: under load a task, its ack and its result
-/// usually arrive in the same batch and become one INSERT instead of three statements.
-#[derive(Default)]
-struct Merged {
-    /// The first `task` op's payload and reply_to (a later duplicate is ignored, as in SQL).
-    task: Option<(Vec<u8>, Option<String>)>,
-    acked: bool,
-    attempts: Option<u32>,
-    /// The first final reply (a final reply is never overwritten, as in SQL).
-    end: Option<(Final, Vec<u8>)>,
-}
-
-/// The tasks of one batch, merged, in the order they were first named.
-#[derive(Default)]
-struct MergedTasks {
-    order: Vec<(String, String)>,
-    merged: HashMap<(String, String), Merged>,
-}
-
-impl MergedTasks {
-    fn entry(&mut self, address: String, id: String) -> &mut Merged {
-        let key = (address, id);
-        if !self.merged.contains_key(&key) {
-            self.order.push(key.clone());
-        }
-        self.merged.entry(key).or_default()
-    }
-
-    fn into_ordered(mut self) -> impl Iterator<Item = ((String, String), Merged)> {
-        self.order.into_iter().filter_map(move |key| {
-            let m = self.merged.remove(&key)?;
-            Some((key, m))
-        })
-    }
-}
-
-fn apply(
-    conn: &mut Connection,
-    batch: &mut Vec<Op>,
-    flushed: &mut Vec<oneshot::Sender<()>>,
-) -> rusqlite::Result<()> {
+/// Applies one batch in one transaction; on error nothing of it is committed.
+fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let now = now_ms();
     let mut tasks = MergedTasks::default();
-    for op in batch.drain(..) {
+    for op in batch {
         match op {
             Op::Task {
                 address,
                 id,
                 payload,
                 reply_to,
+                ..
             } => {
                 tasks
                     .entry(address, id)
                     .task
-                    .get_or_insert((payload, reply_to));
+                    .get_or_insert((payload, reply_to.as_deref()));
             }
             Op::Ack { address, id } => tasks.entry(address, id).acked = true,
             Op::Attempt {
@@ -322,7 +509,7 @@ fn apply(
                 attempts,
             } => {
                 let m = tasks.entry(address, id);
-                m.attempts = Some(m.attempts.unwrap_or(0).max(attempts));
+                m.attempts = Some(m.attempts.unwrap_or(0).max(*attempts));
             }
             Op::Final {
                 address,
@@ -330,13 +517,14 @@ fn apply(
                 how,
                 reply,
             } => {
-                tasks.entry(address, id).end.get_or_insert((how, reply));
+                tasks.entry(address, id).end.get_or_insert((*how, reply));
             }
             Op::Execution {
                 address,
                 id,
                 agent,
                 reply,
+                ..
             } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO executions (address, id, agent, reply, finished_ms)
@@ -344,70 +532,13 @@ fn apply(
                 )?
                 .execute(params![address, id, agent, reply, now])?;
             }
-            Op::Flush(done) => flushed.push(done),
+            Op::Flush(_) => {}
+            #[cfg(test)]
+            Op::OnWriter(f) => f(&tx),
         }
     }
-    for (key, m) in tasks.into_ordered() {
-        write_task(&tx, &key, m, now)?;
-    }
+    tasks.write(&tx, now)?;
     tx.commit()
-}
-
-/// Writes what a batch said about one task: one INSERT when the batch saw the task
-/// itself, else the UPDATEs that bring an earlier row up to date.
-fn write_task(
-    tx: &rusqlite::Transaction<'_>,
-    (address, id): &(String, String),
-    m: Merged,
-    now: i64,
-) -> rusqlite::Result<()> {
-    if let Some((payload, reply_to)) = &m.task {
-        let (state, finished_ms, reply) = match &m.end {
-            Some((how, reply)) => (how.state(), Some(now), Some(reply)),
-            None if m.acked => ("acked", None, None),
-            None => ("pending", None, None),
-        };
-        let inserted = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO tasks
-                 (address, id, payload, reply_to, state, attempts, created_ms, acked_ms, finished_ms, reply)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                address,
-                id,
-                payload,
-                reply_to,
-                state,
-                m.attempts.unwrap_or(0),
-                now,
-                m.acked.then_some(now),
-                finished_ms,
-                reply,
-            ])?;
-        if inserted == 1 {
-            return Ok(());
-        }
-    }
-    if m.acked {
-        tx.prepare_cached(
-            "UPDATE tasks SET state = 'acked', acked_ms = ?3
-             WHERE address = ?1 AND id = ?2 AND state = 'pending'",
-        )?
-        .execute(params![address, id, now])?;
-    }
-    if let Some(attempts) = m.attempts {
-        tx.prepare_cached("UPDATE tasks SET attempts = ?3 WHERE address = ?1 AND id = ?2")?
-            .execute(params![address, id, attempts])?;
-    }
-    if let Some((how, reply)) = m.end {
-        tx.prepare_cached(
-            "UPDATE tasks SET state = ?3, reply = ?4, finished_ms = ?5
-             WHERE address = ?1 AND id = ?2 AND state IN ('pending', 'acked')",
-        )?
-        .execute(params![address, id, how.state(), reply, now])?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -469,10 +600,10 @@ mod tests {
                 other => panic!("{other}"),
             }
             if flush_each {
-                h.flush().await;
+                h.flush().await.unwrap();
             }
         }
-        h.flush().await;
+        h.flush().await.unwrap();
         let conn = journal.reader().unwrap();
         let mut stmt = conn
             .prepare(
@@ -537,7 +668,7 @@ mod tests {
         for n in 0..200 {
             h.task("b00t.a.s", &n.to_string(), &[b'x'; 1000], None);
         }
-        h.flush().await;
+        h.flush().await.unwrap();
         let wal = dir.path().join("j.db-wal");
         assert!(
             wal.metadata().unwrap().len() > 0,
@@ -595,7 +726,7 @@ mod tests {
         h.task("b00t.a.s", "t", b"{}", None);
         h.finish("b00t.a.s", "t", Final::Dead, b"dead");
         h.finish("b00t.a.s", "t", Final::Result, b"late");
-        h.flush().await;
+        h.flush().await.unwrap();
         assert!(journal.open_tasks().unwrap().is_empty());
         let conn = journal.reader().unwrap();
         let (state, reply): (String, Vec<u8>) = conn
@@ -606,3 +737,6 @@ mod tests {
         assert_eq!((state.as_str(), reply.as_slice()), ("dead", &b"dead"[..]));
     }
 }
+
+#[cfg(test)]
+mod durability_tests;
