@@ -49,6 +49,9 @@ pub async fn run(
         kind: spec.kind.clone(),
         since: clock::now_rfc3339(),
         heartbeat_ms: Some(options.heartbeat.as_millis() as u64),
+        // Where it runs, so that a second agent with this name can say where to look.
+        host: host_name(),
+        pid: Some(std::process::id()),
     };
     let status_topic = AgentChannel::Status.topic(&name);
     let offline = card.with_state(AgentState::Offline).to_json();
@@ -141,6 +144,13 @@ pub async fn run(
     bus.close(Duration::from_secs(1)).await;
     tracing::info!(agent = %name, "agent offline");
     Ok(())
+}
+
+/// This machine's (or container's) host name, when it has one.
+fn host_name() -> Option<String> {
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_string_lossy();
+    (!name.is_empty()).then(|| name.into_owned())
 }
 
 /// Subscribes to `<agent>.<skill>/task` once.

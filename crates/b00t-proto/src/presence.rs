@@ -25,6 +25,12 @@ pub struct StatusCard {
     /// How often this agent sends a heartbeat, so a viewer can tell a stale one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_ms: Option<u64>,
+    /// The host name of the machine (or container) the agent process runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The agent process's id on that host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 impl StatusCard {
@@ -71,13 +77,31 @@ mod tests {
             kind: "installer".into(),
             since: "2026-11-20T10:00:00Z".into(),
             heartbeat_ms: None,
+            host: None,
+            pid: None,
         };
         let v: serde_json::Value = serde_json::from_slice(&card.to_json()).unwrap();
         assert_eq!(v["state"], "online");
+        assert!(v.get("host").is_none() && v.get("pid").is_none(), "{v}");
         let off = card.with_state(AgentState::Offline);
         assert_eq!(
             StatusCard::parse(&off.to_json()).unwrap().state,
             AgentState::Offline
+        );
+    }
+
+    #[test]
+    fn where_it_runs_is_optional() {
+        let old = br#"{"state":"online","agent":"echo","skills":["echo"],"kind":"echo","since":"2026-11-20T10:00:00Z"}"#;
+        let card = StatusCard::parse(old).expect("a card without host and pid parses");
+        assert_eq!((card.host.as_deref(), card.pid), (None, None));
+        let new = br#"{"state":"online","agent":"echo","host":"h","pid":4242}"#;
+        let card = StatusCard::parse(new).unwrap();
+        assert_eq!((card.host.as_deref(), card.pid), (Some("h"), Some(4242)));
+        let v: serde_json::Value = serde_json::from_slice(&card.to_json()).unwrap();
+        assert_eq!(
+            (v["host"].as_str(), v["pid"].as_u64()),
+            (Some("h"), Some(4242))
         );
     }
 }

@@ -142,6 +142,8 @@ mod tests {
             kind: "echo".into(),
             since: String::new(),
             heartbeat_ms: None,
+            host: None,
+            pid: None,
         });
         p
     }

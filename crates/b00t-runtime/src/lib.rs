@@ -5,11 +5,13 @@
 //! Layout: `up` (start everything, stop it cleanly), `watcher` (the delivery loop),
 //! `gate` (what the runtime answers itself: bad addresses, unknown skills, bad tasks for
 //! agents that are offline), `tracked` (tasks waiting for an ack), `presence` (who is
-//! online), `runtime_agent` (the `runtime` agent's `agents` skill), `error`.
+//! online), `home_lock` (one `up` per home), `runtime_agent` (the `runtime` agent's
+//! `agents` skill), `error`.
 
 pub mod error;
 pub mod gate;
 pub mod groups;
+pub mod home_lock;
 pub mod launch;
 pub mod presence;
 pub mod relay;
@@ -20,5 +22,6 @@ pub mod up;
 pub mod watcher;
 
 pub use error::RuntimeError;
+pub use home_lock::{HomeLock, HomeLockError};
 pub use presence::{AgentEntry, Presence};
 pub use up::{up, Ready, UpOptions};

@@ -4,11 +4,16 @@
 //!
 //! Layout: `cli` (clap definitions), `cmd/*` (one file per command), `connect` (finding
 //! the broker for client commands), `request` (publish a task and follow its replies),
-//! `style` (colours), `shutdown` (SIGINT and SIGTERM).
+//! `style` (colours), `shutdown` (SIGINT and SIGTERM), `out` (writes that never panic),
+//! `exit` (shared exit codes).
+
+#[macro_use]
+mod out;
 
 mod cli;
 mod cmd;
 mod connect;
+mod exit;
 mod request;
 mod shutdown;
 mod style;
@@ -26,7 +31,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -35,12 +40,14 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match outcome {
         Ok(code) => code,
+        // The reader of stdout went away (`| head`): it has what it wanted.
+        Err(e) if out::is_closed_stdout(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{} {e}", style::error_label());
+            errln!("{} {e}", style::error_label());
             for cause in e.chain().skip(1) {
-                eprintln!("  Caused by: {cause}");
+                errln!("  Caused by: {cause}");
             }
-            ExitCode::from(2)
+            ExitCode::from(exit::refusal_code(&e).unwrap_or(2))
         }
     }
 }
@@ -56,7 +63,8 @@ fn init_logging(long_running: bool) {
         b00t_config::env::var(b00t_config::env::B00T_LOG).unwrap_or_else(|| default.to_owned());
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new(default)))
-        .with_writer(std::io::stderr)
+        .with_writer(|| out::LossyStderr)
+        .log_internal_errors(false)
         .with_ansi(style::colour_stderr())
         .with_target(false)
         .init();

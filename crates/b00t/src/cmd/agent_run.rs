@@ -1,5 +1,8 @@
 //! `b00t agent run <kind> --name <name>`: one agent as its own process, the same host
 //! loop as inside `b00t up`. This is how an agent runs in a container or elsewhere.
+//! It first reads the name's retained status card and refuses to start beside an agent
+//! of the same name that is online: the two would share one MQTT client id and knock
+//! each other off the broker for ever.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,18 +10,27 @@ use std::time::Duration;
 
 use anyhow::Context;
 use b00t_agents::{kinds, HostOptions, Ledger};
-use b00t_config::Home;
+use b00t_bus::{BusEvent, Qos};
+use b00t_config::{BrokerUrl, Home};
 use b00t_journal::Journal;
-use b00t_proto::Name;
+use b00t_proto::{AgentChannel, AgentState, Name, StatusCard};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::AgentRunArgs;
+use crate::exit::{self, Refusal};
 use crate::{connect, shutdown};
+
+/// How long the retained card of an agent with the same name is given to arrive.
+const CARD_WAIT: Duration = Duration::from_millis(400);
+/// How long the check waits for the broker before starting without it.
+const PROBE_CONNECT: Duration = Duration::from_secs(3);
 
 pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let name = Name::parse(&args.name).context("in `--name`")?;
     let stop = shutdown::on_signal();
+    refuse_if_online(&url, &name).await?;
     let config = home.config();
     let mut heartbeat = config.agents.heartbeat();
     let mut max_payload = config.broker.max_payload_bytes;
@@ -64,7 +76,120 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Fails with [`exit::NAME_TAKEN`] when `b00t.<name>/status` holds an online card. An
+/// unreachable broker is no reason to refuse: the host waits for it, as always.
+async fn refuse_if_online(url: &BrokerUrl, name: &Name) -> anyhow::Result<()> {
+    match online_card(url, name).await {
+        Ok(Some(card)) => Err(Refusal {
+            code: exit::NAME_TAKEN,
+            message: taken_message(&card),
+        }
+        .into()),
+        Ok(None) => Ok(()),
+        Err(e) => {
+            tracing::warn!(agent = %name, error = %e, "cannot check whether an agent with this name is online; starting anyway");
+            Ok(())
+        }
+    }
+}
+
+/// The retained card of `name` when it says online, read with a throwaway client id.
+async fn online_card(url: &BrokerUrl, name: &Name) -> anyhow::Result<Option<StatusCard>> {
+    let stop = CancellationToken::new();
+    let options = b00t_bus::BusOptions::new(
+        url.clone(),
+        format!("b00t-probe-{name}-{:08x}", fastrand::u32(..)),
+    );
+    let (bus, mut events) = b00t_bus::Bus::connect(options, &stop);
+    let found = async {
+        bus.wait_connected(PROBE_CONNECT).await?;
+        let topic = AgentChannel::Status.topic(name.as_str());
+        bus.subscribe_confirmed(&topic, Qos::AtLeastOnce, PROBE_CONNECT)
+            .await?;
+        let deadline = tokio::time::Instant::now() + CARD_WAIT;
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+            let BusEvent::Message(message) = event else {
+                continue;
+            };
+            if message.topic != topic {
+                continue;
+            }
+            // The retained card comes first; one is enough.
+            return Ok(
+                StatusCard::parse(&message.payload).filter(|c| c.state == AgentState::Online)
+            );
+        }
+        anyhow::Ok(None)
+    }
+    .await;
+    bus.close(Duration::from_millis(200)).await;
+    stop.cancel();
+    found
+}
+
+/// "agent `echo` is already online (pid 4242 on host h, since …); stop it or pick
+/// another --name".
+fn taken_message(card: &StatusCard) -> String {
+    let mut place = Vec::new();
+    match (card.pid, card.host.as_deref()) {
+        (Some(pid), Some(host)) => place.push(format!("pid {pid} on host {host}")),
+        (Some(pid), None) => place.push(format!("pid {pid}")),
+        (None, Some(host)) => place.push(format!("on host {host}")),
+        (None, None) => {}
+    }
+    if !card.since.is_empty() {
+        place.push(format!("since {}", card.since));
+    }
+    let place = if place.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", place.join(", "))
+    };
+    format!(
+        "agent `{}` is already online{place}; stop it or pick another --name",
+        card.agent
+    )
+}
+
 fn fs_create(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the state folder `{}`", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(host: Option<&str>, pid: Option<u32>, since: &str) -> StatusCard {
+        StatusCard {
+            state: AgentState::Online,
+            agent: "echo".into(),
+            skills: vec!["echo".into()],
+            kind: "echo".into(),
+            since: since.into(),
+            heartbeat_ms: None,
+            host: host.map(str::to_owned),
+            pid,
+        }
+    }
+
+    #[test]
+    fn the_refusal_says_where_the_other_runs() {
+        for (card, expected) in [
+            (
+                card(Some("h"), Some(4242), "2026-12-01T10:00:00Z"),
+                "agent `echo` is already online (pid 4242 on host h, since 2026-12-01T10:00:00Z); stop it or pick another --name",
+            ),
+            (
+                card(None, None, "2026-12-01T10:00:00Z"),
+                "agent `echo` is already online (since 2026-12-01T10:00:00Z); stop it or pick another --name",
+            ),
+            (
+                card(None, None, ""),
+                "agent `echo` is already online; stop it or pick another --name",
+            ),
+        ] {
+            assert_eq!(taken_message(&card), expected);
+        }
+    }
 }

@@ -33,16 +33,16 @@ pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
             .cloned()
             .unwrap_or_default(),
         Outcome::Error(_) | Outcome::Timeout => {
-            eprintln!("note: no runtime answered on `b00t.runtime.agents`; showing retained status cards without heartbeats");
+            errln!("note: no runtime answered on `b00t.runtime.agents`; showing retained status cards without heartbeats");
             retained_cards(&bus, &mut events).await?
         }
     };
     bus.close(Duration::from_millis(200)).await;
     if args.json {
-        println!("{}", Value::Array(agents));
+        outln!("{}", Value::Array(agents))?;
         return Ok(ExitCode::SUCCESS);
     }
-    print_table(&agents);
+    print_table(&agents)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -66,10 +66,9 @@ async fn retained_cards(
     Ok(cards.into_values().collect())
 }
 
-fn print_table(agents: &[Value]) {
+fn print_table(agents: &[Value]) -> Result<(), crate::out::StdoutError> {
     if agents.is_empty() {
-        println!("no agents have been seen on this bus");
-        return;
+        return outln!("no agents have been seen on this bus");
     }
     let colour = colour_stdout();
     let rows: Vec<[String; 6]> = agents
@@ -121,7 +120,7 @@ fn print_table(agents: &[Value]) {
             .trim_end()
             .to_owned()
     };
-    println!("{}", Paint::Bold.paint(colour, &line(header)));
+    outln!("{}", Paint::Bold.paint(colour, &line(header)))?;
     for r in &rows {
         let state = if r[1] == "online" {
             Paint::Green
@@ -129,6 +128,7 @@ fn print_table(agents: &[Value]) {
             Paint::Red
         };
         let text = line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
-        println!("{}", text.replacen(&r[1], &state.paint(colour, &r[1]), 1));
+        outln!("{}", text.replacen(&r[1], &state.paint(colour, &r[1]), 1))?;
     }
+    Ok(())
 }

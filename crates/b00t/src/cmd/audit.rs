@@ -18,7 +18,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         lines.drain(..skip);
     }
     if lines.is_empty() && !args.json {
-        eprintln!("no install decisions yet in {}", path.display());
+        errln!("no install decisions yet in {}", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let colour = colour_stdout();
@@ -27,19 +27,19 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             Ok(record) => record,
             Err((number, text)) => {
                 if args.json {
-                    println!("{text}");
+                    outln!("{text}")?;
                 } else {
-                    println!(
+                    outln!(
                         "{}",
                         Paint::Yellow
                             .paint(colour, &format!("line {number} is not a record: {text}"))
-                    );
+                    )?;
                 }
                 continue;
             }
         };
         if args.json {
-            println!("{}", serde_json::to_string(&record)?);
+            outln!("{}", serde_json::to_string(&record)?)?;
             continue;
         }
         let outcome = match record.outcome.as_str() {
@@ -48,14 +48,14 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             _ => Paint::Red.paint(colour, &format!("{:9}", record.outcome)),
         };
         let who = format!("{} ({})", record.from, record.trust);
-        println!(
+        outln!(
             "{}  {outcome}  {:28}  {:24}  {}  {} ms",
             Paint::Dim.paint(colour, &record.ts),
             record.datum,
             who,
             record.id,
             record.ms
-        );
+        )?;
         let mut details = Vec::new();
         if !record.plan.is_empty() {
             let plan: Vec<String> = record
@@ -87,7 +87,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             details.push(format!("why: {reason}"));
         }
         for d in details {
-            println!("    {}", Paint::Dim.paint(colour, &d));
+            outln!("    {}", Paint::Dim.paint(colour, &d))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -68,7 +68,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
 
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        eprintln!(
+        errln!(
             "{}",
             Paint::Dim.paint(
                 colour_stderr(),
@@ -83,7 +83,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
         let mut line = String::new();
         loop {
             if interactive {
-                eprint!("you> ");
+                err!("you> ");
                 let _ = std::io::stderr().flush();
             }
             line.clear();
@@ -131,7 +131,7 @@ impl Chat {
         let outcome = request::send(&self.bus, events, &request, |channel, reply| {
             if channel == Channel::Progress {
                 if let Some(step) = reply["step"].as_str() {
-                    eprintln!("{}", Paint::Dim.paint(dim, &format!("  · {step}")));
+                    errln!("{}", Paint::Dim.paint(dim, &format!("  · {step}")));
                 }
             }
         })
@@ -140,23 +140,23 @@ impl Chat {
         Ok(match outcome {
             Outcome::Result(reply) => {
                 let text = reply_text(&reply["body"]);
-                println!(
+                outln!(
                     "{} {text}",
                     Paint::Cyan.paint(self.colour, &format!("{name}>"))
-                );
+                )?;
                 0
             }
             Outcome::Error(reply) => {
                 let code = reply["error"]["code"].as_str().unwrap_or("error");
                 let message = reply["error"]["message"].as_str().unwrap_or("");
-                eprintln!(
+                errln!(
                     "{} {code}: {message}",
                     Paint::Red.paint(dim, &format!("{name}!"))
                 );
                 1
             }
             Outcome::Timeout => {
-                eprintln!(
+                errln!(
                     "{} no reply from `{}` within {:.0} s; is `b00t up` running? (`b00t agents` lists who is online)",
                     Paint::Red.paint(dim, &format!("{name}!")),
                     self.address,

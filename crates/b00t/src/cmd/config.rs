@@ -8,7 +8,7 @@ use crate::cli::ConfigArgs;
 
 pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     if args.default {
-        print!("{DEFAULT_CONFIG}");
+        out!("{DEFAULT_CONFIG}")?;
         return Ok(ExitCode::SUCCESS);
     }
     let home = Home::resolve(args.home.home.as_deref())?;
@@ -18,8 +18,8 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     } else {
         "defaults only: no b00t.toml".to_owned()
     };
-    println!("# home: {}", home.root().display());
-    println!("# from: {source}");
-    print!("{}", home.config().to_toml());
+    outln!("# home: {}", home.root().display())?;
+    outln!("# from: {source}")?;
+    out!("{}", home.config().to_toml())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ pub fn load(home: &Home) -> Catalog {
     let catalog = Catalog::load(&home.datum_roots());
     let colour = colour_stderr();
     for problem in catalog.problems() {
-        eprintln!("{} {problem}", Paint::Yellow.paint(colour, "warning:"));
+        errln!("{} {problem}", Paint::Yellow.paint(colour, "warning:"));
     }
     catalog
 }
@@ -29,7 +29,7 @@ pub fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
         .filter(|d| kind.as_ref().is_none_or(|k| &d.kind == k))
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&datums)?);
+        outln!("{}", serde_json::to_string_pretty(&datums)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if datums.is_empty() {
@@ -38,7 +38,7 @@ pub fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(|k| format!(" of type `{k}`"))
             .unwrap_or_default();
-        eprintln!(
+        errln!(
             "no datums{of_type} in the catalog: add `<name>.<type>.toml` files to {} (datums/README.md in the b00t repository explains the format)",
             home.root().join("datums").display()
         );
@@ -63,7 +63,7 @@ pub fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
             "{}  {hint}{deps}",
             Paint::Bold.paint(colour, &format!("{:width$}", d.id.as_str()))
         );
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -73,53 +73,54 @@ pub fn show(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
     let catalog = load(&home);
     let datum = catalog.find(&args.datum, None)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(datum)?);
+        outln!("{}", serde_json::to_string_pretty(datum)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let colour = colour_stdout();
-    let field = |name: &str, value: &str| {
+    let field = |name: &str, value: &str| -> Result<(), crate::out::StdoutError> {
         if !value.is_empty() {
             let mut lines = value.trim_end().lines();
-            println!(
+            outln!(
                 "{} {}",
                 Paint::Dim.paint(colour, &format!("{name:>13}:")),
                 lines.next().unwrap_or("")
-            );
+            )?;
             for line in lines {
-                println!("{:>14} {line}", "");
+                outln!("{:>14} {line}", "")?;
             }
         }
+        Ok(())
     };
-    println!("{}", Paint::Bold.paint(colour, datum.id.as_str()));
-    field("type", datum.kind.as_str());
-    field("hint", &datum.hint);
-    field("file", &datum.path.display().to_string());
+    outln!("{}", Paint::Bold.paint(colour, datum.id.as_str()))?;
+    field("type", datum.kind.as_str())?;
+    field("hint", &datum.hint)?;
+    field("file", &datum.path.display().to_string())?;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    field("desires", &opt(&datum.desires));
-    field("version", &opt(&datum.version));
-    field("version_regex", &opt(&datum.version_regex));
-    field("install", &opt(&datum.install));
-    field("update", &opt(&datum.update));
+    field("desires", &opt(&datum.desires))?;
+    field("version", &opt(&datum.version))?;
+    field("version_regex", &opt(&datum.version_regex))?;
+    field("install", &opt(&datum.install))?;
+    field("update", &opt(&datum.update))?;
     if datum.kind == DatumType::Apt {
-        field("package", datum.package());
+        field("package", datum.package())?;
     }
-    field("script", &opt(&datum.script));
-    field("image", &opt(&datum.image));
+    field("script", &opt(&datum.script))?;
+    field("image", &opt(&datum.image))?;
     if let Some(mcp) = &datum.mcp {
         for stdio in &mcp.stdio {
             field(
                 "mcp stdio",
                 &format!("{} {}", stdio.command, stdio.args.join(" ")),
-            );
+            )?;
             if !stdio.requires.is_empty() {
-                field("requires", &stdio.requires.join(", "));
+                field("requires", &stdio.requires.join(", "))?;
             }
         }
         if let Some(http) = &mcp.httpstream {
-            field("mcp http", &http.url);
+            field("mcp http", &http.url)?;
         }
     }
-    field("members", &datum.members.join(", "));
+    field("members", &datum.members.join(", "))?;
     field(
         "require",
         &datum
@@ -128,16 +129,16 @@ pub fn show(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
             .map(|c| c.to_string())
             .collect::<Vec<_>>()
             .join(", "),
-    );
+    )?;
     field(
         "env",
         &datum.env.keys().cloned().collect::<Vec<_>>().join(", "),
-    );
+    )?;
     let deps = dependency_names(&catalog, datum, " (not in the catalog)");
-    field("depends on", &deps.join(", "));
-    field("keywords", &datum.keywords.join(", "));
+    field("depends on", &deps.join(", "))?;
+    field("keywords", &datum.keywords.join(", "))?;
     for note in &datum.notes {
-        field("note", note);
+        field("note", note)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -165,10 +166,10 @@ pub fn deps(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
             Ok(list) => json!({"order": list.iter().map(|d| d.id.as_str()).collect::<Vec<_>>()}),
             Err(e) => json!({"error": e.to_string()}),
         };
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({"tree": root, "install": order}))?
-        );
+        )?;
         return Ok(if order.get("error").is_some() {
             ExitCode::from(1)
         } else {
@@ -176,28 +177,32 @@ pub fn deps(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let colour = colour_stdout();
-    println!("{}", Paint::Bold.paint(colour, &root.id));
-    print_children(&root, "", colour);
+    outln!("{}", Paint::Bold.paint(colour, &root.id))?;
+    print_children(&root, "", colour)?;
     match order {
         Ok(list) => {
-            println!(
+            outln!(
                 "\n{} {}",
                 Paint::Dim.paint(colour, "install order:"),
                 list.iter()
                     .map(|d| d.id.as_str())
                     .collect::<Vec<_>>()
                     .join(" → ")
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("\n{} {e}", crate::style::error_label());
+            errln!("\n{} {e}", crate::style::error_label());
             Ok(ExitCode::from(1))
         }
     }
 }
 
-fn print_children(node: &DepTree, prefix: &str, colour: bool) {
+fn print_children(
+    node: &DepTree,
+    prefix: &str,
+    colour: bool,
+) -> Result<(), crate::out::StdoutError> {
     let count = node.children.len();
     for (i, child) in node.children.iter().enumerate() {
         let last = i + 1 == count;
@@ -216,12 +221,13 @@ fn print_children(node: &DepTree, prefix: &str, colour: bool) {
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "{prefix}{branch}{}{}{mark}",
             child.id,
             Paint::Dim.paint(colour, &why)
-        );
+        )?;
         let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
-        print_children(child, &deeper, colour);
+        print_children(child, &deeper, colour)?;
     }
+    Ok(())
 }

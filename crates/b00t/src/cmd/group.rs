@@ -26,15 +26,15 @@ pub fn add(args: GroupAddArgs) -> anyhow::Result<ExitCode> {
     })?;
     let warn = Paint::Yellow.paint(colour_stderr(), "warning:");
     for problem in &report.problems {
-        eprintln!("{warn} skill not synced: {problem}");
+        errln!("{warn} skill not synced: {problem}");
     }
     let colour = colour_stdout();
     let name = group.name.as_str();
-    println!(
+    outln!(
         "created group {} at {}",
         Paint::Bold.paint(colour, name),
         group.dir.display()
-    );
+    )?;
     let skills = if report.added.is_empty() {
         format!(
             "none yet: add skill folders to {} and `b00t up` syncs them",
@@ -47,12 +47,12 @@ pub fn add(args: GroupAddArgs) -> anyhow::Result<ExitCode> {
             report.added.join(", ")
         )
     };
-    println!("  memory    {}", group.memory_file().display());
-    println!("  skills    {skills}");
-    println!("  settings  {}", group.config_file().display());
-    println!("\nChat with it while `b00t up` runs:");
-    println!("  b00t chat {name}");
-    println!("  mosquitto_pub -t b00t.{name}.chat/task -m 'hello'");
+    outln!("  memory    {}", group.memory_file().display())?;
+    outln!("  skills    {skills}")?;
+    outln!("  settings  {}", group.config_file().display())?;
+    outln!("\nChat with it while `b00t up` runs:")?;
+    outln!("  b00t chat {name}")?;
+    outln!("  mosquitto_pub -t b00t.{name}.chat/task -m 'hello'")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -62,7 +62,7 @@ pub fn list(args: GroupListArgs) -> anyhow::Result<ExitCode> {
     let list = groups.list()?;
     let warn = Paint::Yellow.paint(colour_stderr(), "warning:");
     for problem in &list.problems {
-        eprintln!("{warn} {problem}");
+        errln!("{warn} {problem}");
     }
     let rows: Vec<Row> = list.groups.iter().map(Row::of).collect();
     if args.json {
@@ -79,11 +79,11 @@ pub fn list(args: GroupListArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        eprintln!(
+        errln!(
             "no groups in {}: create one with `b00t group add <name>` (`b00t up` creates `main`)",
             groups.root().display()
         );
@@ -113,13 +113,13 @@ pub fn list(args: GroupListArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(|m| format!("  model {m}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{}  {:10}  memory {:>9}  {skills}{}",
             Paint::Bold.paint(colour, &format!("{:width$}", row.group.name.as_str())),
             privileged,
             human_bytes(row.memory_bytes),
             Paint::Dim.paint(colour, &model),
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -131,16 +131,16 @@ pub fn remove(args: GroupRemoveArgs) -> anyhow::Result<ExitCode> {
     if args.name != MAIN && args.name != GLOBAL {
         let dir = groups.dir(&args.name)?;
         if !args.yes && !confirm(&args.name, &dir)? {
-            eprintln!("kept group `{}`", args.name);
+            errln!("kept group `{}`", args.name);
             return Ok(ExitCode::from(1));
         }
     }
     let dir = groups.remove(&args.name)?;
-    println!(
+    outln!(
         "removed group `{}` ({} deleted, with its memory and history)",
         args.name,
         dir.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -152,7 +152,7 @@ fn confirm(name: &str, dir: &std::path::Path) -> anyhow::Result<bool> {
             dir.display()
         );
     }
-    eprint!(
+    err!(
         "Delete group `{name}` and everything in {} (memory, history, skills)? [y/N] ",
         dir.display()
     );

@@ -27,17 +27,17 @@ pub async fn build(args: ImageBuildArgs) -> anyhow::Result<ExitCode> {
     let stop = crate::shutdown::on_signal();
     let colour = colour_stderr();
     let info = b00t_container::build_image_with(&docker, &build, &stop, |line| {
-        eprintln!("{}", Paint::Dim.paint(colour, line));
+        errln!("{}", Paint::Dim.paint(colour, line));
     })
     .await
     .with_context(|| format!("cannot build the agent image `{}`", build.tag))?;
-    println!(
+    outln!(
         "{} {}  {}  {}",
         Paint::Green.paint(colour_stdout(), "built"),
         info.tag,
         info.id,
         human_size(info.size)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -58,25 +58,25 @@ pub async fn status(args: ImageStatusArgs) -> anyhow::Result<ExitCode> {
         ImageState::Current => ("current", Paint::Green),
     };
     match &found {
-        Some(image) => println!(
+        Some(image) => outln!(
             "{tag}  {}  {}  {}",
             paint.paint(colour, label),
             image.id,
             human_size(image.size)
-        ),
-        None => println!("{tag}  {}", paint.paint(colour, label)),
+        )?,
+        None => outln!("{tag}  {}", paint.paint(colour, label))?,
     }
     match (state, &found) {
         (ImageState::Missing, _) => {
-            println!("  build it with `b00t image build` (or let `b00t up` do it)");
+            outln!("  build it with `b00t image build` (or let `b00t up` do it)")?;
         }
         (ImageState::Stale, Some(image)) => {
-            println!("  image holds {}", display_fingerprint(&image.fingerprint));
-            println!(
+            outln!("  image holds {}", display_fingerprint(&image.fingerprint))?;
+            outln!(
                 "  binary is   {}",
                 b00t_container::binary_fingerprint(&binary)?
-            );
-            println!("  rebuild it with `b00t image build` (or let `b00t up` do it)");
+            )?;
+            outln!("  rebuild it with `b00t image build` (or let `b00t up` do it)")?;
         }
         _ => {}
     }

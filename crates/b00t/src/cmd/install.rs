@@ -68,7 +68,8 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     };
     let outcome = request::send(&bus, &mut events, &plan_request, |_, reply| {
         if args.json {
-            println!("{reply}");
+            // A closed stdout shows up again, as an error, at the result.
+            let _ = outln!("{reply}");
         }
     })
     .await?;
@@ -77,7 +78,7 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
         other => return finish(&bus, other, args.json).await,
     };
     if !args.json {
-        print_plan(&plan);
+        print_plan(&plan)?;
     }
     let todo = plan["plan"]["nodes"].as_array().map_or(0, |nodes| {
         nodes.iter().filter(|n| n["state"] != "ok").count()
@@ -89,7 +90,7 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     if let Some(blocked) = plan["blocked"].as_array().filter(|b| !b.is_empty()) {
         bus.close(Duration::from_millis(200)).await;
         for reason in blocked {
-            eprintln!(
+            errln!(
                 "{} {}",
                 crate::style::error_label(),
                 reason.as_str().unwrap_or("")
@@ -99,14 +100,14 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     }
     if todo == 0 {
         if !args.json {
-            println!("`{}` is already installed: nothing to do", datum.id);
+            outln!("`{}` is already installed: nothing to do", datum.id)?;
         }
         bus.close(Duration::from_millis(200)).await;
         return Ok(ExitCode::SUCCESS);
     }
     if plan["needs_confirmation"] == true && !args.yes && !confirm()? {
         bus.close(Duration::from_millis(200)).await;
-        eprintln!("nothing installed");
+        errln!("nothing installed");
         return Ok(ExitCode::from(1));
     }
 
@@ -135,22 +136,22 @@ fn confirm() -> anyhow::Result<bool> {
             "this install runs steps that need root or touch Docker, and there is no terminal to ask on: pass `--yes` to go ahead"
         );
     }
-    eprint!("These steps need root or touch Docker. Go ahead? [y/N] ");
+    err!("These steps need root or touch Docker. Go ahead? [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
-fn print_plan(plan: &Value) {
+fn print_plan(plan: &Value) -> Result<(), crate::out::StdoutError> {
     let colour = colour_stdout();
-    println!(
+    outln!(
         "{}",
         Paint::Bold.paint(
             colour,
             &format!("plan for {}", plan["datum"].as_str().unwrap_or("?"))
         )
-    );
+    )?;
     let nodes = plan["plan"]["nodes"]
         .as_array()
         .cloned()
@@ -183,19 +184,20 @@ fn print_plan(plan: &Value) {
             }
             run
         };
-        println!(
+        outln!(
             "{:>3}. {:width$}  {painted}  {}",
             i + 1,
             node["id"].as_str().unwrap_or("?"),
             Paint::Dim.paint(colour, &what)
-        );
+        )?;
         for reason in node["blocked"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "     {}",
                 Paint::Red.paint(colour, reason.as_str().unwrap_or(""))
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 /// Shows progress replies: a bar on a terminal, lines otherwise.
@@ -225,7 +227,7 @@ impl View {
 
     fn reply(&mut self, channel: Channel, reply: &Value) {
         if self.json {
-            println!("{reply}");
+            let _ = outln!("{reply}");
             return;
         }
         if channel != Channel::Progress {
@@ -254,8 +256,8 @@ impl View {
                     _ => String::new(),
                 };
                 match output {
-                    Some(line) => eprintln!("{count}  | {line}"),
-                    None => eprintln!("{count}{step}"),
+                    Some(line) => errln!("{count}  | {line}"),
+                    None => errln!("{count}{step}"),
                 }
             }
         }
@@ -271,7 +273,7 @@ impl View {
 async fn finish(bus: &b00t_bus::Bus, outcome: Outcome, json: bool) -> anyhow::Result<ExitCode> {
     bus.close(Duration::from_millis(200)).await;
     let colour = colour_stdout();
-    let lists = |body: &Value| {
+    let lists = |body: &Value| -> Result<(), crate::out::StdoutError> {
         for (label, paint) in [
             ("installed", Paint::Green),
             ("skipped", Paint::Dim),
@@ -282,25 +284,26 @@ async fn finish(bus: &b00t_bus::Bus, outcome: Outcome, json: bool) -> anyhow::Re
                     .as_str()
                     .or(item["error"].as_str())
                     .unwrap_or("");
-                println!(
+                outln!(
                     "{} {} {detail}",
                     paint.paint(colour, &format!("{label:>9}")),
                     item["id"].as_str().unwrap_or("?")
-                );
+                )?;
             }
         }
+        Ok(())
     };
     Ok(match outcome {
         Outcome::Result(reply) => {
             if !json {
-                lists(&reply["body"]);
+                lists(&reply["body"])?;
             }
             ExitCode::SUCCESS
         }
         Outcome::Error(reply) => {
             if !json {
-                lists(&reply["error"]["detail"]);
-                eprintln!(
+                lists(&reply["error"]["detail"])?;
+                errln!(
                     "{} {} ({})",
                     crate::style::error_label(),
                     reply["error"]["message"].as_str().unwrap_or("?"),
@@ -311,7 +314,7 @@ async fn finish(bus: &b00t_bus::Bus, outcome: Outcome, json: bool) -> anyhow::Re
             ExitCode::from(if undeliverable { 2 } else { 1 })
         }
         Outcome::Timeout => {
-            eprintln!(
+            errln!(
                 "{} no answer from the installer: is `b00t up` running with [installer] enabled?",
                 crate::style::error_label()
             );

@@ -28,13 +28,13 @@ fn edit(args: PolicyEditArgs, how: Edit) -> anyhow::Result<ExitCode> {
         Edit::Deny => "[deny] datums",
     };
     if changed {
-        println!("added `{}` to {list} of {}", args.glob, path.display());
+        outln!("added `{}` to {list} of {}", args.glob, path.display())?;
     } else {
-        println!(
+        outln!(
             "`{}` was already in {list} of {}",
             args.glob,
             path.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -43,36 +43,36 @@ pub fn list(args: PolicyListArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let listing = Policy::load(&home.policy_file())?.listing();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&listing)?);
+        outln!("{}", serde_json::to_string_pretty(&listing)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let colour = colour_stdout();
     if !listing.exists {
-        println!(
+        outln!(
             "{} does not exist: unsigned install tasks are all refused. Approve datums with `b00t policy allow <glob>`.",
             listing.path.display()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{}",
         Paint::Dim.paint(colour, &listing.path.display().to_string())
-    );
-    let show = |label: &str, items: &[String]| {
+    )?;
+    let show = |label: &str, items: &[String]| -> Result<(), crate::out::StdoutError> {
         let text = if items.is_empty() {
             "(none)".to_owned()
         } else {
             items.join(", ")
         };
-        println!(
+        outln!(
             "{}  {text}",
             Paint::Bold.paint(colour, &format!("{label:>15}"))
-        );
+        )
     };
-    show("allow datums", &listing.allow_datums);
-    show("deny datums", &listing.deny_datums);
-    show("allow managers", &listing.managers);
-    show("allow images", &listing.images);
+    show("allow datums", &listing.allow_datums)?;
+    show("deny datums", &listing.deny_datums)?;
+    show("allow managers", &listing.managers)?;
+    show("allow images", &listing.images)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -85,14 +85,14 @@ pub fn check(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
     let verdicts: Vec<_> = order.iter().map(|d| (d, policy.judge(d))).collect();
     let refused = verdicts.iter().find(|(_, v)| !v.allowed);
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "datum": datum.id,
                 "allowed": refused.is_none(),
                 "nodes": verdicts.iter().map(|(d, v)| json!({"id": d.id, "verdict": v})).collect::<Vec<_>>(),
             }))?
-        );
+        )?;
     } else {
         let colour = colour_stdout();
         let width = verdicts
@@ -106,25 +106,26 @@ pub fn check(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Paint::Red.paint(colour, "forbidden")
             };
-            println!(
+            outln!(
                 "{mark}  {:width$}  {}",
                 d.id.as_str(),
                 verdict.reasons.join("; ")
-            );
+            )?;
         }
         match refused {
-            None => println!(
+            None => outln!(
                 "\nan unsigned task may install `{}` and everything it depends on",
                 datum.id
-            ),
-            Some((d, _)) if d.id == datum.id => println!(
+            )?,
+            Some((d, _)) if d.id == datum.id => outln!(
                 "\nan unsigned task may not install `{}`: it is refused itself",
                 datum.id
-            ),
-            Some((d, _)) => println!(
+            )?,
+            Some((d, _)) => outln!(
                 "\nan unsigned task may not install `{}`: it depends on `{}`, which is refused",
-                datum.id, d.id
-            ),
+                datum.id,
+                d.id
+            )?,
         }
     }
     Ok(if refused.is_none() {

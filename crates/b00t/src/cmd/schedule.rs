@@ -37,15 +37,15 @@ pub async fn add(args: ScheduleAddArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if args.json {
-        println!("{reply}");
+        outln!("{reply}")?;
     } else {
-        println!(
+        outln!(
             "added `{}` for group `{}`: {}, next {}",
             reply["id"].as_str().unwrap_or("?"),
             reply["group"].as_str().unwrap_or("?"),
             reply["when"].as_str().unwrap_or("?"),
             reply["next"].as_str().unwrap_or("never"),
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -61,19 +61,19 @@ pub async fn list(args: ScheduleListArgs) -> anyhow::Result<ExitCode> {
     };
     let schedules = reply["schedules"].as_array().cloned().unwrap_or_default();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&schedules)?);
+        outln!("{}", serde_json::to_string_pretty(&schedules)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if schedules.is_empty() {
         match &args.group {
-            Some(group) => println!("no schedules for group `{group}`"),
+            Some(group) => outln!("no schedules for group `{group}`")?,
             None => {
-                println!("no schedules: add one with `b00t schedule add <group> --every 1h <text>`")
+                outln!("no schedules: add one with `b00t schedule add <group> --every 1h <text>`")?
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
-    print_table(&schedules);
+    print_table(&schedules)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -81,7 +81,7 @@ pub async fn remove(args: ScheduleRemoveArgs) -> anyhow::Result<ExitCode> {
     let body = json!({ "id": args.id });
     match call(&args.home, &args.broker, "remove", body).await? {
         Ok(reply) => {
-            println!("removed `{}`", reply["removed"].as_str().unwrap_or("?"));
+            outln!("removed `{}`", reply["removed"].as_str().unwrap_or("?"))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(code) => Ok(code),
@@ -115,7 +115,7 @@ async fn call(
         Outcome::Result(reply) => Ok(reply["body"].clone()),
         Outcome::Error(reply) => {
             let code = reply["error"]["code"].as_str().unwrap_or("?");
-            eprintln!(
+            errln!(
                 "{} {} ({code})",
                 error_label(),
                 reply["error"]["message"].as_str().unwrap_or("?"),
@@ -123,7 +123,7 @@ async fn call(
             Err(ExitCode::from(if code == "undeliverable" { 2 } else { 1 }))
         }
         Outcome::Timeout => {
-            eprintln!(
+            errln!(
                 "{} no answer from the scheduler within {} s: it runs inside `b00t up`; is `b00t up` running for this home (`b00t agents` lists `scheduler` when it is)?",
                 error_label(),
                 ANSWER_LIMIT.as_secs()
@@ -134,7 +134,7 @@ async fn call(
 }
 
 /// id, group, when, next, fired; then each schedule's text, dimmed.
-fn print_table(schedules: &[Value]) {
+fn print_table(schedules: &[Value]) -> Result<(), crate::out::StdoutError> {
     let colour = colour_stdout();
     let cell = |s: &Value, key: &str| match &s[key] {
         Value::String(text) => text.clone(),
@@ -167,15 +167,16 @@ fn print_table(schedules: &[Value]) {
             .to_owned()
     };
     let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    println!("{}", Paint::Bold.paint(colour, &line(&header)));
+    outln!("{}", Paint::Bold.paint(colour, &line(&header)))?;
     for (row, schedule) in rows.iter().zip(schedules) {
-        println!("{}", line(row));
+        outln!("{}", line(row))?;
         let text: String = schedule["text"]
             .as_str()
             .unwrap_or("")
             .chars()
             .take(100)
             .collect();
-        println!("  {}", Paint::Dim.paint(colour, &text.replace('\n', " ")));
+        outln!("  {}", Paint::Dim.paint(colour, &text.replace('\n', " ")))?;
     }
+    Ok(())
 }

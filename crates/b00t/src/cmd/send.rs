@@ -43,11 +43,12 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let colour = colour_stderr();
     let outcome = request::send(&bus, &mut events, &request, |channel, reply| {
         if json {
-            println!("{reply}");
+            // A closed stdout shows up again, as an error, at the result.
+            let _ = outln!("{reply}");
             return;
         }
         match channel {
-            Channel::Ack => eprintln!(
+            Channel::Ack => errln!(
                 "{} task `{id}` taken by {}.{}",
                 Paint::Dim.paint(colour, "ack"),
                 reply["agent"].as_str().unwrap_or("?"),
@@ -59,7 +60,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
                     (Some(n), None) => format!(" ({n})"),
                     _ => String::new(),
                 };
-                eprintln!(
+                errln!(
                     "{} {}{of}",
                     Paint::Blue.paint(colour, "progress"),
                     reply["step"].as_str().unwrap_or("")
@@ -73,10 +74,10 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     Ok(match outcome {
         Outcome::Result(reply) => {
             if !json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&reply["body"]).unwrap_or_default()
-                );
+                )?;
             }
             ExitCode::SUCCESS
         }
@@ -86,7 +87,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or("failed")
                 .to_owned();
             if !json {
-                eprintln!(
+                errln!(
                     "{} [{code}] {}",
                     Paint::Red.paint(colour, "error:"),
                     reply["error"]["message"].as_str().unwrap_or("")
@@ -105,12 +106,12 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
                 address.agent()
             );
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"type": "timeout", "id": id.as_str(), "message": message})
-                );
+                )?;
             } else {
-                eprintln!("{} {message}", Paint::Red.paint(colour, "timeout:"));
+                errln!("{} {message}", Paint::Red.paint(colour, "timeout:"));
             }
             ExitCode::from(2)
         }

@@ -35,18 +35,18 @@ pub fn list(args: SkillsListArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({"skills": skills, "problems": set.problems}))?
-        );
+        )?;
         return Ok(code);
     }
     let warn = Paint::Yellow.paint(colour_stderr(), "warning:");
     for problem in &set.problems {
-        eprintln!("{warn} {problem}");
+        errln!("{warn} {problem}");
     }
     if set.skills.is_empty() {
-        eprintln!(
+        errln!(
             "no skills in {}: add a folder `<name>/` holding a SKILL.md that starts with front matter (`---`, `name: <name>`, `description: …`, `---`)",
             dir.display()
         );
@@ -67,10 +67,10 @@ pub fn list(args: SkillsListArgs) -> anyhow::Result<ExitCode> {
         } else {
             description
         };
-        println!(
+        outln!(
             "{}  {description}",
             Paint::Bold.paint(colour, &format!("{:width$}", skill.name.as_str()))
-        );
+        )?;
     }
     Ok(code)
 }

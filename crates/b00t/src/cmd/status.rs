@@ -25,7 +25,7 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let plan = plan::plan(&catalog, &datum.id, !args.no_deps, &checking).await?;
     let all_ok = plan.nodes.iter().all(|n| n.state == State::Ok);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        outln!("{}", serde_json::to_string_pretty(&plan)?)?;
     } else {
         let colour = colour_stdout();
         let width = plan
@@ -40,14 +40,14 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 State::Outdated => Paint::Yellow.paint(colour, "outdated"),
                 State::Missing => Paint::Red.paint(colour, "missing "),
             };
-            println!(
+            outln!(
                 "{:width$}  {state}  {:10}  {}",
                 node.id.as_str(),
                 node.version.as_deref().unwrap_or("-"),
                 Paint::Dim.paint(colour, &node.check)
-            );
+            )?;
             for reason in &node.blocked {
-                println!("{:width$}  {}", "", Paint::Red.paint(colour, reason));
+                outln!("{:width$}  {}", "", Paint::Red.paint(colour, reason))?;
             }
         }
     }

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use b00t_config::{BrokerUrl, Home};
-use b00t_runtime::{Ready, UpOptions};
+use b00t_runtime::{HomeLock, HomeLockError, Ready, UpOptions};
 
 use crate::cli::UpArgs;
+use crate::exit::{self, Refusal};
 use crate::shutdown;
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -18,6 +19,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         .map(BrokerUrl::parse)
         .transpose()
         .context("in `--broker`")?;
+    // First, before anything writes state: one runtime per home.
+    let mut lock = lock_home(&home, &args, broker.as_ref())?;
     let options = UpOptions {
         listen: args.listen,
         broker,
@@ -27,6 +30,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let root = home.root().to_owned();
     let url_file = home.broker_url_file();
     let served = b00t_runtime::up(home, options, shutdown, |ready| {
+        let _ = lock.record(&ready.url.to_string());
         // Client commands run in this home find this bus even when `--listen` moved it.
         if let Some(dir) = url_file.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -37,10 +41,34 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         banner(ready, &root)
     })
     .await;
+    // Only the lock's holder gets here, so the file is this runtime's own.
     let _ = std::fs::remove_file(&url_file);
+    drop(lock);
     served?;
-    println!("b00t stopped");
+    let _ = outln!("b00t stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes `state/up.lock`, recording where this runtime means to serve; a second `up`
+/// ends here with [`exit::HOME_IN_USE`], having touched nothing.
+fn lock_home(home: &Home, args: &UpArgs, broker: Option<&BrokerUrl>) -> anyhow::Result<HomeLock> {
+    let intended = match broker {
+        Some(url) => url.to_string(),
+        None => match home.config().broker.external()? {
+            Some(url) => url.to_string(),
+            None => BrokerUrl::for_listen(args.listen.unwrap_or(home.config().broker.listen))
+                .to_string(),
+        },
+    };
+    match HomeLock::acquire(&home.state_dir()?, &intended) {
+        Ok(lock) => Ok(lock),
+        Err(e @ HomeLockError::Held { .. }) => Err(Refusal {
+            code: exit::HOME_IN_USE,
+            message: e.to_string(),
+        }
+        .into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn banner(ready: &Ready, home: &std::path::Path) {

@@ -1,0 +1,32 @@
+//! The exit codes shared by every command, beyond a command's own 0/1/2 (listed in the
+//! README's CLI table), and [`Refusal`]: an error that ends the command with its own code.
+
+use std::fmt;
+
+/// `b00t up`: another `b00t up` already runs for this home.
+pub const HOME_IN_USE: u8 = 3;
+/// `b00t agent run`: an agent with this name is already online.
+pub const NAME_TAKEN: u8 = 4;
+
+/// The command refuses to go on; `main` prints the message and exits with `code`.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The code of the first [`Refusal`] in `error`'s chain.
+pub fn refusal_code(error: &anyhow::Error) -> Option<u8> {
+    error
+        .chain()
+        .find_map(|e| e.downcast_ref::<Refusal>())
+        .map(|r| r.code)
+}
