@@ -1,4 +1,6 @@
-//! Every environment variable b00t reads, named in one place.
+//! Every environment variable b00t reads or sets, named in one place (the tidy test in
+//! `crates/b00t-tidy` fails on a `B00T_` name or a read of one of these written
+//! anywhere else).
 
 /// The home folder, when `--home` is not given.
 pub const B00T_HOME: &str = "B00T_HOME";
@@ -9,13 +11,33 @@ pub const B00T_LOG: &str = "B00T_LOG";
 /// Set (to anything) to turn colours off, as <https://no-color.org> asks.
 pub const NO_COLOR: &str = "NO_COLOR";
 
-/// Reads a variable, treating an empty value as unset.
-pub fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
 /// Where group agents run: `docker`, `none` (local processes) or `auto`.
 pub const CONTAINER_RUNTIME: &str = "CONTAINER_RUNTIME";
 /// Ollama's base URL for group agents, such as `http://localhost:11434`.
 pub const OLLAMA_BASE_URL: &str = "OLLAMA_BASE_URL";
 /// The Ollama model group agents use, such as `llama3.2`.
 pub const OLLAMA_MODEL: &str = "OLLAMA_MODEL";
+/// The engine b00t talks to, such as `unix:///var/run/docker.sock` (Docker's own).
+pub const DOCKER_HOST: &str = "DOCKER_HOST";
+
+/// The launch document `up` gives a group agent (JSON, see `launch::AgentLaunch`).
+pub const B00T_AGENT: &str = "B00T_AGENT";
+/// A group agent's group folder: `/workspace/group` in a container, the host path for a
+/// local process.
+pub const B00T_GROUP_DIR: &str = "B00T_GROUP_DIR";
+/// Where a group agent finds `groups/global`, when mounted.
+pub const B00T_GLOBAL_DIR: &str = "B00T_GLOBAL_DIR";
+/// Where the main group finds the home.
+pub const B00T_PROJECT_DIR: &str = "B00T_PROJECT_DIR";
+/// Set to `1` by `up` for a group agent run as a local process: stop when standard
+/// input ends (the parent is gone).
+pub const B00T_STOP_ON_EOF: &str = "B00T_STOP_ON_EOF";
+/// Set to `1` to make Docker tests fail instead of skipping when no engine answers.
+pub const B00T_REQUIRE_DOCKER: &str = "B00T_REQUIRE_DOCKER";
+/// The `fake-ollama` program `b00t bench --groups` runs, when it is not next to `b00t`.
+pub const B00T_FAKE_OLLAMA: &str = "B00T_FAKE_OLLAMA";
+
+/// Reads a variable, treating an empty value as unset.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The environment variable that carries an [`AgentLaunch`].
-pub const B00T_AGENT: &str = "B00T_AGENT";
+pub use crate::env::B00T_AGENT;
 
 /// Everything a group agent needs besides the broker URL (`B00T_BROKER`) and its
 /// folders (`B00T_GROUP_DIR`, `B00T_GLOBAL_DIR`, `B00T_PROJECT_DIR`).

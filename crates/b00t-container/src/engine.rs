@@ -102,9 +102,7 @@ async fn connect_within_to(host: &str, timeout: Duration) -> Result<Docker, Cont
 
 /// `DOCKER_HOST`, else the local socket.
 pub fn docker_host() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
+    b00t_config::env::var(b00t_config::env::DOCKER_HOST)
         .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
 }
 

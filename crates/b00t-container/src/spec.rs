@@ -29,11 +29,11 @@ pub const PROJECT_TARGET: &str = "/workspace/project";
 
 /// Tells the agent where its group folder is: `/workspace/group` in a container, the
 /// host path for a local process.
-pub const GROUP_DIR_ENV: &str = "B00T_GROUP_DIR";
+pub const GROUP_DIR_ENV: &str = b00t_config::env::B00T_GROUP_DIR;
 /// Where `groups/global` is, when mounted.
-pub const GLOBAL_DIR_ENV: &str = "B00T_GLOBAL_DIR";
+pub const GLOBAL_DIR_ENV: &str = b00t_config::env::B00T_GLOBAL_DIR;
 /// Where the home is, for `main`.
-pub const PROJECT_DIR_ENV: &str = "B00T_PROJECT_DIR";
+pub const PROJECT_DIR_ENV: &str = b00t_config::env::B00T_PROJECT_DIR;
 
 /// One group agent, as a container (or, with the `none` runtime, a local process).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bollard::Docker;
 
 /// Set to `1` to make Docker tests fail when no engine answers.
-pub const REQUIRE_DOCKER_ENV: &str = "B00T_REQUIRE_DOCKER";
+pub const REQUIRE_DOCKER_ENV: &str = b00t_config::env::B00T_REQUIRE_DOCKER;
 
 /// How long a test waits for the engine to answer.
 const WAIT: Duration = Duration::from_secs(5);

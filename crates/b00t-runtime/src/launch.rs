@@ -192,8 +192,10 @@ pub fn group_container(
     ));
     if !reach.in_container {
         // A local process stops when this b00t goes away (its stdin closes).
-        spec.env
-            .push(("B00T_STOP_ON_EOF".to_owned(), "1".to_owned()));
+        spec.env.push((
+            b00t_config::env::B00T_STOP_ON_EOF.to_owned(),
+            "1".to_owned(),
+        ));
     }
     if reach.in_container {
         // The writable folders belong to the unprivileged user the container runs as.

@@ -15,9 +15,6 @@ use b00t_config::{env, AgentLaunch, BrokerUrl};
 use b00t_proto::Name;
 use tokio_util::sync::CancellationToken;
 
-/// Set by `up` for local processes: stop when standard input ends.
-pub const STOP_ON_EOF: &str = "B00T_STOP_ON_EOF";
-
 /// The assistant of group `name`, and the launch document it was given.
 pub fn spec(
     name: &Name,
@@ -36,7 +33,7 @@ pub fn spec(
         "`--name {name}` does not match the launch document's group `{}`",
         launch.group
     );
-    let group_dir = match env::var(b00t_container::GROUP_DIR_ENV) {
+    let group_dir = match env::var(env::B00T_GROUP_DIR) {
         Some(dir) => PathBuf::from(dir),
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
@@ -48,7 +45,7 @@ pub fn spec(
     let mut bus = BusOptions::new(url.clone(), String::new());
     bus.packet_limit = (launch.max_payload_bytes * 4).max(16 * 1024 * 1024);
     let mut options = AssistantOptions::new(name.clone(), group_dir, bus);
-    options.global_dir = env::var(b00t_container::GLOBAL_DIR_ENV).map(PathBuf::from);
+    options.global_dir = env::var(env::B00T_GLOBAL_DIR).map(PathBuf::from);
     options.privileged = launch.privileged;
     options.assistant_name = launch.assistant_name.clone();
     options.ollama_url = launch.ollama_url.clone();
@@ -59,7 +56,7 @@ pub fn spec(
     options.max_tool_rounds = launch.max_tool_rounds;
     options.max_output_bytes = launch.max_output_bytes;
     options.tool_timeout = Duration::from_millis(launch.tool_timeout_ms);
-    if env::var(STOP_ON_EOF).is_some() {
+    if env::var(env::B00T_STOP_ON_EOF).is_some() {
         stop_on_eof(stop.clone());
     }
     let spec = b00t_assistant::spec(options, stop.clone())?;
