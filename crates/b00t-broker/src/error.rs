@@ -11,8 +11,6 @@ pub enum BrokerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the broker's listener on `{addr}` failed: {message}")]
-    Listener { addr: SocketAddr, message: String },
-    #[error("the broker on `{addr}` did not accept connections within {seconds} s")]
-    NotReady { addr: SocketAddr, seconds: u64 },
+    #[error("the broker already has a tap; only the runtime sets one")]
+    TapAlreadySet,
 }

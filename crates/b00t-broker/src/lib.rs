@@ -1,40 +1,42 @@
-//! The embedded MQTT broker: rumqttd's router plus one MQTT 3.1.1 listener, run inside
-//! the caller's tokio runtime instead of the threads and runtimes `Broker::start` makes.
-//! Only this crate touches rumqttd.
+//! The embedded MQTT broker: rumqttd's router behind b00t's own listener, the front
+//! door. Every client connection terminates in `connection` (rumqttd's v4 codec), which
+//! shows each message to the runtime's tap before handing it to the router through a
+//! local link. Only this crate touches rumqttd.
 //!
-//! Layout: `settings` (our knobs and the rumqttd config built from them), `guarded` (a
-//! second listener that requires per-agent credentials, for containers), `probe` (fail
-//! fast and clearly on a taken port, wait until the listener answers), `nodelay` (turn
-//! Nagle's algorithm off for every connection), `error`.
+//! Layout: `front_door` (listeners, the shared state, the connection limit),
+//! `connection` (one client: handshake, reader, forwarder, writer), `sessions` (client
+//! id takeovers), `frame` (a PUBLISH's QoS and packet id), `tap` (what the runtime
+//! plugs in), `guarded` (credentials for the containers' listener), `settings`, `error`.
 //!
-//! rumqttd has no shutdown API: the router thread and the listener task live until the
-//! process exits. `b00t up` stops its own agents, flushes its journal, then exits.
+//! rumqttd's router has no shutdown: its thread and the listeners live until the process
+//! exits. `b00t up` stops its own agents, flushes its journal, then exits.
 
+mod connection;
 mod error;
+mod frame;
+mod front_door;
 mod guarded;
-mod nodelay;
-mod probe;
+mod sessions;
 mod settings;
+mod tap;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
 
 pub use error::BrokerError;
 pub use guarded::{Credentials, GuardedListener};
-pub use settings::BrokerSettings;
+pub use settings::{BrokerSettings, DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_SUBSCRIPTIONS};
+pub use tap::{Hold, Refusal, Tap, Tapped};
+
+use front_door::{Auth, LinkFactory, Shared};
 
 /// A broker that accepts connections on `addr`.
 pub struct EmbeddedBroker {
     addr: SocketAddr,
-    settings: BrokerSettings,
-    /// Makes a listener on the router; rumqttd does not export the router channel's type.
-    new_server: NewServer,
+    shared: Arc<Shared>,
 }
-
-type NewServer = Arc<
-    dyn Fn(rumqttd::ServerSettings) -> rumqttd::Server<rumqttd::protocol::v4::V4> + Send + Sync,
->;
 
 impl std::fmt::Debug for EmbeddedBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,75 +47,67 @@ impl std::fmt::Debug for EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
-    /// Starts the router thread and the listener task, and returns once the listener
-    /// accepts connections. Must be called inside a tokio runtime.
+    /// Starts the router thread and the listener, which accepts connections once this
+    /// returns. Must be called inside a tokio runtime.
     pub async fn start(settings: BrokerSettings) -> Result<EmbeddedBroker, BrokerError> {
-        let addr = probe::claim(settings.listen)?;
-        let (router_config, server_settings) = settings.rumqttd(addr);
-        let router_tx = rumqttd::Router::new(0, router_config).spawn();
-        let new_server: NewServer = Arc::new(move |server_settings| {
-            rumqttd::Server::new(
-                server_settings,
-                router_tx.clone(),
-                rumqttd::protocol::v4::V4,
-            )
+        let listener = front_door::bind(settings.listen)?;
+        let addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let router_tx = rumqttd::Router::new(0, settings.router()).spawn();
+        let links: LinkFactory = Arc::new(move |client_id: &str, clean: bool| {
+            rumqttd::local::LinkBuilder::new(client_id, router_tx.clone())
+                .clean_session(clean)
+                .dynamic_filters(true)
+                .build()
+                .map_err(Box::new)
         });
-        serve(addr, new_server(server_settings)).await?;
+        let shared = Arc::new(Shared {
+            links,
+            limits: settings.limits(),
+            tap: OnceLock::new(),
+            sessions: Default::default(),
+            permits: Arc::new(Semaphore::new(settings.max_connections)),
+        });
+        tokio::spawn(front_door::accept(listener, shared.clone(), Auth::Open));
         tracing::info!(%addr, "embedded broker listening");
-        Ok(EmbeddedBroker {
-            addr,
-            settings,
-            new_server,
-        })
+        Ok(EmbeddedBroker { addr, shared })
     }
 
     /// Opens a second listener that requires one of `guard`'s credentials, for example on
     /// the Docker bridge's gateway address so that containers, and only they, reach the
     /// bus. Returns the address it listens on (the port is chosen when `listen`'s is 0).
     pub async fn add_guarded(&self, guard: GuardedListener) -> Result<SocketAddr, BrokerError> {
-        let addr = probe::claim(guard.listen)?;
-        let mut server_settings = self.settings.rumqttd(addr).1;
-        server_settings.name = "b00t-v4-guarded".to_owned();
-        let credentials = guard.credentials.clone();
-        server_settings.connections.set_auth_handler(
-            move |client_id: String, user: String, password: String| {
-                let ok = credentials.verify(&client_id, &user, &password);
-                if !ok {
-                    tracing::warn!(%client_id, %user, "refused a login on the guarded listener");
-                }
-                async move { ok }
-            },
-        );
-        serve(addr, (self.new_server)(server_settings)).await?;
+        let listener = front_door::bind(guard.listen)?;
+        let addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+            addr: guard.listen,
+            source,
+        })?;
+        tokio::spawn(front_door::accept(
+            listener,
+            self.shared.clone(),
+            Auth::Guarded(guard.credentials),
+        ));
         tracing::info!(%addr, "guarded listener (credentials required) listening");
         Ok(addr)
+    }
+
+    /// Shows every message to `tap` from now on. Set once; a second tap is refused.
+    pub fn set_tap(&self, tap: Arc<dyn Tap>) -> Result<(), BrokerError> {
+        self.shared
+            .tap
+            .set(tap)
+            .map_err(|_| BrokerError::TapAlreadySet)
     }
 
     /// Where the broker listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
-}
 
-/// Runs one rumqttd listener on `addr` and returns once it accepts connections.
-async fn serve(
-    addr: SocketAddr,
-    mut server: rumqttd::Server<rumqttd::protocol::v4::V4>,
-) -> Result<(), BrokerError> {
-    {
-        let listener = tokio::spawn(async move { server.start(rumqttd::LinkType::Remote).await });
-        tokio::select! {
-            ready = probe::wait_until_accepting(addr, Duration::from_secs(5)) => ready?,
-            ended = listener => {
-                let message = match ended {
-                    Ok(Err(e)) => e.to_string(),
-                    Ok(Ok(())) => "the listener stopped".to_owned(),
-                    Err(e) => e.to_string(),
-                };
-                return Err(BrokerError::Listener { addr, message });
-            }
-        }
-        nodelay::on_listener(addr);
-        Ok(())
+    /// Connections open now, across listeners.
+    pub fn connections(&self) -> usize {
+        self.shared.sessions.len()
     }
 }

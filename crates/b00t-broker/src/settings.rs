@@ -1,51 +1,76 @@
-//! Our broker knobs, and the rumqttd configuration made from them. rumqttd's sample config
-//! lets each subscription filter keep 10 segments of 100 MB in memory; a bus of small
-//! messages needs little, so the log is sized down here: 512 KiB segments, four kept
-//! besides the active one, so about 2.5 MiB per filter. A subscriber that falls further
-//! behind than that loses the oldest messages (rumqttd skips it ahead); measured with
-//! `b00t bench`, this keeps the runtime near 35 MiB after 100,000 tasks.
+//! Our broker knobs, and the rumqttd router configuration made from them. rumqttd's
+//! sample config lets each subscription filter keep 10 segments of 100 MB in memory; a
+//! bus of small messages needs little, so the log is sized down here: 512 KiB segments,
+//! four kept besides the active one, so about 2.5 MiB per filter. A subscriber that
+//! falls further behind than that loses the oldest messages (rumqttd skips it ahead);
+//! the runtime itself never subscribes to learn of tasks (the tap shows them), and
+//! requesters ask again for a reply they missed.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use rumqttd::{ConnectionSettings, RouterConfig, ServerSettings};
+use rumqttd::RouterConfig;
+
+use crate::front_door::Limits;
 
 /// What the embedded broker is asked to be.
 #[derive(Clone, Debug)]
 pub struct BrokerSettings {
     pub listen: SocketAddr,
+    /// Connections open at once, across listeners; the next client is refused.
     pub max_connections: usize,
     /// Largest MQTT packet accepted from a client.
     pub packet_limit: usize,
+    /// Distinct subscription filters one client may hold.
+    pub max_subscriptions: usize,
+    /// QoS 2 publishes one client may have sent and not yet released.
+    pub max_inflight: usize,
 }
+
+impl BrokerSettings {
+    /// Settings with the per-client limits' defaults.
+    pub fn new(listen: SocketAddr, max_connections: usize, packet_limit: usize) -> Self {
+        BrokerSettings {
+            listen,
+            max_connections,
+            packet_limit,
+            max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
+            max_inflight: DEFAULT_MAX_INFLIGHT,
+        }
+    }
+}
+
+/// Default of [`BrokerSettings::max_subscriptions`].
+pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 256;
+/// Default of [`BrokerSettings::max_inflight`].
+pub const DEFAULT_MAX_INFLIGHT: usize = 1024;
 
 /// Bytes of one in-memory log segment per subscription filter.
 const SEGMENT_BYTES: usize = 512 * 1024;
 /// Segments kept per filter besides the active one: a subscriber may lag this far behind.
 const SEGMENT_COUNT: usize = 4;
+/// Router connections beyond the front door's limit: the front door refuses first, so
+/// the router never silently drops a connection for want of room.
+const ROUTER_MARGIN: usize = 64;
 
 impl BrokerSettings {
-    pub(crate) fn rumqttd(&self, addr: SocketAddr) -> (RouterConfig, ServerSettings) {
-        let router = RouterConfig {
-            max_connections: self.max_connections,
+    pub(crate) fn router(&self) -> RouterConfig {
+        RouterConfig {
+            max_connections: self.max_connections + ROUTER_MARGIN,
             max_outgoing_packet_count: 200,
             max_segment_size: SEGMENT_BYTES,
             max_segment_count: SEGMENT_COUNT,
             ..RouterConfig::default()
-        };
-        let server = ServerSettings {
-            name: "b00t-v4".to_owned(),
-            listen: addr,
-            tls: None,
-            next_connection_delay_ms: 0,
-            connections: ConnectionSettings {
-                connection_timeout_ms: 10_000,
-                max_payload_size: self.packet_limit,
-                max_inflight_count: 200,
-                auth: None,
-                external_auth: None,
-                dynamic_filters: true,
-            },
-        };
-        (router, server)
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections,
+            max_packet: self.packet_limit,
+            max_subscriptions: self.max_subscriptions,
+            max_inflight: self.max_inflight,
+            connect_timeout: Duration::from_secs(10),
+        }
     }
 }

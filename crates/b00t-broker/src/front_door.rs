@@ -1,0 +1,101 @@
+//! The front door: b00t's own MQTT listener. Every connection terminates here, not in
+//! rumqttd's server, and reaches rumqttd's router through a local link (see
+//! `connection`). That is where the bus keeps its promises: a task is journaled before
+//! the router can PUBACK it (the tap), the connection limit refuses the next client
+//! with a CONNACK instead of wedging, client-id takeovers are ordered, and per-client
+//! limits hold.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use rumqttd::local::{LinkError, LinkRx, LinkTx};
+use rumqttd::Notification;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::sessions::Sessions;
+use crate::tap::Tap;
+use crate::Credentials;
+
+/// Opens a local link on the router for a client id (clean session or not). It blocks
+/// until the router answers, so it runs on a blocking thread.
+pub(crate) type LinkFactory =
+    Arc<dyn Fn(&str, bool) -> Result<(LinkTx, LinkRx, Notification), Box<LinkError>> + Send + Sync>;
+
+/// Limits that hold for every connection.
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_connections: usize,
+    /// Largest packet accepted from a client, in bytes.
+    pub(crate) max_packet: usize,
+    /// Distinct subscription filters one client may hold.
+    pub(crate) max_subscriptions: usize,
+    /// QoS 2 publishes one client may have received and not yet released.
+    pub(crate) max_inflight: usize,
+    /// How long a new connection has to send CONNECT.
+    pub(crate) connect_timeout: Duration,
+}
+
+/// What every listener of one broker shares.
+pub(crate) struct Shared {
+    pub(crate) links: LinkFactory,
+    pub(crate) limits: Limits,
+    /// Set once by the runtime, before it lets anyone publish tasks.
+    pub(crate) tap: OnceLock<Arc<dyn Tap>>,
+    pub(crate) sessions: Sessions,
+    /// One permit per open connection, across listeners.
+    pub(crate) permits: Arc<Semaphore>,
+}
+
+/// Who may connect on a listener.
+#[derive(Clone, Debug)]
+pub(crate) enum Auth {
+    /// Anyone (the loopback listener).
+    Open,
+    /// Only an agent with its own credentials and client id (containers).
+    Guarded(Credentials),
+}
+
+/// Accepts connections on `listener` for as long as the process runs (rumqttd's router
+/// has no shutdown either; `b00t up` exits when it is done).
+pub(crate) async fn accept(listener: TcpListener, shared: Arc<Shared>, auth: Auth) {
+    let addr = listener.local_addr().ok();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, most likely: wait instead of spinning.
+                tracing::warn!(?addr, error = %e, "accepting a connection failed; retrying in 50 ms");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, error = %e, "could not set TCP_NODELAY");
+        }
+        let permit = shared.permits.clone().try_acquire_owned().ok();
+        tokio::spawn(crate::connection::serve(
+            stream,
+            peer,
+            shared.clone(),
+            auth.clone(),
+            permit,
+        ));
+    }
+}
+
+/// Binds `addr` with the std listener (so a taken port is an error at once).
+pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, crate::BrokerError> {
+    let std_listener = std::net::TcpListener::bind(addr).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            crate::BrokerError::PortInUse { addr }
+        } else {
+            crate::BrokerError::Bind { addr, source }
+        }
+    })?;
+    std_listener
+        .set_nonblocking(true)
+        .and_then(|()| TcpListener::from_std(std_listener))
+        .map_err(|source| crate::BrokerError::Bind { addr, source })
+}

@@ -1,0 +1,108 @@
+//! How the watcher learns of messages. With the embedded broker, the front door shows it
+//! every `b00t.…` message through [`Intake`], the broker's tap, and holds each task with
+//! QoS 1 or 2 until the watcher has journaled it, so no task is PUBACKed and then
+//! missing from the journal. With an external broker, the watcher's `#` subscription
+//! feeds the same [`Feed`] ([`from_bus`]); there the journal follows the broker.
+
+use b00t_broker::{Hold, Refusal, Tap, Tapped};
+use b00t_bus::{BusEvent, Bytes, Events};
+use b00t_proto::PREFIX;
+use tokio::sync::{mpsc, oneshot};
+
+/// Messages waiting for the watcher, at most. A full feed holds the publishing
+/// connection (backpressure) rather than dropping anything.
+pub const FEED_CAPACITY: usize = 4096;
+
+/// One message for the watcher.
+#[derive(Debug)]
+pub struct Feed {
+    pub topic: String,
+    pub payload: Bytes,
+    pub retain: bool,
+    /// Answered once the message may go on to subscribers: for a task, once it is
+    /// journaled (or with why it was refused). `None` when nobody waits.
+    pub done: Option<oneshot::Sender<Result<(), Refusal>>>,
+}
+
+/// The broker's tap: feeds the watcher.
+pub struct Intake {
+    /// To the watcher; the watcher holds the receiver for as long as `up` runs.
+    feed: mpsc::Sender<Feed>,
+    /// The watcher's own connection: what it publishes (retries, dead letters, its own
+    /// answers) it already knows, and waiting on itself could deadlock a full feed.
+    own_client_id: String,
+}
+
+impl Intake {
+    pub fn new(feed: mpsc::Sender<Feed>, own_client_id: String) -> Intake {
+        Intake {
+            feed,
+            own_client_id,
+        }
+    }
+}
+
+impl Tap for Intake {
+    fn publish(&self, message: Tapped) -> Option<Hold> {
+        let ours = message
+            .topic
+            .strip_prefix(PREFIX)
+            .is_some_and(|rest| rest.starts_with('.'));
+        if !ours || message.client_id == self.own_client_id {
+            return None;
+        }
+        let is_task = message.topic.ends_with("/task") && message.qos > 0 && !message.retain;
+        let (done, wait) = if is_task {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let feed = Feed {
+            topic: message.topic,
+            payload: message.payload,
+            retain: message.retain,
+            done,
+        };
+        let (feed, wait) = match (self.feed.try_send(feed), wait) {
+            (Ok(()), None) => return None,
+            (Ok(()), Some(wait)) => {
+                return Some(Box::pin(async move { wait.await.unwrap_or(Ok(())) }))
+            }
+            // The watcher has stopped: `up` is shutting down.
+            (Err(mpsc::error::TrySendError::Closed(_)), _) => return None,
+            (Err(mpsc::error::TrySendError::Full(feed)), wait) => (feed, wait),
+        };
+        let sender = self.feed.clone();
+        Some(Box::pin(async move {
+            if sender.send(feed).await.is_err() {
+                return Ok(());
+            }
+            match wait {
+                Some(wait) => wait.await.unwrap_or(Ok(())),
+                None => Ok(()),
+            }
+        }))
+    }
+}
+
+/// Feeds the watcher from a bus subscription (an external broker).
+pub fn from_bus(mut events: Events) -> mpsc::Receiver<Feed> {
+    let (tx, rx) = mpsc::channel(FEED_CAPACITY);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let BusEvent::Message(m) = event {
+                let feed = Feed {
+                    topic: m.topic,
+                    payload: m.payload,
+                    retain: m.retain,
+                    done: None,
+                };
+                if tx.send(feed).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    rx
+}
