@@ -34,6 +34,10 @@ pub struct BrokerConfig {
     #[serde(alias = "max_payload", alias = "max_payload_size")]
     pub max_payload_bytes: usize,
     pub max_connections: usize,
+    /// Distinct subscription filters one client may hold on the embedded broker.
+    pub max_subscriptions: usize,
+    /// QoS 2 publishes one client may have sent and not yet released.
+    pub max_inflight: usize,
 }
 
 /// `[delivery]`: ack timeout, retries and dead letters.
@@ -89,6 +93,8 @@ impl Default for BrokerConfig {
             url: None,
             max_payload_bytes: 1024 * 1024,
             max_connections: 1024,
+            max_subscriptions: 256,
+            max_inflight: 1024,
         }
     }
 }
@@ -238,6 +244,12 @@ impl Config {
         }
         if b.max_connections == 0 {
             return Err(fail("broker.max_connections", "must be at least 1"));
+        }
+        if !(1..=100_000).contains(&b.max_subscriptions) {
+            return Err(fail("broker.max_subscriptions", "must be from 1 to 100000"));
+        }
+        if !(1..=65_535).contains(&b.max_inflight) {
+            return Err(fail("broker.max_inflight", "must be from 1 to 65535"));
         }
         if let Err(e) = b.external() {
             return Err(fail("broker.url", &e.to_string()));

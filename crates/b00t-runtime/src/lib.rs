@@ -5,13 +5,14 @@
 //! Layout: `up` (start everything, stop it cleanly), `watcher` (the delivery loop),
 //! `gate` (what the runtime answers itself: bad addresses, unknown skills, bad tasks for
 //! agents that are offline), `tracked` (tasks waiting for an ack), `presence` (who is
-//! online), `home_lock` (one `up` per home), `runtime_agent` (the `runtime` agent's
+//! online), `intake` (how the watcher sees messages: the broker's tap), `home_lock` (one `up` per home), `runtime_agent` (the `runtime` agent's
 //! `agents` skill), `error`.
 
 pub mod error;
 pub mod gate;
 pub mod groups;
 pub mod home_lock;
+pub mod intake;
 pub mod launch;
 pub mod presence;
 pub mod relay;

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::intake::{self, Intake};
 use crate::presence::Presence;
 use crate::watcher::{Command, Watcher, SUBSCRIBE_LIMIT};
 use crate::{groups, runtime_agent, RuntimeError};
@@ -66,9 +67,13 @@ pub async fn up(
         Some(url) => (url, None),
         None => {
             let broker = EmbeddedBroker::start(BrokerSettings {
-                listen: options.listen.unwrap_or(config.broker.listen),
-                max_connections: config.broker.max_connections,
-                packet_limit: config.broker.packet_limit(),
+                max_subscriptions: config.broker.max_subscriptions,
+                max_inflight: config.broker.max_inflight,
+                ..BrokerSettings::new(
+                    options.listen.unwrap_or(config.broker.listen),
+                    config.broker.max_connections,
+                    config.broker.packet_limit(),
+                )
             })
             .await?;
             (BrokerUrl::for_listen(broker.addr()), Some(broker))
@@ -90,15 +95,27 @@ pub async fn up(
     let journal = Journal::open(&journal_path)?;
     let presence = Presence::default();
 
-    // The watcher subscribes to everything before anyone else may publish a task.
-    let mut bus_options =
-        BusOptions::new(url.clone(), format!("b00t-runtime-{:08x}", client_suffix()));
+    // The watcher sees every message before anyone else may publish a task: through the
+    // embedded broker's tap, or its `#` subscription on an external broker.
+    let client_id = format!("b00t-runtime-{:016x}", client_suffix());
+    let mut bus_options = BusOptions::new(url.clone(), client_id.clone());
     bus_options.packet_limit = config.broker.packet_limit();
     let watcher_stop = CancellationToken::new();
     let (bus, events) = Bus::connect(bus_options, &watcher_stop);
     bus.wait_connected(Duration::from_secs(5)).await?;
-    bus.subscribe_confirmed("#", Qos::AtLeastOnce, SUBSCRIBE_LIMIT)
-        .await?;
+    let feed = match &broker {
+        Some(broker) => {
+            drop(events);
+            let (feed_tx, feed) = mpsc::channel(intake::FEED_CAPACITY);
+            broker.set_tap(Arc::new(Intake::new(feed_tx, client_id)))?;
+            feed
+        }
+        None => {
+            bus.subscribe_confirmed("#", Qos::AtLeastOnce, SUBSCRIBE_LIMIT)
+                .await?;
+            intake::from_bus(events)
+        }
+    };
     let (commands, commands_rx) = mpsc::channel(64);
     let (demands, demands_rx) = mpsc::unbounded_channel();
     let watcher = Watcher::new(
@@ -109,7 +126,7 @@ pub async fn up(
         config.broker.max_payload_bytes,
     )
     .with_launcher(groups::launchable(&home.groups_dir()), demands);
-    let watcher_task = tokio::spawn(watcher.run(events, commands_rx, watcher_stop.clone()));
+    let watcher_task = tokio::spawn(watcher.run(feed, commands_rx, watcher_stop.clone()));
     if !embedded {
         // A shared broker may already have a runtime: two would both retry and
         // dead-letter every task, and their `runtime` agents would evict each other. The
@@ -149,10 +166,18 @@ pub async fn up(
             agents_stop.clone(),
         ));
     }
+    // The scheduler fires tasks on a connection of its own: the watcher's own
+    // publishes are not shown to it (it knows them), and fired tasks must be journaled.
+    let mut scheduler_options = BusOptions::new(
+        url.clone(),
+        format!("b00t-scheduler-{:016x}", client_suffix()),
+    );
+    scheduler_options.packet_limit = config.broker.packet_limit();
+    let (scheduler_bus, _) = Bus::connect(scheduler_options, &agents_stop);
     let (scheduler, firing) = b00t_scheduler::start(
         &journal_path,
         home.groups_dir(),
-        bus.clone(),
+        scheduler_bus,
         agents_stop.clone(),
     )?;
     specs.push(scheduler);
@@ -227,11 +252,16 @@ async fn wait_online(presence: &Presence, agent: &str) -> Result<(), RuntimeErro
     Ok(())
 }
 
-fn client_suffix() -> u32 {
-    // Client ids only need to differ between runtimes; time and pid do.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    nanos ^ std::process::id().rotate_left(16)
+fn client_suffix() -> u64 {
+    // The watcher's client id is the one connection whose messages the tap does not
+    // show it, so it must not be guessable: random, not time and pid.
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        return nanos ^ u64::from(std::process::id()).rotate_left(32);
+    }
+    u64::from_le_bytes(bytes)
 }

@@ -1,20 +1,24 @@
 //! The delivery watcher: one loop over one closed [`Event`] enum. It sees every message
-//! on the bus (`#`), journals each task that has an id, waits for its ack, publishes it
-//! again when none comes, and finally dead-letters it with an `undeliverable` error. It
-//! also keeps the presence table and answers what the gate says the runtime answers.
+//! on the bus (the broker's tap, or `#` on an external broker: see `intake`), journals
+//! each task that has an id before the front door lets it through, waits for its ack,
+//! publishes it again when none comes, and finally dead-letters it with an
+//! `undeliverable` error. It also keeps the presence table and answers what the gate
+//! says the runtime answers.
 
 use std::time::Duration;
 
-use b00t_bus::{Bus, BusEvent, Bytes, Events, Message, Qos};
+use b00t_broker::Refusal;
+use b00t_bus::{Bus, Bytes, Qos};
 use b00t_config::DeliveryConfig;
 use b00t_journal::{Final, JournalHandle, OpenTask};
 use b00t_proto::{
     Address, AgentChannel, Channel, ErrorCode, Heartbeat, Reply, ReplyHead, StatusCard, PREFIX,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::gate::{self, Verdict};
+use crate::intake::Feed;
 use crate::presence::Presence;
 use crate::tracked::{Due, Key, Table};
 
@@ -47,9 +51,11 @@ pub type Launchable = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Everything the watcher loop reacts to.
 enum Event {
-    Bus(BusEvent),
+    Feed(Feed),
     Command(Command),
     Due(Key),
+    /// The journal could not commit this task: the front door refused it.
+    Refused(Key, String),
     Stop,
 }
 
@@ -63,6 +69,10 @@ pub struct Watcher {
     table: Table,
     launchable: Launchable,
     demand: Option<mpsc::UnboundedSender<Demand>>,
+    /// Tasks whose journal commit failed, from the tasks that await commits; the loop
+    /// holds the receiver.
+    refused: mpsc::Sender<(Key, String)>,
+    refused_rx: Option<mpsc::Receiver<(Key, String)>>,
 }
 
 impl Watcher {
@@ -73,6 +83,7 @@ impl Watcher {
         delivery: DeliveryConfig,
         max_payload: usize,
     ) -> Watcher {
+        let (refused, refused_rx) = mpsc::channel(256);
         let table = Table::new(
             delivery.ack_timeout(),
             delivery.retry_delay(),
@@ -87,6 +98,8 @@ impl Watcher {
             table,
             launchable: std::sync::Arc::new(|_| false),
             demand: None,
+            refused,
+            refused_rx: Some(refused_rx),
         }
     }
 
@@ -111,27 +124,31 @@ impl Watcher {
     /// Runs until `shutdown` is cancelled or the bus's events end.
     pub async fn run(
         mut self,
-        mut events: Events,
+        mut feed: mpsc::Receiver<Feed>,
         mut commands: mpsc::Receiver<Command>,
         shutdown: CancellationToken,
     ) {
+        let Some(mut refused) = self.refused_rx.take() else {
+            return;
+        };
         loop {
             let event = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => Event::Stop,
                 Some(command) = commands.recv() => Event::Command(command),
-                event = events.recv() => event.map_or(Event::Stop, Event::Bus),
+                message = feed.recv() => message.map_or(Event::Stop, Event::Feed),
+                Some((key, why)) = refused.recv() => Event::Refused(key, why),
                 key = self.table.expired() => Event::Due(key),
             };
             match event {
                 Event::Stop => break,
-                Event::Bus(BusEvent::Message(message)) => self.on_message(message).await,
-                Event::Bus(BusEvent::Connected | BusEvent::Disconnected { .. }) => {}
+                Event::Feed(message) => self.on_message(message).await,
                 Event::Command(Command::Redrive(tasks)) => self.redrive(tasks).await,
                 Event::Command(Command::Fail { agent, message }) => {
                     self.fail_waiting(&agent, &message).await
                 }
                 Event::Due(key) => self.on_due(key).await,
+                Event::Refused(key, why) => self.on_refused(key, why).await,
             }
         }
         if !self.table.is_empty() {
@@ -139,8 +156,10 @@ impl Watcher {
         }
     }
 
-    async fn on_message(&mut self, message: Message) {
+    async fn on_message(&mut self, mut message: Feed) {
+        let done = message.done.take();
         if let Some((agent, channel)) = AgentChannel::split(&message.topic) {
+            let_through(done);
             match channel {
                 AgentChannel::Status if message.payload.is_empty() => self.presence.forget(agent),
                 AgentChannel::Status => match StatusCard::parse(&message.payload) {
@@ -158,10 +177,15 @@ impl Watcher {
             return;
         }
         let Some((base, channel)) = Channel::split(&message.topic) else {
+            let_through(done);
             return;
         };
+        if channel == Channel::Task && !message.retain {
+            self.on_task(base, message.payload, done).await;
+            return;
+        }
+        let_through(done);
         match channel {
-            Channel::Task if !message.retain => self.on_task(base, message.payload).await,
             Channel::Ack => {
                 if let Some((key, agent)) = reply_key(&message.payload) {
                     if self.table.ack(&key) {
@@ -244,8 +268,16 @@ impl Watcher {
         }
     }
 
-    async fn on_task(&mut self, base: &str, payload: Bytes) {
+    /// Judges and journals a task; `done` is answered once the journal holds it, so that
+    /// the front door lets the task through only then.
+    async fn on_task(
+        &mut self,
+        base: &str,
+        payload: Bytes,
+        done: Option<oneshot::Sender<Result<(), Refusal>>>,
+    ) {
         let launchable = self.launchable.clone();
+        let mut journaled: Option<Key> = None;
         match gate::judge(
             base,
             &payload,
@@ -258,6 +290,7 @@ impl Watcher {
                 if !self.table.knows(&key) {
                     self.journal
                         .task(&key.0, &key.1, &payload, reply_to.as_deref());
+                    journaled = Some(key.clone());
                     self.want_if_offline(&key.0);
                     self.table.track(key, payload, reply_to, 0);
                 }
@@ -270,6 +303,7 @@ impl Watcher {
                 tracing::info!(address = %key.0, id = %key.1, "holding a task for an agent that is starting");
                 self.journal
                     .task(&key.0, &key.1, &payload, reply_to.as_deref());
+                journaled = Some(key.clone());
                 self.want_if_offline(&key.0);
                 self.table.track(key, Bytes::from(payload), reply_to, 0);
             }
@@ -285,6 +319,56 @@ impl Watcher {
                     .await;
             }
         }
+        self.release_when_committed(done, journaled);
+    }
+
+    /// Lets the front door pass a task on once what was just journaled is committed.
+    /// The runtime's own answers (`journaled` is `None`) go on at once, as before.
+    fn release_when_committed(
+        &self,
+        done: Option<oneshot::Sender<Result<(), Refusal>>>,
+        journaled: Option<Key>,
+    ) {
+        let Some(done) = done else {
+            return;
+        };
+        let Some(key) = journaled else {
+            let_through(Some(done));
+            return;
+        };
+        let (journal, refused) = (self.journal.clone(), self.refused.clone());
+        tokio::spawn(async move {
+            match journal.flush().await {
+                Ok(()) => {
+                    let _ = done.send(Ok(()));
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    let _ = done.send(Err(Refusal(why.clone())));
+                    let _ = refused.send((key, why)).await;
+                }
+            }
+        });
+    }
+
+    /// A task the journal could not hold was refused: forget it and tell its sender.
+    async fn on_refused(&mut self, key: Key, why: String) {
+        let Some(task) = self.table.get(&key) else {
+            return;
+        };
+        let base = task.reply_to.clone().unwrap_or_else(|| key.0.clone());
+        self.table.finish(&key);
+        let (agent, skill) = match Address::parse(&key.0) {
+            Ok(a) => (a.agent().as_str().to_owned(), a.skill().as_str().to_owned()),
+            Err(_) => return,
+        };
+        let message = format!(
+            "the bus could not journal task `{}`, so it was not delivered: {why}; send it again once the journal's disk has room",
+            key.1
+        );
+        tracing::error!(address = %key.0, id = %key.1, "refused a task: {message}");
+        let reply = Reply::error(&key.1, &agent, &skill, ErrorCode::Failed, message).to_json();
+        self.publish(&format!("{base}/error"), reply).await;
     }
 
     /// Asks for the agent of `address` when it can be started and is offline.
@@ -384,6 +468,13 @@ impl Watcher {
         {
             tracing::warn!(%topic, error = %e, "runtime publish failed");
         }
+    }
+}
+
+/// Lets the front door pass a message on at once.
+fn let_through(done: Option<oneshot::Sender<Result<(), Refusal>>>) {
+    if let Some(done) = done {
+        let _ = done.send(Ok(()));
     }
 }
 

@@ -49,11 +49,11 @@ fn now_ms() -> i64 {
 
 impl Harness {
     async fn start(home: &Path) -> Harness {
-        let broker = EmbeddedBroker::start(BrokerSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_connections: 16,
-            packet_limit: 1 << 20,
-        })
+        let broker = EmbeddedBroker::start(BrokerSettings::new(
+            "127.0.0.1:0".parse().unwrap(),
+            16,
+            1 << 20,
+        ))
         .await
         .unwrap();
         let url = BrokerUrl::for_listen(broker.addr());

@@ -58,11 +58,11 @@ impl Answer {
 impl Bench {
     /// A broker, the fake Ollama serving `llama3.2:latest`, `groups/global/` and a client.
     pub async fn start() -> Bench {
-        let broker = EmbeddedBroker::start(BrokerSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_connections: 64,
-            packet_limit: 1 << 20,
-        })
+        let broker = EmbeddedBroker::start(BrokerSettings::new(
+            "127.0.0.1:0".parse().unwrap(),
+            64,
+            1 << 20,
+        ))
         .await
         .unwrap();
         let url = BrokerUrl::for_listen(broker.addr());
