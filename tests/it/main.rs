@@ -25,12 +25,14 @@ pub(crate) use both_modes;
 
 mod assistant;
 mod bad_input;
+mod burst;
 mod cli;
 mod config;
 mod containers;
 mod delivery;
 mod groups;
 mod installer;
+mod lifecycle;
 mod presence;
 mod protocol;
 mod restart;

@@ -1,0 +1,151 @@
+//! The bus keeps its promise under load: every task the broker PUBACKs is in the
+//! journal, whatever else floods the broker. Driven by `mosquitto_pub -l` (one message
+//! per line, as fast as it can), and checked in the SQLite file itself with Python's
+//! sqlite3, so nothing of b00t's own reads its own journal.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Bus, Home, Mode};
+
+/// Publishes `lines` on `topic`, one message each, with `mosquitto_pub -l`; returns once
+/// every message was sent (and, at QoS 1, acknowledged).
+fn publish_lines(port: u16, topic: &str, qos: &str, lines: impl Iterator<Item = String>) {
+    let mut child = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            qos,
+            "-t",
+            topic,
+            "-l",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run mosquitto_pub");
+    {
+        let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
+        for line in lines {
+            writeln!(stdin, "{line}").expect("write to mosquitto_pub");
+        }
+    }
+    let status = child.wait().expect("mosquitto_pub");
+    assert!(status.success(), "mosquitto_pub -l to `{topic}` failed");
+}
+
+/// Runs one SQL query on the journal with Python's sqlite3 and returns its one number.
+fn journal_count(home: &Path, sql: &str) -> i64 {
+    let db = home.join("state/journal.db");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(sys.argv[2]).fetchone()[0])",
+        ])
+        .arg(&db)
+        .arg(sql)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python3 sqlite3 on {}: {}",
+        db.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn every_task_of_a_qos1_burst_is_journaled_and_answered() {
+    const TASKS: usize = 20_000;
+    let home = Home::new("[delivery]\nack_timeout_ms = 60000\n");
+    let bus = Bus::start(Mode::Embedded, &home);
+    publish_lines(
+        bus.port,
+        "b00t.echo.echo/task",
+        "1",
+        (0..TASKS).map(|i| format!(r#"{{"id":"burst-{i}","body":{i}}}"#)),
+    );
+    // Every task was PUBACKed, so every one is in the journal now.
+    let journaled = journal_count(
+        home.path(),
+        "select count(*) from tasks where address = 'b00t.echo.echo' and id like 'burst-%'",
+    );
+    assert_eq!(
+        journaled, TASKS as i64,
+        "tasks PUBACKed but missing from the journal"
+    );
+    // And every one is answered, once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = journal_count(
+            home.path(),
+            "select count(*) from executions where address = 'b00t.echo.echo' and id like 'burst-%'",
+        );
+        if done == TASKS as i64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of {TASKS} tasks were executed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(bus.runtime_is_alive());
+}
+
+#[test]
+fn a_qos0_flood_costs_no_task_of_an_offline_agent() {
+    const TASKS: usize = 100;
+    let home =
+        Home::new("[delivery]\nack_timeout_ms = 300\nretry_delay_ms = 200\nmax_retries = 1\n");
+    let bus = Bus::start(Mode::Embedded, &home);
+    let port = bus.port;
+    let flood = std::thread::spawn(move || {
+        let junk = "x".repeat(1000);
+        publish_lines(
+            port,
+            "flood/unrelated",
+            "0",
+            (0..100_000).map(|_| junk.clone()),
+        );
+    });
+    publish_lines(
+        bus.port,
+        "b00t.nobody.work/task",
+        "1",
+        (0..TASKS).map(|i| format!(r#"{{"id":"off-{i}"}}"#)),
+    );
+    flood.join().expect("the flood");
+    assert_eq!(
+        journal_count(
+            home.path(),
+            "select count(*) from tasks where id like 'off-%'"
+        ),
+        TASKS as i64
+    );
+    // Each is retried once and then dead-lettered: none is left open.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dead = journal_count(
+            home.path(),
+            "select count(*) from tasks where id like 'off-%' and state = 'dead'",
+        );
+        if dead == TASKS as i64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {dead} of {TASKS} tasks were dead-lettered"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(bus.runtime_is_alive());
+}
