@@ -315,9 +315,29 @@ impl Host {
                     ),
                 ),
             };
-            let payload = reply.to_json();
+            let mut payload = reply.to_json();
+            let mut reply = reply;
             let owed = if once {
-                host.ledger.finish(&address_key, &id, &payload).await
+                match host.ledger.finish(&address_key, &id, &payload).await {
+                    Ok(owed) => owed,
+                    Err(not_recorded) => {
+                        // Never publish a result that is not recorded: a copy of the
+                        // task would run it again and answer differently.
+                        tracing::error!(agent, id = %id, error = %not_recorded.error, "execution record not committed; the task gets an error instead of its reply");
+                        reply = Reply::error(
+                            &id,
+                            agent,
+                            &skill,
+                            ErrorCode::Failed,
+                            format!(
+                                "{}; task `{id}` ran but its reply is withheld because it could not be recorded; send the task again once that is fixed",
+                                not_recorded.error
+                            ),
+                        );
+                        payload = reply.to_json();
+                        not_recorded.owed
+                    }
+                }
             } else {
                 Vec::new()
             };
@@ -365,11 +385,11 @@ mod tests {
     }
 
     async fn start() -> (CancellationToken, Bus, b00t_bus::Events) {
-        let broker = EmbeddedBroker::start(BrokerSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_connections: 16,
-            packet_limit: 1 << 20,
-        })
+        let broker = EmbeddedBroker::start(BrokerSettings::new(
+            "127.0.0.1:0".parse().unwrap(),
+            16,
+            1 << 20,
+        ))
         .await
         .unwrap();
         let url = BrokerUrl::for_listen(broker.addr());

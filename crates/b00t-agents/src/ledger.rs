@@ -5,12 +5,14 @@
 //! a journal, every finished execution is also committed there before its result is
 //! published, and a task missing from memory is looked up in it: the guarantee then
 //! holds across restarts and for the journal's whole retention. Without a journal (an
-//! agent process run without `--state`) the window is the guarantee.
+//! agent process run without `--state`) the window is the guarantee. A record the journal
+//! could not commit is an error to `finish` and leaves nothing behind: the task's result
+//! is not published, and a later copy of the same id runs again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use b00t_journal::{ExecutionLookup, Journal, JournalHandle};
+use b00t_journal::{ExecutionLookup, Journal, JournalError, JournalHandle};
 
 use crate::AgentError;
 
@@ -24,6 +26,15 @@ pub enum Begin {
     Running,
     /// Finished: send this stored final reply again.
     Done(Vec<u8>),
+}
+
+/// A final reply the journal could not commit: it must not be published.
+#[derive(Debug)]
+pub struct NotRecorded {
+    /// Why: names the journal file and the cause.
+    pub error: JournalError,
+    /// Reply bases of the duplicates that came while the task ran, owed the error reply.
+    pub owed: Vec<String>,
 }
 
 type Key = (String, String);
@@ -120,18 +131,40 @@ impl Ledger {
 
     /// Records the final reply once it is durable (when journaled), and returns the reply
     /// bases of the duplicates that came while it ran, which are owed the reply too.
-    pub async fn finish(&self, address: &str, id: &str, reply: &[u8]) -> Vec<String> {
-        if let Some(store) = &self.store {
-            let _ = store
-                .writer
-                .execution(&self.agent, address, id, reply)
-                .await;
-        }
+    ///
+    /// When the journal cannot commit the record the task is forgotten, not marked
+    /// finished: its reply must not be published (the caller answers with the error
+    /// instead), and a later copy of the same id runs again.
+    pub async fn finish(
+        &self,
+        address: &str,
+        id: &str,
+        reply: &[u8],
+    ) -> Result<Vec<String>, NotRecorded> {
+        let committed = match &self.store {
+            Some(store) => {
+                store
+                    .writer
+                    .execution(&self.agent, address, id, reply)
+                    .await
+            }
+            None => Ok(()),
+        };
         let mut state = self.state.lock().expect("ledger lock");
         let key = (address.to_owned(), id.to_owned());
-        match state.entries.insert(key, Entry::Done(reply.to_vec())) {
-            Some(Entry::Running(waiting)) => waiting,
-            _ => Vec::new(),
+        match committed {
+            Ok(()) => match state.entries.insert(key, Entry::Done(reply.to_vec())) {
+                Some(Entry::Running(waiting)) => Ok(waiting),
+                _ => Ok(Vec::new()),
+            },
+            Err(error) => {
+                let owed = match state.entries.remove(&key) {
+                    Some(Entry::Running(waiting)) => waiting,
+                    _ => Vec::new(),
+                };
+                state.order.retain(|k| *k != key);
+                Err(NotRecorded { error, owed })
+            }
         }
     }
 
@@ -172,7 +205,7 @@ mod tests {
         assert_eq!(l.begin("b00t.a.s", "1", "other"), Begin::Running);
         assert_eq!(l.begin("b00t.a.s", "1", "other"), Begin::Running);
         assert_eq!(l.begin("b00t.a.t", "1", "base"), Begin::New, "per address");
-        let owed = l.finish("b00t.a.s", "1", b"r").await;
+        let owed = l.finish("b00t.a.s", "1", b"r").await.unwrap();
         assert_eq!(owed, ["other"], "each duplicate's base, once");
         assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::Done(b"r".to_vec()));
     }
@@ -185,7 +218,7 @@ mod tests {
         };
         assert_eq!(l.begin("x", "running", "b"), Begin::New);
         l.begin("x", "1", "b");
-        l.finish("x", "1", b"1").await;
+        l.finish("x", "1", b"1").await.unwrap();
         l.begin("x", "2", "b");
         assert_eq!(l.len(), 2);
         assert_eq!(
@@ -211,7 +244,7 @@ mod tests {
             ..Ledger::journaled("a", &journal).unwrap()
         };
         l.begin("b00t.a.s", "7", "b");
-        l.finish("b00t.a.s", "7", b"stored").await;
+        l.finish("b00t.a.s", "7", b"stored").await.unwrap();
         for n in 0..3 {
             l.begin("b00t.a.s", &n.to_string(), "b");
         }
@@ -232,5 +265,97 @@ mod tests {
         );
         assert_eq!(l.begin("b00t.a.s", "8", "b"), Begin::New);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A tmpfs mounted on a fresh folder, unmounted (lazily) and removed on drop.
+    struct Tmpfs(std::path::PathBuf);
+
+    impl Tmpfs {
+        fn mount(size: &str) -> Result<Tmpfs, String> {
+            let dir = std::env::temp_dir().join(format!(
+                "b00t-ledger-full-{}-{}",
+                std::process::id(),
+                b00t_journal::now_ms()
+            ));
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let out = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(&dir)
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                std::fs::remove_dir(&dir).ok();
+                return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+            }
+            Ok(Tmpfs(dir))
+        }
+
+        /// Writes a file until the disk is full; returns it.
+        fn fill(&self) -> std::path::PathBuf {
+            use std::io::Write;
+            let filler = self.0.join("filler");
+            let mut file = std::fs::File::create(&filler).unwrap();
+            while file.write_all(&[0u8; 4096]).is_ok() {}
+            while file.write_all(&[0u8]).is_ok() {}
+            filler
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+            std::fs::remove_dir_all(&self.0).ok();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_that_does_not_commit_is_an_error_and_leaves_the_task_unfinished() {
+        let fs = match Tmpfs::mount("1m") {
+            Ok(fs) => fs,
+            Err(why) => {
+                // The journal's own tests cover a full database with max_page_count.
+                eprintln!("skipping the full-disk ledger test: cannot mount a tmpfs ({why})");
+                return;
+            }
+        };
+        let path = fs.0.join("journal.db");
+        let journal = Journal::open(&path).unwrap();
+        let l = Ledger::journaled("a", &journal).unwrap();
+        let big = vec![b'r'; 128 * 1024];
+        assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::New);
+        assert_eq!(l.begin("b00t.a.s", "1", "dup"), Begin::Running);
+        let filler = fs.fill();
+        let not_recorded = l.finish("b00t.a.s", "1", &big).await.unwrap_err();
+        let message = not_recorded.error.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("database or disk is full"), "{message}");
+        assert_eq!(
+            not_recorded.owed,
+            ["dup"],
+            "the duplicate is owed the error"
+        );
+        assert_eq!(
+            l.begin("b00t.a.s", "1", "base"),
+            Begin::New,
+            "not finished: a copy runs again"
+        );
+
+        std::fs::remove_file(&filler).unwrap();
+        assert!(l.finish("b00t.a.s", "1", &big).await.unwrap().is_empty());
+        assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::Done(big.clone()));
+        drop(l);
+        journal.close().await;
+        let journal = Journal::open(&path).unwrap();
+        let l = Ledger::journaled("a", &journal).unwrap();
+        assert_eq!(
+            l.begin("b00t.a.s", "1", "base"),
+            Begin::Done(big),
+            "committed"
+        );
+        drop(l);
+        journal.close().await;
     }
 }
