@@ -31,6 +31,7 @@ mod config;
 mod containers;
 mod delivery;
 mod groups;
+mod hostile;
 mod installer;
 mod lifecycle;
 mod presence;

@@ -188,11 +188,13 @@ impl Watcher {
         match channel {
             Channel::Ack => {
                 if let Some((key, agent)) = reply_key(&message.payload) {
+                    // Only acks of tasks it tracks count: a forged ack for an id nobody
+                    // sent must not make the supervisor hold an agent busy for ever.
                     if self.table.ack(&key) {
                         self.journal.ack(&key.0, &key.1);
-                    }
-                    if self.demand.is_some() && (self.launchable)(&agent) {
-                        self.tell(Demand::Acked { agent, id: key.1 });
+                        if self.demand.is_some() && (self.launchable)(&agent) {
+                            self.tell(Demand::Acked { agent, id: key.1 });
+                        }
                     }
                 }
             }

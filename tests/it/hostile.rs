@@ -1,0 +1,75 @@
+//! Hostile clients against the real `b00t up`: filling the connection limit and
+//! connecting one client id again and again (rumqttd 0.20's own server panicked here and
+//! refused every later client until a restart). The bus refuses cleanly and serves on.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::support::{Bus, Home, Mode};
+
+fn connect_packet(client_id: &str) -> Vec<u8> {
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60];
+    body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
+    body.extend_from_slice(client_id.as_bytes());
+    let mut packet = vec![0x10, body.len() as u8];
+    packet.extend(body);
+    packet
+}
+
+/// Connects with a raw CONNECT; returns the stream and the CONNACK's return code (None
+/// when the broker closed without one).
+fn raw_connect(port: u16, client_id: &str) -> (TcpStream, Option<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+        .write_all(&connect_packet(client_id))
+        .expect("send CONNECT");
+    let mut connack = [0u8; 4];
+    let code = stream.read_exact(&mut connack).ok().map(|()| connack[3]);
+    (stream, code)
+}
+
+#[test]
+fn a_full_connection_limit_and_client_id_takeovers_do_not_wedge_the_broker() {
+    let home = Home::new("[broker]\nmax_connections = 24\n");
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut held = Vec::new();
+    let mut refused = None;
+    for i in 0..40 {
+        let (stream, code) = raw_connect(bus.port, &format!("hog-{i}"));
+        match code {
+            Some(0) => held.push(stream),
+            other => {
+                refused = Some(other);
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        refused,
+        Some(Some(3)),
+        "the next client gets CONNACK 3 (server unavailable)"
+    );
+    // At the limit, one client id again and again, and a taken one.
+    for _ in 0..30 {
+        let _ = raw_connect(bus.port, "hog-0");
+        let _ = raw_connect(bus.port, "twice");
+    }
+    held.clear();
+    // Places free up as the broker sees the closed connections; then everyone is served.
+    let mut results = bus.sub("b00t.echo.echo/result");
+    bus.publish("b00t.echo.echo/task", r#"{"id":"after-the-hogs"}"#);
+    results.wait("b00t.echo.echo/result", "after-the-hogs");
+    let (_again, code) = raw_connect(bus.port, "twice");
+    assert_eq!(code, Some(0));
+    let (_taken_over, code) = raw_connect(bus.port, "twice");
+    assert_eq!(
+        code,
+        Some(0),
+        "a second connection with one client id takes it over"
+    );
+    assert!(bus.runtime_is_alive());
+}
