@@ -96,9 +96,11 @@ async fn refuse_if_online(url: &BrokerUrl, name: &Name) -> anyhow::Result<()> {
 /// The retained card of `name` when it says online, read with a throwaway client id.
 async fn online_card(url: &BrokerUrl, name: &Name) -> anyhow::Result<Option<StatusCard>> {
     let stop = CancellationToken::new();
+    // Not the agent's own id (that would evict the other), but one a guarded listener
+    // accepts with this agent's credentials: `b00t-agent-<name>-…`.
     let options = b00t_bus::BusOptions::new(
         url.clone(),
-        format!("b00t-probe-{name}-{:08x}", fastrand::u32(..)),
+        format!("b00t-agent-{name}-probe-{:08x}", fastrand::u32(..)),
     );
     let (bus, mut events) = b00t_bus::Bus::connect(options, &stop);
     let found = async {
