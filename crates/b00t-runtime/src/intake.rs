@@ -1,7 +1,7 @@
 //! How the watcher learns of messages. With the embedded broker, the front door shows it
-//! every `b00t.…` message through [`Intake`], the broker's tap, and holds each task with
-//! QoS 1 or 2 until the watcher has journaled it, so no task is PUBACKed and then
-//! missing from the journal. With an external broker, the watcher's `#` subscription
+//! every `b00t.…` message through [`Intake`], the broker's tap, and holds each task until
+//! the watcher has journaled it, so no task is PUBACKed (or delivered) and then missing
+//! from the journal. With an external broker, the watcher's `#` subscription
 //! feeds the same [`Feed`] ([`from_bus`]); there the journal follows the broker.
 
 use b00t_broker::{Hold, Refusal, Tap, Tapped};
@@ -51,7 +51,9 @@ impl Tap for Intake {
         if !ours || message.client_id == self.own_client_id {
             return None;
         }
-        let is_task = message.topic.ends_with("/task") && message.qos > 0 && !message.retain;
+        // Every task waits for its journal row, QoS 0 too: it reaches its agent only once
+        // the journal holds it (a QoS 1 or 2 task is acknowledged only then, too).
+        let is_task = message.topic.ends_with("/task") && !message.retain;
         let (done, wait) = if is_task {
             let (tx, rx) = oneshot::channel();
             (Some(tx), Some(rx))
