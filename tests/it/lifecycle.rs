@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::{b00t_bin, free_port, require_tool, Bus, Home, Mode, SOON};
+use crate::support::{b00t_bin, free_port, require_tool, Bus, Home, Mode, Runtime, SOON};
 
 /// `b00t up` stops within this long of SIGINT or SIGTERM, whatever it was doing.
 const STOP_LIMIT: Duration = Duration::from_secs(5);
@@ -82,6 +82,8 @@ fn a_second_sigint_ends_a_stuck_up_at_once_with_130() {
         .expect("`b00t up` still runs 2 s after the second SIGINT");
     assert_eq!(status.code(), Some(130), "{status:?}");
     assert!(second.elapsed() < Duration::from_secs(2));
+    // The forced exit released the home's lock: the next `up` starts.
+    let _next = Runtime::embedded(&home, free_port());
 }
 
 #[test]

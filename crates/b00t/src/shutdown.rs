@@ -3,12 +3,25 @@
 //! [`FORCE_AFTER`] without the command having ended, exits the process at once with
 //! 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
 
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 /// How long a command has to stop after the first signal before the process exits anyway.
 pub const FORCE_AFTER: Duration = Duration::from_millis(4_800);
+
+/// Files a forced exit removes, since no destructor or clean-up code runs then.
+static REMOVE_ON_FORCED_EXIT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes `path` if the process is forced to exit (`up`'s `state/broker.url`, so that
+/// clients do not look for a bus that is gone).
+pub fn remove_on_forced_exit(path: PathBuf) {
+    if let Ok(mut paths) = REMOVE_ON_FORCED_EXIT.lock() {
+        paths.push(path);
+    }
+}
 
 /// A token cancelled on the first SIGINT or SIGTERM.
 pub fn on_signal() -> CancellationToken {
@@ -39,6 +52,11 @@ pub fn on_signal() -> CancellationToken {
         };
         // No destructors run: whatever was still stopping is abandoned, as on SIGKILL,
         // but state/up.lock is released by the kernel all the same.
+        if let Ok(paths) = REMOVE_ON_FORCED_EXIT.lock() {
+            for path in paths.iter() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         std::process::exit(code);
     });
     token

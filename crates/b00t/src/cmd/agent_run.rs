@@ -148,8 +148,11 @@ fn taken_message(card: &StatusCard) -> String {
         format!(" ({})", place.join(", "))
     };
     format!(
-        "agent `{}` is already online{place}; stop it or pick another --name",
-        card.agent
+        "agent `{agent}` is already online{place}; stop it or pick another --name\n  \
+         hint: if it is gone and the broker kept a stale card, clear it with \
+         `mosquitto_pub -r -n -t {topic}`",
+        agent = card.agent,
+        topic = AgentChannel::Status.topic(&card.agent),
     )
 }
 
@@ -191,7 +194,13 @@ mod tests {
                 "agent `echo` is already online; stop it or pick another --name",
             ),
         ] {
-            assert_eq!(taken_message(&card), expected);
+            let message = taken_message(&card);
+            let (first, hint) = message.split_once('\n').expect("a hint line");
+            assert_eq!(first, expected);
+            assert_eq!(
+                hint,
+                "  hint: if it is gone and the broker kept a stale card, clear it with `mosquitto_pub -r -n -t b00t.echo/status`"
+            );
         }
     }
 }

@@ -29,6 +29,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown::on_signal();
     let root = home.root().to_owned();
     let url_file = home.broker_url_file();
+    shutdown::remove_on_forced_exit(url_file.clone());
     let served = b00t_runtime::up(home, options, shutdown, |ready| {
         let _ = lock.record(&ready.url.to_string());
         // Client commands run in this home find this bus even when `--listen` moved it.
