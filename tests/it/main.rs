@@ -30,6 +30,7 @@ mod cli;
 mod config;
 mod containers;
 mod delivery;
+mod durability;
 mod groups;
 mod hostile;
 mod installer;

@@ -36,14 +36,6 @@ pub enum JournalError {
         cause: String,
         hint: &'static str,
     },
-    /// Fire-and-forget entries failed twice and were dropped; the next `flush` says so.
-    #[error("journal `{path}` dropped {count} entries that failed to commit twice (last cause: {cause}); {hint}")]
-    Lost {
-        path: PathBuf,
-        count: usize,
-        cause: String,
-        hint: &'static str,
-    },
     #[error(
         "the journal writer for `{path}` has stopped; nothing more is recorded; restart `b00t up`"
     )]

@@ -7,8 +7,10 @@
 //! commit failed (disk full, read-only, I/O error). A failed batch is rolled back and the
 //! thread goes on; its fire-and-forget operations (`task`, `ack`, `attempt`, `finish`) are
 //! tried once more with the next batch (or alone after [`RETRY_AFTER`]), then dropped
-//! with an error in the log, and the next `flush` reports how many were lost. Waited
-//! operations are never retried: their waiter was told they failed.
+//! with an error in the log naming how many. Waited operations are never retried: their
+//! waiter was told they failed. So a `flush` that resolves to `Ok` says its own batch
+//! committed, not that no fire-and-forget entry was ever dropped; whoever needs one
+//! entry to be durable waits on it (`task_durable`, `execution`).
 //!
 //! Backpressure: the queue holds [`QUEUE`] operations; a send waits while it is full.
 //! Sends stay synchronous so that callers in sync code (the watcher's loop) keep working;
@@ -349,9 +351,9 @@ impl JournalHandle {
         committed
     }
 
-    /// Resolves once everything sent before this call is committed. An error says the
-    /// commit failed, or that earlier fire-and-forget entries were dropped after failing
-    /// twice.
+    /// Resolves once everything sent before this call is committed, or with the error
+    /// of the commit that failed. (A fire-and-forget entry of an earlier failed batch that
+    /// failed again was dropped and logged; waiters of those batches were told.)
     pub fn flush(&self) -> Committed {
         let (done, committed) = self.waiter();
         self.send(Op::Flush(done));
@@ -389,17 +391,10 @@ impl Failure {
     }
 }
 
-/// Fire-and-forget operations dropped since the last `flush` was answered.
-struct Lost {
-    count: usize,
-    last: Failure,
-}
-
 fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
     let mut batch: Vec<Op> = Vec::with_capacity(BATCH);
     // The first `retried` operations of `batch` are on their second (last) try.
     let mut retried = 0;
-    let mut lost: Option<Lost> = None;
     loop {
         if batch.is_empty() {
             match rx.recv() {
@@ -419,26 +414,10 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
         }
         match apply(&mut conn, &batch) {
             Ok(()) => {
-                let mut flushed = false;
                 for op in batch.drain(..) {
-                    let outcome = match (&op, &lost) {
-                        (Op::Flush(_), Some(lost)) => {
-                            flushed = true;
-                            Err(JournalError::Lost {
-                                path: path.to_owned(),
-                                count: lost.count,
-                                cause: lost.last.cause.clone(),
-                                hint: lost.last.hint,
-                            })
-                        }
-                        _ => Ok(()),
-                    };
                     if let Some(done) = op.into_waiter() {
-                        let _ = done.send(outcome);
+                        let _ = done.send(Ok(()));
                     }
-                }
-                if flushed {
-                    lost = None;
                 }
                 retried = 0;
             }
@@ -469,13 +448,6 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>, path: &Path) {
                     "journal commit failed; {}",
                     failure.hint
                 );
-                if dropped > 0 {
-                    let count = lost.as_ref().map_or(0, |l| l.count) + dropped;
-                    lost = Some(Lost {
-                        count,
-                        last: failure,
-                    });
-                }
                 retried = again.len();
                 batch = again;
             }

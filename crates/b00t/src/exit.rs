@@ -7,6 +7,9 @@ use std::fmt;
 pub const HOME_IN_USE: u8 = 3;
 /// `b00t agent run`: an agent with this name is already online.
 pub const NAME_TAKEN: u8 = 4;
+/// `b00t up`: the journal (`state/journal.db`) cannot be opened or written: damaged,
+/// read-only, or on a full disk.
+pub const JOURNAL_UNUSABLE: u8 = 5;
 
 /// The command refuses to go on; `main` prints the message and exits with `code`.
 #[derive(Debug)]

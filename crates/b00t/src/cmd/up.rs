@@ -45,7 +45,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     // Only the lock's holder gets here, so the file is this runtime's own.
     let _ = std::fs::remove_file(&url_file);
     drop(lock);
-    served?;
+    served.map_err(|e| match e {
+        // Damaged, read-only or full: the operator's to fix, with its own exit code.
+        b00t_runtime::RuntimeError::Journal(e) => anyhow::Error::new(Refusal {
+            code: exit::JOURNAL_UNUSABLE,
+            message: e.to_string(),
+        }),
+        e => e.into(),
+    })?;
     let _ = outln!("b00t stopped");
     Ok(ExitCode::SUCCESS)
 }
