@@ -30,7 +30,6 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let name = Name::parse(&args.name).context("in `--name`")?;
     let stop = shutdown::on_signal();
-    refuse_if_online(&url, &name).await?;
     let config = home.config();
     let mut heartbeat = config.agents.heartbeat();
     let mut max_payload = config.broker.max_payload_bytes;
@@ -49,6 +48,8 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
         kind => kinds::builtin(kind, name.clone())
             .map_err(|e| anyhow::anyhow!("{e}, `installer`, `group`"))?,
     };
+    // After the kind is known good, before anything is opened or connected.
+    refuse_if_online(&url, &name).await?;
     let journal = match &args.state {
         Some(dir) => {
             fs_create(dir)?;
