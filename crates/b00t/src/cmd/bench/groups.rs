@@ -1,6 +1,7 @@
 //! `b00t bench --groups`: group agents. A runtime child in a temporary home with one
-//! group, `bench`, and a fake Ollama (b00t-testkit, answering at once) in place of the
-//! model:
+//! group, `bench`, and a fake Ollama (b00t-testkit's `fake-ollama` program, answering at
+//! once, run as a child process so that the test kit stays out of this binary) in place of
+//! the model:
 //!
 //! - **cold start**: from publishing a task for the group while its agent is down to its
 //!   online card on the bus (the watcher holding the task, the supervisor creating and
@@ -10,6 +11,8 @@
 //!   and the round trip less the agent's own time in Ollama (`llm_ms` of the result):
 //!   the bus, the agent and the prompt, with the model excluded.
 
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -17,6 +20,7 @@ use b00t_bus::{Bus, BusEvent, BusOptions, Events, Qos};
 use b00t_proto::{AgentChannel, StatusCard};
 use serde::Serialize;
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::child::BusChild;
@@ -25,6 +29,10 @@ use super::child::BusChild;
 const GROUP: &str = "bench";
 /// Longest wait for any one step.
 const STEP_LIMIT: Duration = Duration::from_secs(120);
+/// The model the fake Ollama serves.
+const MODEL: &str = "bench-model";
+/// Longest wait for `fake-ollama` to print its URL.
+const FAKE_START_LIMIT: Duration = Duration::from_secs(10);
 
 /// The figures.
 #[derive(Debug, Serialize)]
@@ -48,7 +56,7 @@ pub async fn measure(
     cold_runs: usize,
     warm_tasks: usize,
 ) -> anyhow::Result<GroupFigures> {
-    let ollama = b00t_testkit::FakeOllama::start(["bench-model"]).await;
+    let ollama = FakeOllama::start(exe).await?;
     let home = tempfile::Builder::new()
         .prefix("b00t-bench-groups-")
         .tempdir()
@@ -56,8 +64,8 @@ pub async fn measure(
     std::fs::write(
         home.path().join("b00t.toml"),
         format!(
-            "[agents]\necho = false\n[installer]\nenabled = false\n[containers]\nruntime = \"{runtime}\"\nidle_timeout_ms = 1000\n[assistant]\nmodel = \"bench-model\"\nollama_url = \"{}\"\n",
-            ollama.url()
+            "[agents]\necho = false\n[installer]\nenabled = false\n[containers]\nruntime = \"{runtime}\"\nidle_timeout_ms = 1000\n[assistant]\nmodel = \"{MODEL}\"\nollama_url = \"{}\"\n",
+            ollama.url
         ),
     )
     .context("cannot write the bench home's b00t.toml")?;
@@ -67,7 +75,7 @@ pub async fn measure(
     let child = BusChild::start_in(
         exe,
         home,
-        &[("CONTAINER_RUNTIME", runtime)],
+        &[(b00t_config::env::CONTAINER_RUNTIME, runtime)],
         "runtime with group agents",
     )
     .await?;
@@ -235,5 +243,84 @@ impl GroupFigures {
             self.warm_dispatch_ms_p50,
             self.warm_dispatch_ms_p99,
         )
+    }
+}
+
+/// b00t-testkit's `fake-ollama` as a child process on a free loopback port. Dropping it
+/// kills the process (`kill_on_drop`).
+struct FakeOllama {
+    /// Killed with SIGKILL when dropped; nothing else holds it.
+    _process: tokio::process::Child,
+    url: String,
+}
+
+impl FakeOllama {
+    /// Runs `$B00T_FAKE_OLLAMA`, else the `fake-ollama` next to `exe`, and reads the URL it
+    /// prints first.
+    async fn start(exe: &Path) -> anyhow::Result<FakeOllama> {
+        let program = fake_ollama_program(exe);
+        anyhow::ensure!(
+            program.is_file(),
+            "`bench --groups` runs the fake Ollama `{}`, which does not exist: build it with `cargo build --release -p b00t-testkit --bin fake-ollama`, or set `{}` to its path",
+            program.display(),
+            b00t_config::env::B00T_FAKE_OLLAMA
+        );
+        let mut process = tokio::process::Command::new(&program)
+            .args(["--listen", "127.0.0.1:0", "--model", MODEL])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot run the fake Ollama `{}`", program.display()))?;
+        let stdout = process
+            .stdout
+            .take()
+            .context("no stdout from `fake-ollama`")?;
+        let mut stderr = process
+            .stderr
+            .take()
+            .context("no stderr from `fake-ollama`")?;
+        let mut first = String::new();
+        let read = tokio::time::timeout(
+            FAKE_START_LIMIT,
+            BufReader::new(stdout).read_line(&mut first),
+        )
+        .await;
+        let url = first.trim().to_owned();
+        if !matches!(read, Ok(Ok(n)) if n > 0) || !url.starts_with("http://") {
+            let _ = process.start_kill();
+            let mut said = String::new();
+            let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut said))
+                .await;
+            anyhow::bail!(
+                "the fake Ollama `{}` did not print its URL within {} s{}",
+                program.display(),
+                FAKE_START_LIMIT.as_secs(),
+                if said.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", said.trim())
+                }
+            );
+        }
+        // It logs one line and then nothing; reading stderr to its end keeps the pipe open.
+        tokio::spawn(async move {
+            let mut rest = Vec::new();
+            let _ = stderr.read_to_end(&mut rest).await;
+        });
+        Ok(FakeOllama {
+            _process: process,
+            url,
+        })
+    }
+}
+
+/// `$B00T_FAKE_OLLAMA`, else `fake-ollama` in the folder of `exe` (where `cargo build
+/// --workspace` puts both).
+fn fake_ollama_program(exe: &Path) -> PathBuf {
+    match b00t_config::env::var(b00t_config::env::B00T_FAKE_OLLAMA) {
+        Some(path) => PathBuf::from(path),
+        None => exe.with_file_name("fake-ollama"),
     }
 }
