@@ -1,17 +1,14 @@
-//! The tools' own bus connection, opened on first use and kept: publish a task with an
-//! id and a private `reply_to` base, and wait for its `result` or `error` until a
-//! deadline. The replies base is subscribed (and confirmed by the broker) before the first
-//! task is published; one reader task hands each final reply to the request waiting for
-//! its id.
+//! The tools' own bus connection, opened on first use and kept: b00t-bus's
+//! [`Requester`] on a private reply base (`b00t.<group>-tools-<hex>.reply`), which
+//! publishes each task with an id, asks again with the same id when it hears nothing,
+//! and waits for its `result` or `error` until a deadline.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use b00t_bus::{Bus, BusEvent, BusOptions, Events, Qos};
-use b00t_proto::{clock, Address, Channel, Name, TaskId};
-use serde_json::{json, Value};
-use tokio::sync::{oneshot, OnceCell};
+use b00t_bus::{Bus, BusOptions, Request};
+use b00t_proto::{Address, Name, TaskId};
+use serde_json::Value;
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -42,16 +39,7 @@ pub(crate) struct Requester {
     /// Stops the connection's driver and reader; the agent's own token.
     shutdown: CancellationToken,
     /// The connection, made by the first request that needs it.
-    connection: OnceCell<Connection>,
-}
-
-struct Connection {
-    bus: Bus,
-    /// `b00t.<group>-tools-<random>.reply`: replies come on `<reply_base>/<channel>`.
-    reply_base: String,
-    /// Requests waiting for their final reply, by task id. Inserted by `request`, removed
-    /// by the reader (which sends) or by `request` itself on timeout.
-    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
+    connection: OnceCell<b00t_bus::Requester>,
 }
 
 impl Requester {
@@ -75,46 +63,34 @@ impl Requester {
         let deadline = Instant::now() + limit;
         // Not raced against the deadline: a connect dropped halfway would leave its driver
         // reconnecting under the same client id. It bounds its own waits instead.
-        let connection = tokio::select! {
+        let requester = tokio::select! {
             _ = self.shutdown.cancelled() => return Err(RequestError::Shutdown),
             connection = self.connection.get_or_try_init(|| self.connect(deadline)) => connection?,
         };
-        let id = TaskId::fresh(&format!("{}-tool", self.group));
-        let (sender, receiver) = oneshot::channel();
-        lock(&connection.waiting).insert(id.to_string(), sender);
-        let envelope = json!({
-            "id": id.as_str(),
-            "from": self.group.as_str(),
-            "reply_to": connection.reply_base,
-            "ts": clock::now_rfc3339(),
-            "body": body,
-        });
-        let payload = serde_json::to_vec(&envelope).expect("a JSON value serializes");
-        if let Err(e) = connection
-            .bus
-            .publish(
-                &address.topic(Channel::Task),
-                Qos::AtLeastOnce,
-                false,
-                payload,
+        let request = Request {
+            id: TaskId::fresh(&format!("{}-tool", self.group)),
+            ..Request::new(
+                address.clone(),
+                "tool",
+                body,
+                deadline.saturating_duration_since(Instant::now()),
             )
-            .await
-        {
-            lock(&connection.waiting).remove(id.as_str());
-            return Err(RequestError::Bus(e.to_string()));
-        }
-        let outcome = tokio::select! {
-            _ = self.shutdown.cancelled() => Err(RequestError::Shutdown),
-            _ = tokio::time::sleep_until(deadline) => Err(RequestError::Timeout),
-            outcome = receiver => outcome.map_err(|_| RequestError::Shutdown),
         };
-        lock(&connection.waiting).remove(id.as_str());
-        outcome
+        let outcome = tokio::select! {
+            _ = self.shutdown.cancelled() => return Err(RequestError::Shutdown),
+            outcome = requester.request(&request, |_, _| {}) => outcome,
+        };
+        match outcome {
+            Ok(b00t_bus::Outcome::Result(reply)) => Ok(Outcome::Result(reply)),
+            Ok(b00t_bus::Outcome::Error(reply)) => Ok(Outcome::Error(reply)),
+            Ok(b00t_bus::Outcome::Timeout) => Err(RequestError::Timeout),
+            Err(e) => Err(RequestError::Bus(e.to_string())),
+        }
     }
 
     /// Connects and subscribes to a fresh replies base, each wait at most 10 s and
     /// ending by `deadline`; on failure the connection is closed again.
-    async fn connect(&self, deadline: Instant) -> Result<Connection, RequestError> {
+    async fn connect(&self, deadline: Instant) -> Result<b00t_bus::Requester, RequestError> {
         let (bus, events) = Bus::connect(self.options.clone(), &self.shutdown);
         let wait = || {
             deadline
@@ -126,71 +102,24 @@ impl Requester {
             return Err(RequestError::Bus(e.to_string()));
         }
         let reply_base = format!("b00t.{}-tools-{:08x}.reply", self.group, fastrand::u32(..));
-        if let Err(e) = bus
-            .subscribe_confirmed(&format!("{reply_base}/+"), Qos::AtLeastOnce, wait())
-            .await
-        {
-            bus.close(Duration::from_millis(100)).await;
-            return Err(RequestError::Bus(e.to_string()));
-        }
-        let waiting = Arc::new(Mutex::new(HashMap::new()));
-        tokio::spawn(read_replies(
+        match b00t_bus::Requester::open(
+            bus.clone(),
             events,
-            reply_base.clone(),
-            waiting.clone(),
-            self.shutdown.clone(),
-        ));
-        tracing::debug!(group = %self.group, url = %bus.url(), "the tools' bus connection is up");
-        Ok(Connection {
-            bus,
             reply_base,
-            waiting,
-        })
-    }
-}
-
-/// Hands each final reply on `<reply_base>/result|error` to the request waiting for it.
-async fn read_replies(
-    mut events: Events,
-    reply_base: String,
-    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let event = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            event = events.recv() => event,
-        };
-        let Some(event) = event else { return };
-        let BusEvent::Message(message) = event else {
-            continue;
-        };
-        let Some((base, channel)) = Channel::split(&message.topic) else {
-            continue;
-        };
-        if base != reply_base || !matches!(channel, Channel::Result | Channel::Error) {
-            continue;
+            self.group.as_str(),
+            wait(),
+            &self.shutdown,
+        )
+        .await
+        {
+            Ok((requester, _rest)) => {
+                tracing::debug!(group = %self.group, url = %bus.url(), "the tools' bus connection is up");
+                Ok(requester)
+            }
+            Err(e) => {
+                bus.close(Duration::from_millis(100)).await;
+                Err(RequestError::Bus(e.to_string()))
+            }
         }
-        let Ok(reply) = serde_json::from_slice::<Value>(&message.payload) else {
-            continue;
-        };
-        let Some(id) = reply["id"].as_str() else {
-            continue;
-        };
-        let Some(sender) = lock(&waiting).remove(id) else {
-            continue;
-        };
-        let outcome = if channel == Channel::Result {
-            Outcome::Result(reply)
-        } else {
-            Outcome::Error(reply)
-        };
-        let _ = sender.send(outcome);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -4,17 +4,20 @@
 //! to one [`Events`] receiver. Only this crate touches rumqttc.
 //!
 //! Layout: `options` (what a connection is asked to be), `client` (the handle), `driver`
-//! (the loop that owns the connection), `error`.
+//! (the loop that owns the connection), `requester` (ask an agent and await its reply,
+//! asking again on silence), `error`.
 
 mod client;
 mod driver;
 mod error;
 mod options;
+mod requester;
 
 pub use bytes::Bytes;
 pub use client::{Bus, Events};
 pub use error::BusError;
 pub use options::{BusOptions, Will};
+pub use requester::{Outcome, Request, Requester};
 
 /// Quality of service of a publish or subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

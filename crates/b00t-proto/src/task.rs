@@ -20,6 +20,19 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task to send, with the sender's own `id` (so it is retried and de-duplicated)
+    /// and `ts` now. [`Task::to_envelope`] makes its payload: nobody builds one by hand.
+    pub fn outgoing(id: TaskId, from: Option<&str>, reply_to: Option<&str>, body: Value) -> Task {
+        Task {
+            id,
+            source: TaskSource::Json,
+            from: from.map(str::to_owned),
+            reply_to: reply_to.map(str::to_owned),
+            ts: Some(crate::clock::now_rfc3339()),
+            body,
+        }
+    }
+
     /// The task as a JSON envelope with its id: how the runtime keeps a task that came
     /// without one (plain text, say) for an agent that is starting, so that it is
     /// journaled, retried and executed once like any other.

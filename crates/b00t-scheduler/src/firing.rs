@@ -84,7 +84,7 @@ async fn fire(
             bus.url()
         ));
     }
-    let payload = serde_json::to_vec(&schedule.task(due)).map_err(|e| e.to_string())?;
+    let payload = schedule.task(due).to_envelope();
     bus.publish(&schedule.topic(), Qos::AtLeastOnce, false, payload)
         .await
         .map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 //! address.
 
 use b00t_journal::ScheduleRow;
-use b00t_proto::{clock, Address, Channel, Name};
+use b00t_proto::{Address, Channel, Name, Task, TaskId};
 use chrono::TimeZone;
 use serde_json::{json, Value};
 
@@ -66,13 +66,11 @@ impl Schedule {
     }
 
     /// The task fired for the slot due at `due_ms`.
-    pub fn task(&self, due_ms: i64) -> Value {
-        json!({
-            "id": self.task_id(due_ms),
-            "from": FROM,
-            "ts": clock::now_rfc3339(),
-            "body": {"text": self.text, "schedule": self.id},
-        })
+    pub fn task(&self, due_ms: i64) -> Task {
+        // Schedule ids are `s-<hex>` and due times numbers: always a valid task id.
+        let id = TaskId::parse(&self.task_id(due_ms)).expect("a valid task id");
+        let body = json!({"text": self.text, "schedule": self.id});
+        Task::outgoing(id, Some(FROM), None, body)
     }
 
     /// How a task, a reply or `b00t schedule list` shows it, with times in `tz`.
@@ -154,7 +152,7 @@ mod tests {
         assert!(!is_id("s-1234567"));
         assert!(!is_id("s-ABCDEF12"));
         assert!(!is_id("x-12345678"));
-        let task = serde_json::to_vec(&s.task(1_795_168_800_000)).unwrap();
+        let task = s.task(1_795_168_800_000).to_envelope();
         let parsed = parse_task(&task, 1 << 20).unwrap();
         assert_eq!(parsed.source, TaskSource::Json);
         assert_eq!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use b00t_bus::{BusEvent, Qos};
 use b00t_config::Home;
-use b00t_proto::{Address, AgentChannel, StatusCard, TaskId};
+use b00t_proto::{Address, AgentChannel, StatusCard};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -20,14 +20,18 @@ pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let stop = CancellationToken::new();
-    let (bus, mut events) = connect::client(url, "agents", &home, &stop).await?;
+    let (bus, events) = connect::client(url, "agents", &home, &stop).await?;
+    let (requester, mut events) = request::requester(&bus, events, &stop).await?;
     let request = Request {
-        address: Address::parse("b00t.runtime.agents").expect("a valid address"),
-        id: TaskId::fresh("cli"),
-        body: Value::Null,
-        timeout: Duration::from_secs(3),
+        ask_again_after: Duration::from_secs(1),
+        ..Request::new(
+            Address::parse("b00t.runtime.agents").expect("a valid address"),
+            "cli",
+            Value::Null,
+            Duration::from_secs(3),
+        )
     };
-    let agents = match request::send(&bus, &mut events, &request, |_, _| {}).await? {
+    let agents = match requester.request(&request, |_, _| {}).await? {
         Outcome::Result(reply) => reply["body"]["agents"]
             .as_array()
             .cloned()

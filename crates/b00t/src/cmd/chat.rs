@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use b00t_bus::{Bus, Events};
+use b00t_bus::Requester;
 use b00t_config::Home;
-use b00t_proto::{Address, Channel, Name, TaskId};
+use b00t_proto::{Address, Channel, Name};
 use clap::Args;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -51,9 +51,10 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     };
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let stop = CancellationToken::new();
-    let (bus, mut events) = connect::client(url, "chat", &home, &stop).await?;
+    let (bus, events) = connect::client(url, "chat", &home, &stop).await?;
+    let (requester, _rest) = request::requester(&bus, events, &stop).await?;
     let mut chat = Chat {
-        bus,
+        requester,
         address,
         timeout,
         colour: colour_stdout(),
@@ -61,7 +62,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
 
     if !args.message.is_empty() {
         let text = args.message.join(" ");
-        let code = chat.exchange(&mut events, &text).await?;
+        let code = chat.exchange(&text).await?;
         stop.cancel();
         return Ok(ExitCode::from(code));
     }
@@ -105,14 +106,14 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
             }
             continue;
         }
-        worst = worst.max(chat.exchange(&mut events, &line).await?);
+        worst = worst.max(chat.exchange(&line).await?);
     }
     stop.cancel();
     Ok(ExitCode::from(worst))
 }
 
 struct Chat {
-    bus: Bus,
+    requester: Requester,
     address: Address,
     timeout: Duration,
     colour: bool,
@@ -120,22 +121,24 @@ struct Chat {
 
 impl Chat {
     /// Sends one message and prints the reply. 0: a reply; 1: an error; 2: no reply.
-    async fn exchange(&mut self, events: &mut Events, text: &str) -> anyhow::Result<u8> {
-        let request = Request {
-            address: self.address.clone(),
-            id: TaskId::fresh("chat"),
-            body: json!({ "text": text }),
-            timeout: self.timeout,
-        };
+    async fn exchange(&mut self, text: &str) -> anyhow::Result<u8> {
+        let request = Request::new(
+            self.address.clone(),
+            "chat",
+            json!({ "text": text }),
+            self.timeout,
+        );
         let dim = colour_stderr();
-        let outcome = request::send(&self.bus, events, &request, |channel, reply| {
-            if channel == Channel::Progress {
-                if let Some(step) = reply["step"].as_str() {
-                    errln!("{}", Paint::Dim.paint(dim, &format!("  · {step}")));
+        let outcome = self
+            .requester
+            .request(&request, |channel, reply| {
+                if channel == Channel::Progress {
+                    if let Some(step) = reply["step"].as_str() {
+                        errln!("{}", Paint::Dim.paint(dim, &format!("  · {step}")));
+                    }
                 }
-            }
-        })
-        .await?;
+            })
+            .await?;
         let name = self.address.agent().as_str();
         Ok(match outcome {
             Outcome::Result(reply) => {

@@ -52,7 +52,8 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_secs_f64(args.timeout);
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let stop = CancellationToken::new();
-    let (bus, mut events) = connect::client(url, "cli", &home, &stop).await?;
+    let (bus, events) = connect::client(url, "cli", &home, &stop).await?;
+    let (requester, _rest) = request::requester(&bus, events, &stop).await?;
     let body = json!({"datum": datum.id.as_str(), "dry_run": true, "deps": !args.no_deps});
     let signed = |body: &Value, id: &TaskId| {
         key.sign(&address.to_string(), id.as_str(), sign::now_ms(), body)
@@ -61,18 +62,22 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     // The plan, from the installer itself (it checks the machine it installs on).
     let id = TaskId::fresh("cli");
     let plan_request = Request {
-        address: address.clone(),
         id: id.clone(),
-        body: signed(&body, &id),
-        timeout: Duration::from_secs(120),
+        ..Request::new(
+            address.clone(),
+            "cli",
+            signed(&body, &id),
+            Duration::from_secs(120),
+        )
     };
-    let outcome = request::send(&bus, &mut events, &plan_request, |_, reply| {
-        if args.json {
-            // A closed stdout shows up again, as an error, at the result.
-            let _ = outln!("{reply}");
-        }
-    })
-    .await?;
+    let outcome = requester
+        .request(&plan_request, |_, reply| {
+            if args.json {
+                // A closed stdout shows up again, as an error, at the result.
+                let _ = outln!("{reply}");
+            }
+        })
+        .await?;
     let plan = match outcome {
         Outcome::Result(reply) => reply["body"].clone(),
         other => return finish(&bus, other, args.json).await,
@@ -115,16 +120,13 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     body["dry_run"] = json!(false);
     let id = TaskId::fresh("cli");
     let install = Request {
-        address: address.clone(),
         id: id.clone(),
-        body: signed(&body, &id),
-        timeout,
+        ..Request::new(address.clone(), "cli", signed(&body, &id), timeout)
     };
     let mut view = View::new(args.json);
-    let outcome = request::send(&bus, &mut events, &install, |channel, reply| {
-        view.reply(channel, reply)
-    })
-    .await?;
+    let outcome = requester
+        .request(&install, |channel, reply| view.reply(channel, reply))
+        .await?;
     view.done();
     finish(&bus, outcome, args.json).await
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use b00t_config::Home;
-use b00t_proto::{Address, Name, TaskId};
+use b00t_proto::{Address, Name};
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -99,17 +99,17 @@ async fn call(
     let home = Home::resolve(home.home.as_deref())?;
     let url = connect::broker_url(broker.broker.as_deref(), &home)?;
     let stop = CancellationToken::new();
-    let (bus, mut events) = connect::client(url, "cli", &home, &stop).await?;
+    let (bus, events) = connect::client(url, "cli", &home, &stop).await?;
+    let (requester, _rest) = request::requester(&bus, events, &stop).await?;
+    let address = Address::new(
+        Name::parse(b00t_scheduler::AGENT).expect("a valid name"),
+        Name::parse(skill).expect("a valid skill name"),
+    );
     let request = Request {
-        address: Address::new(
-            Name::parse(b00t_scheduler::AGENT).expect("a valid name"),
-            Name::parse(skill).expect("a valid skill name"),
-        ),
-        id: TaskId::fresh("cli"),
-        body,
-        timeout: ANSWER_LIMIT,
+        ask_again_after: Duration::from_secs(1),
+        ..Request::new(address, "cli", body, ANSWER_LIMIT)
     };
-    let outcome = request::send(&bus, &mut events, &request, |_, _| {}).await?;
+    let outcome = requester.request(&request, |_, _| {}).await?;
     bus.close(Duration::from_millis(200)).await;
     Ok(match outcome {
         Outcome::Result(reply) => Ok(reply["body"].clone()),

@@ -32,44 +32,44 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     };
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let stop = CancellationToken::new();
-    let (bus, mut events) = connect::client(url, "cli", &home, &stop).await?;
+    let (bus, events) = connect::client(url, "cli", &home, &stop).await?;
+    let (requester, _rest) = request::requester(&bus, events, &stop).await?;
     let request = Request {
-        address: address.clone(),
         id: id.clone(),
-        body,
-        timeout,
+        ..Request::new(address.clone(), "cli", body, timeout)
     };
     let json = args.json;
     let colour = colour_stderr();
-    let outcome = request::send(&bus, &mut events, &request, |channel, reply| {
-        if json {
-            // A closed stdout shows up again, as an error, at the result.
-            let _ = outln!("{reply}");
-            return;
-        }
-        match channel {
-            Channel::Ack => errln!(
-                "{} task `{id}` taken by {}.{}",
-                Paint::Dim.paint(colour, "ack"),
-                reply["agent"].as_str().unwrap_or("?"),
-                reply["skill"].as_str().unwrap_or("?"),
-            ),
-            Channel::Progress => {
-                let of = match (reply["n"].as_u64(), reply["of"].as_u64()) {
-                    (Some(n), Some(of)) => format!(" ({n}/{of})"),
-                    (Some(n), None) => format!(" ({n})"),
-                    _ => String::new(),
-                };
-                errln!(
-                    "{} {}{of}",
-                    Paint::Blue.paint(colour, "progress"),
-                    reply["step"].as_str().unwrap_or("")
-                );
+    let outcome = requester
+        .request(&request, |channel, reply| {
+            if json {
+                // A closed stdout shows up again, as an error, at the result.
+                let _ = outln!("{reply}");
+                return;
             }
-            _ => {}
-        }
-    })
-    .await?;
+            match channel {
+                Channel::Ack => errln!(
+                    "{} task `{id}` taken by {}.{}",
+                    Paint::Dim.paint(colour, "ack"),
+                    reply["agent"].as_str().unwrap_or("?"),
+                    reply["skill"].as_str().unwrap_or("?"),
+                ),
+                Channel::Progress => {
+                    let of = match (reply["n"].as_u64(), reply["of"].as_u64()) {
+                        (Some(n), Some(of)) => format!(" ({n}/{of})"),
+                        (Some(n), None) => format!(" ({n})"),
+                        _ => String::new(),
+                    };
+                    errln!(
+                        "{} {}{of}",
+                        Paint::Blue.paint(colour, "progress"),
+                        reply["step"].as_str().unwrap_or("")
+                    );
+                }
+                _ => {}
+            }
+        })
+        .await?;
     bus.close(Duration::from_millis(200)).await;
     Ok(match outcome {
         Outcome::Result(reply) => {

@@ -1,0 +1,150 @@
+//! The requester on a real embedded broker: it asks again with the same id when a reply
+//! never comes, routes replies by id, and times out when nobody answers at all.
+
+use std::time::Duration;
+
+use b00t_broker::{BrokerSettings, EmbeddedBroker};
+use b00t_bus::{Bus, BusEvent, BusOptions, Outcome, Qos, Request, Requester};
+use b00t_config::BrokerUrl;
+use b00t_proto::{parse_task, Address, Channel, Reply};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+async fn setup() -> (EmbeddedBroker, BrokerUrl, CancellationToken) {
+    let broker = EmbeddedBroker::start(BrokerSettings::new(
+        "127.0.0.1:0".parse().unwrap(),
+        16,
+        1 << 20,
+    ))
+    .await
+    .unwrap();
+    let url = BrokerUrl::for_listen(broker.addr());
+    (broker, url, CancellationToken::new())
+}
+
+async fn connected(url: &BrokerUrl, id: &str, stop: &CancellationToken) -> (Bus, b00t_bus::Events) {
+    let (bus, events) = Bus::connect(BusOptions::new(url.clone(), id), stop);
+    bus.wait_connected(Duration::from_secs(5)).await.unwrap();
+    (bus, events)
+}
+
+/// An echo responder that ignores the first `drop_first` copies of every task.
+async fn responder(url: &BrokerUrl, drop_first: usize, stop: &CancellationToken) {
+    let (bus, mut events) = connected(url, "responder", stop).await;
+    bus.subscribe_confirmed(
+        "b00t.echo.echo/task",
+        Qos::AtLeastOnce,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(async move {
+        let mut seen = std::collections::HashMap::<String, usize>::new();
+        while let Some(event) = events.recv().await {
+            let BusEvent::Message(m) = event else {
+                continue;
+            };
+            let task = parse_task(&m.payload, 1 << 20).unwrap();
+            let copies = seen.entry(task.id.to_string()).or_default();
+            *copies += 1;
+            if *copies <= drop_first {
+                continue;
+            }
+            let base = task.reply_to.clone().unwrap();
+            let reply = Reply::result(
+                task.id.as_str(),
+                "echo",
+                "echo",
+                json!({"echo": task.body}),
+                0,
+            );
+            bus.publish(
+                &format!("{base}/result"),
+                Qos::AtLeastOnce,
+                false,
+                reply.to_json(),
+            )
+            .await
+            .unwrap();
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_lost_reply_is_fetched_by_asking_again_with_the_same_id() {
+    let (_broker, url, stop) = setup().await;
+    responder(&url, 2, &stop).await;
+    let (bus, events) = connected(&url, "asker", &stop).await;
+    let (requester, _rest) = Requester::open(
+        bus,
+        events,
+        "b00t.t-1.reply".into(),
+        "test",
+        Duration::from_secs(5),
+        &stop,
+    )
+    .await
+    .unwrap();
+    let request = Request {
+        ask_again_after: Duration::from_millis(100),
+        ..Request::new(
+            Address::parse("b00t.echo.echo").unwrap(),
+            "t",
+            json!({"n": 1}),
+            Duration::from_secs(10),
+        )
+    };
+    let mut seen = Vec::new();
+    let outcome = requester
+        .request(&request, |channel, _| seen.push(channel))
+        .await
+        .unwrap();
+    let Outcome::Result(reply) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(reply["id"], request.id.as_str());
+    assert_eq!(reply["body"]["echo"], json!({"n": 1}));
+    assert_eq!(seen, vec![Channel::Result]);
+}
+
+#[tokio::test]
+async fn concurrent_requests_get_their_own_replies_and_silence_times_out() {
+    let (_broker, url, stop) = setup().await;
+    responder(&url, 0, &stop).await;
+    let (bus, events) = connected(&url, "asker", &stop).await;
+    let (requester, _rest) = Requester::open(
+        bus,
+        events,
+        "b00t.t-2.reply".into(),
+        "test",
+        Duration::from_secs(5),
+        &stop,
+    )
+    .await
+    .unwrap();
+    let address = Address::parse("b00t.echo.echo").unwrap();
+    let asks = (0..20).map(|n| {
+        let requester = requester.clone();
+        let request = Request::new(address.clone(), "t", json!(n), Duration::from_secs(10));
+        async move { (n, requester.request(&request, |_, _| {}).await.unwrap()) }
+    });
+    for (n, outcome) in futures_util::future::join_all(asks).await {
+        let Outcome::Result(reply) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(reply["body"]["echo"], json!(n));
+    }
+    let nobody = Request {
+        ask_again_after: Duration::from_millis(50),
+        ..Request::new(
+            Address::parse("b00t.nobody.home").unwrap(),
+            "t",
+            json!(null),
+            Duration::from_millis(400),
+        )
+    };
+    assert_eq!(
+        requester.request(&nobody, |_, _| {}).await.unwrap(),
+        Outcome::Timeout
+    );
+}
