@@ -1,5 +1,5 @@
 //! The tools' own bus connection, opened on first use and kept: b00t-bus's
-//! [`Requester`] on a private reply base (`b00t.<group>-tools-<hex>.reply`), which
+//! [`Requester`] on the group's reply base (`b00t.<group>-tools.reply`), which
 //! publishes each task with an id, asks again with the same id when it hears nothing,
 //! and waits for its `result` or `error` until a deadline.
 
@@ -101,7 +101,9 @@ impl Requester {
             bus.close(Duration::from_millis(100)).await;
             return Err(RequestError::Bus(e.to_string()));
         }
-        let reply_base = format!("b00t.{}-tools-{:08x}.reply", self.group, fastrand::u32(..));
+        // One base per group, kept across restarts: the broker keeps every filter it was
+        // ever given. Only this group's agent subscribes to it.
+        let reply_base = format!("b00t.{}-tools.reply", self.group);
         match b00t_bus::Requester::open(
             bus.clone(),
             events,

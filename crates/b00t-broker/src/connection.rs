@@ -369,14 +369,25 @@ impl Reader {
                     .filter(|p| !self.subscriptions.contains(*p))
                     .collect();
                 let valid = subscribe.filters.iter().all(|f| valid_filter(&f.path));
-                if !valid || self.subscriptions.len() + fresh.len() > limits.max_subscriptions {
-                    let why = if valid {
+                let within = self.subscriptions.len() + fresh.len() <= limits.max_subscriptions;
+                let room = valid
+                    && within
+                    && self
+                        .shared
+                        .admit_filters(subscribe.filters.iter().map(|f| f.path.as_str()));
+                if !room {
+                    let why = if !valid {
+                        "an invalid topic filter".to_owned()
+                    } else if !within {
                         format!(
                             "over its limit of {} subscriptions ([broker] max_subscriptions)",
                             limits.max_subscriptions
                         )
                     } else {
-                        "an invalid topic filter".to_owned()
+                        format!(
+                            "the broker holds its limit of {} distinct filters ([broker] max_filters; rumqttd frees them only when `b00t up` restarts)",
+                            limits.max_filters
+                        )
                     };
                     tracing::warn!(client_id = %self.client_id, "refused a SUBSCRIBE: {why}");
                     let suback = Packet::SubAck(

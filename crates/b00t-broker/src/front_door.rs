@@ -5,8 +5,9 @@
 //! with a CONNACK instead of wedging, client-id takeovers are ordered, and per-client
 //! limits hold.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rumqttd::local::{LinkError, LinkRx, LinkTx};
@@ -33,6 +34,8 @@ pub(crate) struct Limits {
     pub(crate) max_subscriptions: usize,
     /// QoS 2 publishes one client may have received and not yet released.
     pub(crate) max_inflight: usize,
+    /// Distinct filters the router may ever hold (it never frees one).
+    pub(crate) max_filters: usize,
     /// How long a new connection has to send CONNECT.
     pub(crate) connect_timeout: Duration,
 }
@@ -46,6 +49,23 @@ pub(crate) struct Shared {
     pub(crate) sessions: Sessions,
     /// One permit per open connection, across listeners.
     pub(crate) permits: Arc<Semaphore>,
+    /// Every filter the router was ever given: rumqttd keeps a log for each (about
+    /// 6 KB) and never frees it, so their number is what bounds the broker's memory.
+    pub(crate) filters: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    /// Admits the filters of one SUBSCRIBE: true when every one is known or there is
+    /// room for the new ones (which are then counted).
+    pub(crate) fn admit_filters<'a>(&self, filters: impl Iterator<Item = &'a str>) -> bool {
+        let mut known = self.filters.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh: HashSet<&str> = filters.filter(|f| !known.contains(*f)).collect();
+        if known.len() + fresh.len() > self.limits.max_filters {
+            return false;
+        }
+        known.extend(fresh.into_iter().map(str::to_owned));
+        true
+    }
 }
 
 /// Who may connect on a listener.

@@ -27,7 +27,9 @@ use tokio::sync::Semaphore;
 
 pub use error::BrokerError;
 pub use guarded::{Credentials, GuardedListener};
-pub use settings::{BrokerSettings, DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_SUBSCRIPTIONS};
+pub use settings::{
+    BrokerSettings, DEFAULT_MAX_FILTERS, DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_SUBSCRIPTIONS,
+};
 pub use tap::{Hold, Refusal, Tap, Tapped};
 
 use front_door::{Auth, LinkFactory, Shared};
@@ -69,6 +71,7 @@ impl EmbeddedBroker {
             tap: OnceLock::new(),
             sessions: Default::default(),
             permits: Arc::new(Semaphore::new(settings.max_connections)),
+            filters: Default::default(),
         });
         tokio::spawn(front_door::accept(listener, shared.clone(), Auth::Open));
         tracing::info!(%addr, "embedded broker listening");

@@ -25,6 +25,9 @@ pub struct BrokerSettings {
     pub max_subscriptions: usize,
     /// QoS 2 publishes one client may have sent and not yet released.
     pub max_inflight: usize,
+    /// Distinct subscription filters the broker holds over its lifetime: rumqttd never
+    /// frees a filter's log, so this bounds its memory (about 6 KB each).
+    pub max_filters: usize,
 }
 
 impl BrokerSettings {
@@ -36,6 +39,7 @@ impl BrokerSettings {
             packet_limit,
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             max_inflight: DEFAULT_MAX_INFLIGHT,
+            max_filters: DEFAULT_MAX_FILTERS,
         }
     }
 }
@@ -44,6 +48,8 @@ impl BrokerSettings {
 pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 256;
 /// Default of [`BrokerSettings::max_inflight`].
 pub const DEFAULT_MAX_INFLIGHT: usize = 1024;
+/// Default of [`BrokerSettings::max_filters`].
+pub const DEFAULT_MAX_FILTERS: usize = 4096;
 
 /// Bytes of one in-memory log segment per subscription filter.
 const SEGMENT_BYTES: usize = 512 * 1024;
@@ -70,6 +76,7 @@ impl BrokerSettings {
             max_packet: self.packet_limit,
             max_subscriptions: self.max_subscriptions,
             max_inflight: self.max_inflight,
+            max_filters: self.max_filters,
             connect_timeout: Duration::from_secs(10),
         }
     }

@@ -17,6 +17,7 @@ async fn broker(max_connections: usize) -> EmbeddedBroker {
         BrokerSettings::new("127.0.0.1:0".parse().unwrap(), max_connections, 1 << 20);
     settings.max_subscriptions = 4;
     settings.max_inflight = 8;
+    settings.max_filters = 64;
     EmbeddedBroker::start(settings).await.unwrap()
 }
 
@@ -409,4 +410,30 @@ async fn garbage_and_silence_are_closed_and_the_broker_serves_on() {
     ok.send(&publish_packet("z", b"fine", 1, 3)).await;
     assert_eq!(ok.next_publish().await.unwrap().1, b"fine");
     assert_eq!(broker.connections(), 1);
+}
+
+#[tokio::test]
+async fn distinct_filters_are_bounded_across_clients_and_known_ones_stay_open() {
+    let broker = broker(16).await;
+    let mut refused_at = None;
+    // Clients that come, subscribe to fresh filters and go: rumqttd never frees a
+    // filter, so the broker stops taking new ones at its limit.
+    'clients: for client in 0..40 {
+        let (mut raw, _) = Raw::connect(&broker, &format!("sweep-{client}"), None).await;
+        for n in 0..4 {
+            let filter = format!("sweep/{client}/{n}");
+            if raw.subscribe(&[filter.as_str()]).await == vec![0x80] {
+                refused_at = Some(client * 4 + n);
+                break 'clients;
+            }
+        }
+    }
+    assert_eq!(refused_at, Some(64), "the 65th distinct filter is refused");
+    // A filter the broker already holds is still granted, and traffic flows.
+    let (mut again, _) = Raw::connect(&broker, "again", None).await;
+    assert_eq!(again.subscribe(&["sweep/0/0"]).await, vec![1]);
+    again
+        .send(&publish_packet("sweep/0/0", b"known", 0, 0))
+        .await;
+    assert_eq!(again.next_publish().await.unwrap().1, b"known");
 }

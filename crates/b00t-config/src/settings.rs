@@ -38,6 +38,8 @@ pub struct BrokerConfig {
     pub max_subscriptions: usize,
     /// QoS 2 publishes one client may have sent and not yet released.
     pub max_inflight: usize,
+    /// Distinct subscription filters the embedded broker holds until it restarts.
+    pub max_filters: usize,
 }
 
 /// `[delivery]`: ack timeout, retries and dead letters.
@@ -95,6 +97,7 @@ impl Default for BrokerConfig {
             max_connections: 1024,
             max_subscriptions: 256,
             max_inflight: 1024,
+            max_filters: 4096,
         }
     }
 }
@@ -250,6 +253,9 @@ impl Config {
         }
         if !(1..=65_535).contains(&b.max_inflight) {
             return Err(fail("broker.max_inflight", "must be from 1 to 65535"));
+        }
+        if !(16..=1_000_000).contains(&b.max_filters) {
+            return Err(fail("broker.max_filters", "must be from 16 to 1000000"));
         }
         if let Err(e) = b.external() {
             return Err(fail("broker.url", &e.to_string()));

@@ -69,6 +69,7 @@ pub async fn up(
             let broker = EmbeddedBroker::start(BrokerSettings {
                 max_subscriptions: config.broker.max_subscriptions,
                 max_inflight: config.broker.max_inflight,
+                max_filters: config.broker.max_filters,
                 ..BrokerSettings::new(
                     options.listen.unwrap_or(config.broker.listen),
                     config.broker.max_connections,

@@ -1,5 +1,5 @@
-//! The CLI's requester: b00t-bus's [`Requester`] on a private reply base
-//! (`b00t.cli-<hex>.reply`), which `send`, `agents` and `chat` ask through. It follows
+//! The CLI's requester: b00t-bus's [`Requester`] on a reply base of its own
+//! (`b00t.cli-<2 hex>.reply`), which `send`, `agents` and `chat` ask through. It follows
 //! the replies until the result, an error or the deadline, and asks again with the same
 //! id when it hears nothing.
 
@@ -17,7 +17,10 @@ pub async fn requester(
     events: Events,
     stop: &CancellationToken,
 ) -> anyhow::Result<(Requester, Events)> {
-    let reply_base = format!("b00t.cli-{:08x}.reply", fastrand::u32(..));
+    // One of 256 bases: the broker keeps every filter it was ever given, so a fresh
+    // base per command would grow it for good. Two commands that share a base each
+    // take only the replies to their own task ids.
+    let reply_base = format!("b00t.cli-{:02x}.reply", fastrand::u8(..));
     Ok(Requester::open(
         bus.clone(),
         events,
