@@ -10,7 +10,7 @@ use std::time::Duration;
 use b00t_broker::Refusal;
 use b00t_bus::{Bus, Bytes, Qos};
 use b00t_config::DeliveryConfig;
-use b00t_journal::{Final, JournalHandle, OpenTask};
+use b00t_journal::{Committed, Final, JournalHandle, OpenTask};
 use b00t_proto::{
     Address, AgentChannel, Channel, ErrorCode, Heartbeat, Reply, ReplyHead, StatusCard, PREFIX,
 };
@@ -279,7 +279,7 @@ impl Watcher {
         done: Option<oneshot::Sender<Result<(), Refusal>>>,
     ) {
         let launchable = self.launchable.clone();
-        let mut journaled: Option<Key> = None;
+        let mut journaled: Option<(Key, Committed)> = None;
         match gate::judge(
             base,
             &payload,
@@ -290,9 +290,9 @@ impl Watcher {
             Verdict::Ignore | Verdict::LeaveToAgent => {}
             Verdict::Track { key, reply_to } => {
                 if !self.table.knows(&key) {
-                    self.journal
-                        .task(&key.0, &key.1, &payload, reply_to.as_deref());
-                    journaled = Some(key.clone());
+                    journaled = self
+                        .record(&key, &payload, reply_to.as_deref(), done.is_some())
+                        .map(|c| (key.clone(), c));
                     self.want_if_offline(&key.0);
                     self.table.track(key, payload, reply_to, 0);
                 }
@@ -303,9 +303,9 @@ impl Watcher {
                 reply_to,
             } => {
                 tracing::info!(address = %key.0, id = %key.1, "holding a task for an agent that is starting");
-                self.journal
-                    .task(&key.0, &key.1, &payload, reply_to.as_deref());
-                journaled = Some(key.clone());
+                journaled = self
+                    .record(&key, &payload, reply_to.as_deref(), done.is_some())
+                    .map(|c| (key.clone(), c));
                 self.want_if_offline(&key.0);
                 self.table.track(key, Bytes::from(payload), reply_to, 0);
             }
@@ -329,18 +329,18 @@ impl Watcher {
     fn release_when_committed(
         &self,
         done: Option<oneshot::Sender<Result<(), Refusal>>>,
-        journaled: Option<Key>,
+        journaled: Option<(Key, Committed)>,
     ) {
         let Some(done) = done else {
             return;
         };
-        let Some(key) = journaled else {
+        let Some((key, committed)) = journaled else {
             let_through(Some(done));
             return;
         };
-        let (journal, refused) = (self.journal.clone(), self.refused.clone());
+        let refused = self.refused.clone();
         tokio::spawn(async move {
-            match journal.flush().await {
+            match committed.await {
                 Ok(()) => {
                     let _ = done.send(Ok(()));
                 }
@@ -351,6 +351,23 @@ impl Watcher {
                 }
             }
         });
+    }
+
+    /// Journals a new task. When someone waits for it (the front door), returns the
+    /// commit to wait on; a failed commit is then final, never retried behind the
+    /// refusal's back. Otherwise the writer may retry it.
+    fn record(
+        &self,
+        key: &Key,
+        payload: &[u8],
+        reply_to: Option<&str>,
+        waited_for: bool,
+    ) -> Option<Committed> {
+        if waited_for {
+            return Some(self.journal.task_durable(&key.0, &key.1, payload, reply_to));
+        }
+        self.journal.task(&key.0, &key.1, payload, reply_to);
+        None
     }
 
     /// A task the journal could not hold was refused: forget it and tell its sender.
