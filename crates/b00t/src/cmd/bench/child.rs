@@ -213,7 +213,7 @@ async fn drain(
 }
 
 /// A port that was free a moment ago: bind port 0, read it back, let it go.
-fn free_port() -> std::io::Result<u16> {
+pub(super) fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }

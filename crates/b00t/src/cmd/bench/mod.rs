@@ -1,11 +1,14 @@
 //! `b00t bench`: measures the bus, and never judges it (the exit status is 0 whatever the
 //! figures). Broker throughput of the embedded broker (a `b00t up --broker-only` child)
-//! and of `--against`, task round trips through a full runtime child, and peak memory.
+//! and of `--against`, task round trips through a full runtime child and through the
+//! floor (Debian's `mosquitto` with a bare responder), and peak memory.
 //!
 //! Layout: `child` (the bus under test as a process), `throughput` (publisher to
-//! subscriber), `tasks` (echo round trips), `rss` (`VmHWM`), `report` (table and JSON).
+//! subscriber), `tasks` (echo round trips), `floor` (mosquitto and the bare responder),
+//! `rss` (`VmHWM`), `report` (table and JSON).
 
 mod child;
+mod floor;
 mod groups;
 mod report;
 mod rss;
@@ -22,7 +25,7 @@ use b00t_config::BrokerUrl;
 use crate::cli::BenchArgs;
 use child::{BusChild, Mode};
 use report::Report;
-use tasks::EchoClient;
+use tasks::{EchoClient, Latency, Pipelined};
 use throughput::Throughput;
 
 /// Most tasks measured one at a time.
@@ -95,22 +98,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let latency_tasks = args.tasks.min(MAX_LATENCY_TASKS);
-    progress.say(&format!("{latency_tasks} tasks one at a time"));
-    let latency = client
-        .latency(latency_tasks)
-        .await
-        .context("measuring the task round trip one at a time")?;
-    progress.say(&format!(
-        "{} tasks, {PIPELINE_WINDOW} in flight",
-        args.tasks
-    ));
-    let pipelined = client
-        .pipelined(args.tasks, PIPELINE_WINDOW)
-        .await
-        .context("measuring pipelined tasks")?;
+    let (latency, pipelined) =
+        round_trips(&progress, &mut client, latency_tasks, args.tasks).await?;
     client.close().await;
     let peak_rss_mib = runtime.peak_rss_mib();
     runtime.stop().await;
+
+    let floor_figures = match floor::find_mosquitto() {
+        None => {
+            progress.say("no `mosquitto` installed: the floor is not measured");
+            None
+        }
+        Some(mosquitto) => Some(
+            measure_floor(&progress, &mosquitto, latency_tasks, args.tasks)
+                .await
+                .with_context(|| {
+                    format!(
+                        "measuring the floor (`{}` with a bare responder)",
+                        mosquitto.display()
+                    )
+                })?,
+        ),
+    };
 
     let report = Report {
         embedded_qos0_msgs_per_s: embedded_qos0.msgs_per_s,
@@ -121,6 +130,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         task_p99_us: latency.p99_us,
         tasks_per_s: pipelined.tasks_per_s,
         peak_rss_mib,
+        floor_task_p50_us: floor_figures.map(|(l, _)| l.p50_us),
+        floor_task_p99_us: floor_figures.map(|(l, _)| l.p99_us),
+        floor_tasks_per_s: floor_figures.map(|(_, p)| p.tasks_per_s),
         messages: args.messages,
         payload_bytes: throughput::PAYLOAD_BYTES,
         embedded_qos0_received: embedded_qos0.received,
@@ -140,6 +152,50 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         print!("{}", report.table());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The echo round trips through the broker `client` is connected to: `latency_tasks` one
+/// at a time, then `tasks` with [`PIPELINE_WINDOW`] in flight.
+async fn round_trips(
+    progress: &Progress,
+    client: &mut EchoClient,
+    latency_tasks: u64,
+    tasks: u64,
+) -> anyhow::Result<(Latency, Pipelined)> {
+    progress.say(&format!("{latency_tasks} tasks one at a time"));
+    let latency = client
+        .latency(latency_tasks)
+        .await
+        .context("measuring the task round trip one at a time")?;
+    progress.say(&format!("{tasks} tasks, {PIPELINE_WINDOW} in flight"));
+    let pipelined = client
+        .pipelined(tasks, PIPELINE_WINDOW)
+        .await
+        .context("measuring pipelined tasks")?;
+    Ok((latency, pipelined))
+}
+
+/// The same round trips through `mosquitto` (the executable) and the bare responder.
+async fn measure_floor(
+    progress: &Progress,
+    mosquitto: &std::path::Path,
+    latency_tasks: u64,
+    tasks: u64,
+) -> anyhow::Result<(Latency, Pipelined)> {
+    progress.say(&format!(
+        "the floor: starting `{}` and a bare responder",
+        mosquitto.display()
+    ));
+    let broker = floor::Mosquitto::start(mosquitto).await?;
+    let responder = floor::Responder::start(broker.url()).await?;
+    let mut client = EchoClient::connect(broker.url())
+        .await
+        .with_context(|| format!("connecting to mosquitto at `{}`", broker.url()))?;
+    let figures = round_trips(progress, &mut client, latency_tasks, tasks).await;
+    client.close().await;
+    responder.stop().await;
+    broker.stop().await;
+    figures
 }
 
 /// One throughput run, with progress and an error that names the broker and the QoS.

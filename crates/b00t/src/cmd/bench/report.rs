@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use crate::style::{colour_stdout, Paint};
 
-/// Every figure of a bench run. The first eight keys are the stable contract of `--json`;
-/// the rest are context. `null` means "not measured" (no `--against`, no `/proc`).
+/// Every figure of a bench run. The first eleven keys are the stable contract of `--json`;
+/// the rest are context. `null` means "not measured" (no `--against`, no `/proc`, no
+/// `mosquitto` for the floor).
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub embedded_qos0_msgs_per_s: f64,
@@ -17,6 +18,10 @@ pub struct Report {
     pub task_p99_us: u64,
     pub tasks_per_s: f64,
     pub peak_rss_mib: Option<f64>,
+    /// The floor: the same round trips through Debian's `mosquitto` and a bare responder.
+    pub floor_task_p50_us: Option<u64>,
+    pub floor_task_p99_us: Option<u64>,
+    pub floor_tasks_per_s: Option<f64>,
 
     pub messages: u64,
     pub payload_bytes: usize,
@@ -36,6 +41,11 @@ const TARGET_P50_US: u64 = 500;
 const TARGET_P99_US: u64 = 3_000;
 const TARGET_TASKS_PER_S: f64 = 20_000.0;
 const TARGET_RSS_MIB: f64 = 64.0;
+/// b00t against the floor: pipelined tasks/s at least this share of the floor's, and the
+/// latencies at most these multiples of the floor's.
+const TARGET_FLOOR_TASKS_RATIO: f64 = 0.7;
+const TARGET_FLOOR_P50_RATIO: f64 = 1.5;
+const TARGET_FLOOR_P99_RATIO: f64 = 3.0;
 
 impl Report {
     /// Rounds the floating figures for printing: rates to 0.1, MiB to 0.01.
@@ -47,6 +57,7 @@ impl Report {
         self.against_qos0_msgs_per_s = self.against_qos0_msgs_per_s.map(tenth);
         self.against_qos1_msgs_per_s = self.against_qos1_msgs_per_s.map(tenth);
         self.tasks_per_s = tenth(self.tasks_per_s);
+        self.floor_tasks_per_s = self.floor_tasks_per_s.map(tenth);
         self.peak_rss_mib = self.peak_rss_mib.map(hundredth);
         self.broker_only_peak_rss_mib = self.broker_only_peak_rss_mib.map(hundredth);
         self
@@ -159,6 +170,63 @@ impl Report {
                 Some(self.tasks_per_s >= TARGET_TASKS_PER_S),
             ),
         );
+
+        heading(
+            &mut out,
+            "the floor: the same round trip through mosquitto and a bare responder",
+        );
+        match (
+            self.floor_task_p50_us,
+            self.floor_task_p99_us,
+            self.floor_tasks_per_s,
+        ) {
+            (Some(p50), Some(p99), Some(per_s)) => {
+                let floor_row = |label: &str, figure: String, ratio: f64, target: String, met| {
+                    Row::new(label, figure)
+                        .target(&target, Some(met))
+                        .note(format!("b00t ÷ floor = {ratio:.2}"))
+                };
+                let ratio = |b00t: f64, floor: f64| if floor > 0.0 { b00t / floor } else { 0.0 };
+                let r = ratio(self.task_p50_us as f64, p50 as f64);
+                row(
+                    &mut out,
+                    floor_row(
+                        "floor, one at a time, p50",
+                        format!("{} us", grouped(p50)),
+                        r,
+                        format!("b00t ≤ {TARGET_FLOOR_P50_RATIO}× floor"),
+                        r <= TARGET_FLOOR_P50_RATIO,
+                    ),
+                );
+                let r = ratio(self.task_p99_us as f64, p99 as f64);
+                row(
+                    &mut out,
+                    floor_row(
+                        "floor, one at a time, p99",
+                        format!("{} us", grouped(p99)),
+                        r,
+                        format!("b00t ≤ {TARGET_FLOOR_P99_RATIO}× floor"),
+                        r <= TARGET_FLOOR_P99_RATIO,
+                    ),
+                );
+                let r = ratio(self.tasks_per_s, per_s);
+                row(
+                    &mut out,
+                    floor_row(
+                        &format!("floor, {} in flight", self.pipeline_window),
+                        rate(per_s, "tasks/s"),
+                        r,
+                        format!("b00t ≥ {TARGET_FLOOR_TASKS_RATIO}× floor"),
+                        r >= TARGET_FLOOR_TASKS_RATIO,
+                    ),
+                );
+            }
+            _ => row(
+                &mut out,
+                Row::new("floor", "not measured".to_owned())
+                    .note("no `mosquitto` installed".to_owned()),
+            ),
+        }
 
         heading(&mut out, "peak memory (VmHWM)");
         row(
@@ -301,6 +369,9 @@ mod tests {
             task_p99_us: 900,
             tasks_per_s: 20_000.04,
             peak_rss_mib: Some(20.456),
+            floor_task_p50_us: None,
+            floor_task_p99_us: None,
+            floor_tasks_per_s: None,
             messages: 10,
             payload_bytes: 128,
             embedded_qos0_received: 10,
@@ -322,6 +393,49 @@ mod tests {
         assert_eq!(json["task_p99_us"], 900);
         assert_eq!(json["tasks_per_s"], 20000.0);
         assert_eq!(json["peak_rss_mib"], 20.46);
-        assert!(report.table().contains("pass --against"));
+        assert!(json["floor_task_p50_us"].is_null());
+        assert!(json["floor_task_p99_us"].is_null());
+        assert!(json["floor_tasks_per_s"].is_null());
+        let table = report.table();
+        assert!(table.contains("pass --against"));
+        assert!(table.contains("no `mosquitto` installed"), "{table}");
+    }
+
+    #[test]
+    fn the_floor_is_shown_with_the_ratios() {
+        let report = Report {
+            embedded_qos0_msgs_per_s: 1.0,
+            embedded_qos1_msgs_per_s: 1.0,
+            against_qos0_msgs_per_s: None,
+            against_qos1_msgs_per_s: None,
+            task_p50_us: 300,
+            task_p99_us: 900,
+            tasks_per_s: 16_000.0,
+            peak_rss_mib: None,
+            floor_task_p50_us: Some(100),
+            floor_task_p99_us: Some(400),
+            floor_tasks_per_s: Some(20_000.04),
+            messages: 1,
+            payload_bytes: 128,
+            embedded_qos0_received: 1,
+            embedded_qos1_received: 1,
+            against_url: None,
+            against_qos0_received: None,
+            against_qos1_received: None,
+            latency_tasks: 1,
+            pipelined_tasks: 1,
+            pipeline_window: 64,
+            broker_only_peak_rss_mib: None,
+        }
+        .rounded();
+        let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
+        assert_eq!(json["floor_task_p50_us"], 100);
+        assert_eq!(json["floor_task_p99_us"], 400);
+        assert_eq!(json["floor_tasks_per_s"], 20000.0);
+        let table = report.table();
+        assert!(table.contains("b00t ÷ floor = 3.00"), "{table}"); // p50: missed
+        assert!(table.contains("b00t ÷ floor = 2.25"), "{table}"); // p99: met
+        assert!(table.contains("b00t ÷ floor = 0.80"), "{table}"); // tasks/s: met
+        assert!(table.contains("20,000 tasks/s"), "{table}");
     }
 }
