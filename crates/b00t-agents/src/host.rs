@@ -243,7 +243,7 @@ impl Host {
         let address_key = address.to_string();
         let once = task.source.id_is_senders();
         if once {
-            match self.ledger.begin(&address_key, &id, &base) {
+            match self.ledger.begin(&address_key, &id, &base).await {
                 Begin::New => {}
                 Begin::Running => {
                     self.replier

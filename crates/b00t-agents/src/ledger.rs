@@ -10,7 +10,7 @@
 //! is not published, and a later copy of the same id runs again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use b00t_journal::{ExecutionLookup, Journal, JournalError, JournalHandle};
 
@@ -57,7 +57,8 @@ struct State {
 /// The journal side of a ledger: where executions are committed and looked up.
 struct Store {
     writer: JournalHandle,
-    lookup: ExecutionLookup,
+    /// Shared with the blocking threads that run look-ups.
+    lookup: Arc<ExecutionLookup>,
 }
 
 /// The execution ledger of one agent.
@@ -90,7 +91,7 @@ impl Ledger {
         Ok(Ledger {
             store: Some(Store {
                 writer: journal.handle(),
-                lookup: journal.execution_lookup()?,
+                lookup: Arc::new(journal.execution_lookup()?),
             }),
             capacity: Self::JOURNALED_CAPACITY,
             ..Ledger::in_memory(agent)
@@ -98,27 +99,40 @@ impl Ledger {
     }
 
     /// Looks a task up, marking it running when it is new. `reply_base` is where this
-    /// copy of the task wants its replies.
-    pub fn begin(&self, address: &str, id: &str, reply_base: &str) -> Begin {
-        let mut state = self.state.lock().expect("ledger lock");
+    /// copy of the task wants its replies. An id not among the recent ones is looked up
+    /// in the journal on a blocking thread, never on the async threads nor under the
+    /// ledger's lock.
+    pub async fn begin(&self, address: &str, id: &str, reply_base: &str) -> Begin {
         let key = (address.to_owned(), id.to_owned());
-        match state.entries.get_mut(&key) {
-            Some(Entry::Running(waiting)) => {
-                if !waiting.iter().any(|b| b == reply_base) {
-                    waiting.push(reply_base.to_owned());
-                }
-                return Begin::Running;
-            }
-            Some(Entry::Done(reply)) => return Begin::Done(reply.clone()),
-            None => {}
+        if let Some(known) = self.begin_known(&key, reply_base) {
+            return known;
         }
-        let stored = self.store.as_ref().and_then(|store| {
-            store.lookup.get(address, id).unwrap_or_else(|e| {
-                // Unreadable journal: running it beats dropping it; say so loudly.
-                tracing::error!(agent = %self.agent, error = %e, "execution look-up failed; the task runs");
-                None
-            })
-        });
+        let stored = match &self.store {
+            None => None,
+            Some(store) => {
+                let (lookup, agent) = (store.lookup.clone(), self.agent.clone());
+                let (address, id) = key.clone();
+                let looked_up =
+                    tokio::task::spawn_blocking(move || lookup.get(&address, &id)).await;
+                match looked_up {
+                    Ok(Ok(stored)) => stored,
+                    Ok(Err(e)) => {
+                        // Unreadable journal: running it beats dropping it; say so loudly.
+                        tracing::error!(%agent, error = %e, "execution look-up failed; the task runs");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(%agent, error = %e, "execution look-up did not finish; the task runs");
+                        None
+                    }
+                }
+            }
+        };
+        // Another copy may have begun while the journal was asked.
+        if let Some(known) = self.begin_known(&key, reply_base) {
+            return known;
+        }
+        let mut state = self.lock();
         let (begin, entry) = match stored {
             Some(reply) => (Begin::Done(reply.clone()), Entry::Done(reply)),
             None => (Begin::New, Entry::Running(Vec::new())),
@@ -127,6 +141,27 @@ impl Ledger {
         state.order.push_back(key);
         self.evict(&mut state);
         begin
+    }
+
+    /// What the memory knows of `key`: running (this copy is owed the reply too) or done.
+    fn begin_known(&self, key: &(String, String), reply_base: &str) -> Option<Begin> {
+        let mut state = self.lock();
+        match state.entries.get_mut(key) {
+            Some(Entry::Running(waiting)) => {
+                if !waiting.iter().any(|b| b == reply_base) {
+                    waiting.push(reply_base.to_owned());
+                }
+                Some(Begin::Running)
+            }
+            Some(Entry::Done(reply)) => Some(Begin::Done(reply.clone())),
+            None => None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records the final reply once it is durable (when journaled), and returns the reply
@@ -150,7 +185,7 @@ impl Ledger {
             }
             None => Ok(()),
         };
-        let mut state = self.state.lock().expect("ledger lock");
+        let mut state = self.lock();
         let key = (address.to_owned(), id.to_owned());
         match committed {
             Ok(()) => match state.entries.insert(key, Entry::Done(reply.to_vec())) {
@@ -170,7 +205,7 @@ impl Ledger {
 
     /// Tasks in memory (running, and recent finished ones).
     pub fn len(&self) -> usize {
-        self.state.lock().expect("ledger lock").entries.len()
+        self.lock().entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -198,16 +233,50 @@ impl Ledger {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn copies_that_race_a_journal_look_up_run_once() {
+        let dir = std::env::temp_dir().join(format!("b00t-ledger-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let journal = Journal::open(&dir.join("j.db")).unwrap();
+        let l = std::sync::Arc::new(Ledger::journaled("a", &journal).unwrap());
+        let copies = (0..8).map(|n| {
+            let l = l.clone();
+            tokio::spawn(async move { l.begin("b00t.a.s", "race", &format!("base-{n}")).await })
+        });
+        let mut new = 0;
+        for copy in copies {
+            match copy.await.unwrap() {
+                Begin::New => new += 1,
+                Begin::Running => {}
+                Begin::Done(_) => panic!("nothing finished yet"),
+            }
+        }
+        assert_eq!(new, 1, "one copy runs, the others wait for its reply");
+        let owed = l.finish("b00t.a.s", "race", b"r").await.unwrap();
+        assert_eq!(owed.len(), 7, "every other copy is owed the reply");
+        drop(l);
+        journal.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn new_running_done() {
         let l = Ledger::in_memory("a");
-        assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::New);
-        assert_eq!(l.begin("b00t.a.s", "1", "other"), Begin::Running);
-        assert_eq!(l.begin("b00t.a.s", "1", "other"), Begin::Running);
-        assert_eq!(l.begin("b00t.a.t", "1", "base"), Begin::New, "per address");
+        assert_eq!(l.begin("b00t.a.s", "1", "base").await, Begin::New);
+        assert_eq!(l.begin("b00t.a.s", "1", "other").await, Begin::Running);
+        assert_eq!(l.begin("b00t.a.s", "1", "other").await, Begin::Running);
+        assert_eq!(
+            l.begin("b00t.a.t", "1", "base").await,
+            Begin::New,
+            "per address"
+        );
         let owed = l.finish("b00t.a.s", "1", b"r").await.unwrap();
         assert_eq!(owed, ["other"], "each duplicate's base, once");
-        assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::Done(b"r".to_vec()));
+        assert_eq!(
+            l.begin("b00t.a.s", "1", "base").await,
+            Begin::Done(b"r".to_vec())
+        );
     }
 
     #[tokio::test]
@@ -216,18 +285,18 @@ mod tests {
             capacity: 2,
             ..Ledger::in_memory("a")
         };
-        assert_eq!(l.begin("x", "running", "b"), Begin::New);
-        l.begin("x", "1", "b");
+        assert_eq!(l.begin("x", "running", "b").await, Begin::New);
+        l.begin("x", "1", "b").await;
         l.finish("x", "1", b"1").await.unwrap();
-        l.begin("x", "2", "b");
+        l.begin("x", "2", "b").await;
         assert_eq!(l.len(), 2);
         assert_eq!(
-            l.begin("x", "running", "b"),
+            l.begin("x", "running", "b").await,
             Begin::Running,
             "a running entry is kept"
         );
         assert_eq!(
-            l.begin("x", "1", "b"),
+            l.begin("x", "1", "b").await,
             Begin::New,
             "the oldest finished one went"
         );
@@ -243,14 +312,14 @@ mod tests {
             capacity: 1,
             ..Ledger::journaled("a", &journal).unwrap()
         };
-        l.begin("b00t.a.s", "7", "b");
+        l.begin("b00t.a.s", "7", "b").await;
         l.finish("b00t.a.s", "7", b"stored").await.unwrap();
         for n in 0..3 {
-            l.begin("b00t.a.s", &n.to_string(), "b");
+            l.begin("b00t.a.s", &n.to_string(), "b").await;
         }
         assert!(l.len() <= 3, "only running tasks stay beyond capacity");
         assert_eq!(
-            l.begin("b00t.a.s", "7", "b"),
+            l.begin("b00t.a.s", "7", "b").await,
             Begin::Done(b"stored".to_vec()),
             "from the journal"
         );
@@ -260,10 +329,10 @@ mod tests {
         let journal = Journal::open(&path).unwrap();
         let l = Ledger::journaled("a", &journal).unwrap();
         assert_eq!(
-            l.begin("b00t.a.s", "7", "b"),
+            l.begin("b00t.a.s", "7", "b").await,
             Begin::Done(b"stored".to_vec())
         );
-        assert_eq!(l.begin("b00t.a.s", "8", "b"), Begin::New);
+        assert_eq!(l.begin("b00t.a.s", "8", "b").await, Begin::New);
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -325,8 +394,8 @@ mod tests {
         let journal = Journal::open(&path).unwrap();
         let l = Ledger::journaled("a", &journal).unwrap();
         let big = vec![b'r'; 128 * 1024];
-        assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::New);
-        assert_eq!(l.begin("b00t.a.s", "1", "dup"), Begin::Running);
+        assert_eq!(l.begin("b00t.a.s", "1", "base").await, Begin::New);
+        assert_eq!(l.begin("b00t.a.s", "1", "dup").await, Begin::Running);
         let filler = fs.fill();
         let not_recorded = l.finish("b00t.a.s", "1", &big).await.unwrap_err();
         let message = not_recorded.error.to_string();
@@ -338,20 +407,23 @@ mod tests {
             "the duplicate is owed the error"
         );
         assert_eq!(
-            l.begin("b00t.a.s", "1", "base"),
+            l.begin("b00t.a.s", "1", "base").await,
             Begin::New,
             "not finished: a copy runs again"
         );
 
         std::fs::remove_file(&filler).unwrap();
         assert!(l.finish("b00t.a.s", "1", &big).await.unwrap().is_empty());
-        assert_eq!(l.begin("b00t.a.s", "1", "base"), Begin::Done(big.clone()));
+        assert_eq!(
+            l.begin("b00t.a.s", "1", "base").await,
+            Begin::Done(big.clone())
+        );
         drop(l);
         journal.close().await;
         let journal = Journal::open(&path).unwrap();
         let l = Ledger::journaled("a", &journal).unwrap();
         assert_eq!(
-            l.begin("b00t.a.s", "1", "base"),
+            l.begin("b00t.a.s", "1", "base").await,
             Begin::Done(big),
             "committed"
         );
