@@ -1,17 +1,21 @@
 //! Task round trips through the echo agent of a full runtime: one at a time for latency
-//! (publish → result, in microseconds), then many in flight for tasks per second. Replies
-//! come on a private `reply_to` base subscribed before the first task.
+//! (publish → result, in microseconds), then many in flight for tasks per second, asked
+//! through b00t-bus's requester (which asks again with the same id on silence).
 
 use std::time::Duration;
 
 use anyhow::Context;
-use b00t_bus::{Bus, BusEvent, BusOptions, Events, Qos};
+use b00t_bus::{Bus, BusOptions, Outcome, Request, Requester};
 use b00t_config::BrokerUrl;
-use b00t_proto::{Channel, ReplyHead};
+use b00t_proto::{Address, TaskId};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// The address every bench task goes to.
+pub const ECHO_ADDRESS: &str = "b00t.echo.echo";
+/// Its task topic.
 pub const ECHO_TASK_TOPIC: &str = "b00t.echo.echo/task";
 
 /// Round-trip latency of tasks sent one at a time.
@@ -35,14 +39,15 @@ const RESULT_LIMIT: Duration = Duration::from_secs(10);
 /// Longest wait for a connection or a subscription.
 const SETUP_LIMIT: Duration = Duration::from_secs(5);
 
-/// A client of the echo agent: one connection, one private reply base.
+/// A client of the echo agent: one connection and b00t-bus's requester, the same client
+/// the CLI and the assistant's tools ask through.
 pub struct EchoClient {
     bus: Bus,
-    events: Events,
-    reply_to: String,
+    requester: Requester,
+    address: Address,
     /// Makes task ids unique to this client: the agent executes each id once.
     run: String,
-    /// Stops the bus driver; cancelled when the client is dropped (also on error paths).
+    /// Stops the bus driver and the requester; cancelled when the client is dropped.
     stop: CancellationToken,
 }
 
@@ -53,45 +58,35 @@ impl EchoClient {
         let stop = CancellationToken::new();
         let options = BusOptions::new(url.clone(), format!("b00t-bench-tasks-{run}"));
         let (bus, events) = Bus::connect(options, &stop);
-        let client = EchoClient {
-            bus,
-            events,
-            reply_to: format!("b00t.bench-{run}.reply"),
-            run,
-            stop,
-        };
-        client
-            .bus
-            .wait_connected(SETUP_LIMIT)
+        bus.wait_connected(SETUP_LIMIT)
             .await
             .context("cannot connect the task client")?;
-        for channel in [Channel::Result, Channel::Error] {
-            let filter = format!("{}/{}", client.reply_to, channel.as_str());
-            client
-                .bus
-                .subscribe_confirmed(&filter, Qos::AtLeastOnce, SETUP_LIMIT)
-                .await
-                .with_context(|| format!("cannot subscribe to `{filter}`"))?;
-        }
-        Ok(client)
+        let (requester, _rest) = Requester::open(
+            bus.clone(),
+            events,
+            format!("b00t.bench-{run}.reply"),
+            "bench",
+            SETUP_LIMIT,
+            &stop,
+        )
+        .await
+        .context("cannot subscribe to the bench's reply base")?;
+        Ok(EchoClient {
+            bus,
+            requester,
+            address: Address::parse(ECHO_ADDRESS).expect("a valid address"),
+            run,
+            stop,
+        })
     }
 
     /// Sends `tasks` tasks one after the other, each after the previous result.
     pub async fn latency(&mut self, tasks: u64) -> anyhow::Result<Latency> {
         let mut round_trips_us = Vec::with_capacity(tasks as usize);
         for n in 0..tasks {
-            let id = self.task_id('l', n);
+            let request = self.request('l', n);
             let sent = Instant::now();
-            self.publish(&id, n).await?;
-            loop {
-                let done = self
-                    .next_final(sent + RESULT_LIMIT)
-                    .await
-                    .with_context(|| format!("waiting for the result of task `{id}`"))?;
-                if done == id {
-                    break;
-                }
-            }
+            ask(&self.requester, &request).await?;
             round_trips_us.push(sent.elapsed().as_micros() as u64);
         }
         round_trips_us.sort_unstable();
@@ -104,34 +99,27 @@ impl EchoClient {
 
     /// Sends `tasks` tasks keeping `window` of them in flight: one more for each result.
     pub async fn pipelined(&mut self, tasks: u64, window: u64) -> anyhow::Result<Pipelined> {
-        let prefix = self.id_prefix('p');
-        let mut finished = vec![false; tasks as usize];
+        let mut in_flight = FuturesUnordered::new();
         let mut sent = 0;
         let mut done = 0;
         let start = Instant::now();
-        while sent < tasks.min(window) {
-            self.publish(&self.task_id('p', sent), sent).await?;
-            sent += 1;
-        }
         while done < tasks {
-            let id = self
-                .next_final(Instant::now() + RESULT_LIMIT)
-                .await
-                .with_context(|| {
-                    format!("{done} of {tasks} pipelined tasks had their result, then no more")
-                })?;
-            let n = id
-                .strip_prefix(prefix.as_str())
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|n| *n < finished.len());
-            let Some(n) = n else { continue };
-            if std::mem::replace(&mut finished[n], true) {
-                continue; // a repeated result (the task was delivered twice)
-            }
-            done += 1;
-            if sent < tasks {
-                self.publish(&self.task_id('p', sent), sent).await?;
+            while sent < tasks && (in_flight.len() as u64) < window {
+                let request = self.request('p', sent);
+                let requester = &self.requester;
+                in_flight.push(async move { ask(requester, &request).await });
                 sent += 1;
+            }
+            match in_flight.next().await {
+                Some(outcome) => {
+                    outcome.with_context(|| {
+                        format!(
+                            "{done} of {tasks} pipelined tasks had their result, then one failed"
+                        )
+                    })?;
+                    done += 1;
+                }
+                None => break,
             }
         }
         let seconds = start.elapsed().as_secs_f64().max(1e-9);
@@ -147,69 +135,33 @@ impl EchoClient {
         self.bus.close(Duration::from_millis(500)).await;
     }
 
-    /// Ids are `bench-<run>-<kind><n>`: `l` for the latency run, `p` for the pipelined.
-    fn id_prefix(&self, kind: char) -> String {
-        format!("bench-{}-{kind}", self.run)
-    }
-
-    fn task_id(&self, kind: char, n: u64) -> String {
-        format!("{}{n}", self.id_prefix(kind))
-    }
-
-    async fn publish(&self, id: &str, n: u64) -> anyhow::Result<()> {
-        // Every part is plain ASCII with no quotes: no JSON escaping is needed.
-        let envelope = format!(
-            r#"{{"id":"{id}","from":"bench","reply_to":"{}","body":{{"n":{n}}}}}"#,
-            self.reply_to
-        );
-        self.bus
-            .publish(
-                ECHO_TASK_TOPIC,
-                Qos::AtLeastOnce,
-                false,
-                envelope.into_bytes(),
+    /// Task `n` of a run: id `bench-<run>-<kind><n>` (`l` latency, `p` pipelined).
+    fn request(&self, kind: char, n: u64) -> Request {
+        let id = TaskId::parse(&format!("bench-{}-{kind}{n}", self.run)).expect("a valid id");
+        Request {
+            id,
+            ..Request::new(
+                self.address.clone(),
+                "bench",
+                json!({ "n": n }),
+                RESULT_LIMIT,
             )
-            .await
-            .with_context(|| format!("cannot send task `{id}`"))
-    }
-
-    /// The id of the next result on the reply base; an error reply or the deadline fails.
-    async fn next_final(&mut self, deadline: Instant) -> anyhow::Result<String> {
-        loop {
-            let event = match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Err(_) => anyhow::bail!(
-                    "no result from `b00t.echo.echo` within {} s",
-                    RESULT_LIMIT.as_secs()
-                ),
-                Ok(None) => anyhow::bail!("the connection to the broker closed"),
-                Ok(Some(event)) => event,
-            };
-            let message = match event {
-                BusEvent::Message(message) => message,
-                BusEvent::Disconnected { error } => {
-                    anyhow::bail!("the connection to the broker dropped: {error}")
-                }
-                BusEvent::Connected => continue,
-            };
-            let Some((base, channel)) = Channel::split(&message.topic) else {
-                continue;
-            };
-            if base != self.reply_to {
-                continue;
-            }
-            let Some(head) = ReplyHead::parse(&message.payload) else {
-                continue;
-            };
-            match channel {
-                Channel::Result => return Ok(head.id),
-                Channel::Error => anyhow::bail!(
-                    "task `{}` got an error reply: {}",
-                    head.id,
-                    String::from_utf8_lossy(&message.payload)
-                ),
-                _ => {}
-            }
         }
+    }
+}
+
+/// Asks one task; anything but a result fails the run.
+async fn ask(requester: &Requester, request: &Request) -> anyhow::Result<()> {
+    match requester.request(request, |_, _| {}).await? {
+        Outcome::Result(_) => Ok(()),
+        Outcome::Error(reply) => {
+            anyhow::bail!("task `{}` got an error reply: {reply}", request.id)
+        }
+        Outcome::Timeout => anyhow::bail!(
+            "no result for task `{}` from `b00t.echo.echo` within {} s",
+            request.id,
+            RESULT_LIMIT.as_secs()
+        ),
     }
 }
 
