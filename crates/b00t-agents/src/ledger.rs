@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use b00t_journal::{ExecutionLookup, Journal, JournalError, JournalHandle};
 
+use crate::seen::Seen;
 use crate::AgentError;
 
 /// What the ledger knows of a task.
@@ -52,6 +53,9 @@ struct State {
     entries: HashMap<Key, Entry>,
     /// Insertion order, to forget the oldest finished entries first.
     order: VecDeque<Key>,
+    /// Every key this agent ever executed, journaled ones too: a key it does not hold
+    /// needs no journal look-up. `None` (no journal, or it could not be read): ask.
+    seen: Option<Seen>,
 }
 
 /// The journal side of a ledger: where executions are committed and looked up.
@@ -86,16 +90,28 @@ impl Ledger {
         }
     }
 
-    /// A ledger backed by `journal`.
+    /// A ledger backed by `journal`. Reads which ids `agent` executed (a Bloom filter,
+    /// so that a new id costs no journal look-up).
     pub fn journaled(agent: &str, journal: &Journal) -> Result<Ledger, AgentError> {
-        Ok(Ledger {
+        let lookup = journal.execution_lookup()?;
+        let mut seen = Seen::new();
+        let seen = match lookup.each_key_of(agent, |address, id| seen.insert(address, id)) {
+            Ok(()) => Some(seen),
+            Err(e) => {
+                tracing::warn!(%agent, error = %e, "could not read the executions; every task id is looked up in the journal");
+                None
+            }
+        };
+        let ledger = Ledger {
             store: Some(Store {
                 writer: journal.handle(),
-                lookup: Arc::new(journal.execution_lookup()?),
+                lookup: Arc::new(lookup),
             }),
             capacity: Self::JOURNALED_CAPACITY,
             ..Ledger::in_memory(agent)
-        })
+        };
+        ledger.lock().seen = seen;
+        Ok(ledger)
     }
 
     /// Looks a task up, marking it running when it is new. `reply_base` is where this
@@ -107,8 +123,14 @@ impl Ledger {
         if let Some(known) = self.begin_known(&key, reply_base) {
             return known;
         }
+        let never_seen = self
+            .lock()
+            .seen
+            .as_ref()
+            .is_some_and(|seen| !seen.may_contain(address, id));
         let stored = match &self.store {
             None => None,
+            Some(_) if never_seen => None,
             Some(store) => {
                 let (lookup, agent) = (store.lookup.clone(), self.agent.clone());
                 let (address, id) = key.clone();
@@ -188,10 +210,15 @@ impl Ledger {
         let mut state = self.lock();
         let key = (address.to_owned(), id.to_owned());
         match committed {
-            Ok(()) => match state.entries.insert(key, Entry::Done(reply.to_vec())) {
-                Some(Entry::Running(waiting)) => Ok(waiting),
-                _ => Ok(Vec::new()),
-            },
+            Ok(()) => {
+                if let Some(seen) = state.seen.as_mut() {
+                    seen.insert(address, id);
+                }
+                match state.entries.insert(key, Entry::Done(reply.to_vec())) {
+                    Some(Entry::Running(waiting)) => Ok(waiting),
+                    _ => Ok(Vec::new()),
+                }
+            }
             Err(error) => {
                 let owed = match state.entries.remove(&key) {
                     Some(Entry::Running(waiting)) => waiting,

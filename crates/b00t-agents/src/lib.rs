@@ -5,13 +5,14 @@
 //! The same code runs inside `b00t up` and as `b00t agent run` in a container.
 //!
 //! Layout: `spec` (the abstraction), `host` (the loop), `ledger` (which ids ran, and their
-//! stored replies), `reply` (where replies go), `kinds` (built-in kinds: `echo`), `error`.
+//! stored replies), `seen` (a Bloom filter of executed ids, so new ids skip the journal), `reply` (where replies go), `kinds` (built-in kinds: `echo`), `error`.
 
 pub mod error;
 pub mod host;
 pub mod kinds;
 pub mod ledger;
 pub mod reply;
+mod seen;
 pub mod spec;
 
 pub use error::AgentError;

@@ -60,6 +60,30 @@ impl ExecutionLookup {
         }
     }
 
+    /// Calls `each` with the `(address, id)` of every execution `agent` recorded: how a
+    /// ledger learns, once at start, which ids it need never look up.
+    pub fn each_key_of(
+        &self,
+        agent: &str,
+        mut each: impl FnMut(&str, &str),
+    ) -> Result<(), JournalError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let sql = |source| JournalError::Sql {
+            path: self.path.clone(),
+            source,
+        };
+        let mut stmt = conn
+            .prepare("SELECT address, id FROM executions WHERE agent = ?1")
+            .map_err(sql)?;
+        let mut rows = stmt.query(params![agent]).map_err(sql)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            let (address, id): (String, String) =
+                (row.get(0).map_err(sql)?, row.get(1).map_err(sql)?);
+            each(&address, &id);
+        }
+        Ok(())
+    }
+
     /// The stored final reply of `(address, id)`, if the task was executed.
     pub fn get(&self, address: &str, id: &str) -> Result<Option<Vec<u8>>, JournalError> {
         let conn = self.conn.lock().expect("lookup lock");
