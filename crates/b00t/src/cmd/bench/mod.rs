@@ -65,9 +65,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ));
         let figures = groups::measure(&exe, &args.runtime, args.cold_runs, args.warm_tasks).await?;
         if args.json {
-            println!("{}", serde_json::to_string(&figures)?);
+            outln!("{}", serde_json::to_string(&figures)?)?;
         } else {
-            print!("{}", figures.table());
+            out!("{}", figures.table())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -147,9 +147,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     .rounded();
     if args.json {
-        println!("{}", report.json());
+        outln!("{}", report.json())?;
     } else {
-        print!("{}", report.table());
+        out!("{}", report.table())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -233,7 +233,7 @@ impl Progress {
 
     fn say(&self, step: &str) {
         if self.on {
-            eprintln!("bench: {step}");
+            errln!("bench: {step}");
         }
     }
 }
