@@ -96,11 +96,6 @@ pub(crate) async fn serve(
             return;
         }
     };
-    let Some(permit) = permit else {
-        tracing::warn!(%peer, client_id = %connect.client_id, limit = shared.limits.max_connections, "refused a connection: the connection limit is reached (raise [broker] max_connections)");
-        let _ = refuse(&mut stream, ConnectReturnCode::ServiceUnavailable).await;
-        return;
-    };
     let client_id = match admit(
         &connect.client_id,
         connect.clean_session,
@@ -116,7 +111,22 @@ pub(crate) async fn serve(
         }
     };
 
+    // At the connection limit, only a client taking over its own connection (a
+    // reconnect before the old one was seen dead) gets in: on the place it frees.
+    if permit.is_none() && !shared.sessions.holds(&client_id) {
+        return refuse_at_limit(&mut stream, peer, &client_id, &shared).await;
+    }
     let claim = shared.sessions.claim(&client_id).await;
+    let permit = match permit {
+        Some(permit) => permit,
+        None => match shared.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                claim.release();
+                return refuse_at_limit(&mut stream, peer, &client_id, &shared).await;
+            }
+        },
+    };
     let links = shared.links.clone();
     let (id, clean) = (client_id.clone(), connect.clean_session);
     let built = tokio::task::spawn_blocking(move || links(&id, clean)).await;
@@ -209,6 +219,16 @@ pub(crate) async fn serve(
     }
     drop(permit);
     claim.release();
+}
+
+async fn refuse_at_limit(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    client_id: &str,
+    shared: &Shared,
+) {
+    tracing::warn!(%peer, %client_id, limit = shared.limits.max_connections, "refused a connection: the connection limit is reached (raise [broker] max_connections)");
+    let _ = refuse(stream, ConnectReturnCode::ServiceUnavailable).await;
 }
 
 /// Checks a CONNECT: the client id (one is made for an empty id with a clean session),

@@ -102,6 +102,11 @@ impl Sessions {
         }
     }
 
+    /// Whether a connection holds `client_id` now.
+    pub(crate) fn holds(&self, client_id: &str) -> bool {
+        self.table().by_client.contains_key(client_id)
+    }
+
     /// How many client ids are held.
     pub(crate) fn len(&self) -> usize {
         self.table().by_client.len()

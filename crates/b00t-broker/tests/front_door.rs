@@ -282,10 +282,15 @@ async fn the_connection_limit_refuses_the_next_client_and_the_broker_recovers() 
     assert_eq!(code, 3, "server unavailable");
     assert!(refused.next().await.is_none(), "closed after the refusal");
     // At the limit, the same client id connecting again and again (rumqttd 0.20's
-    // server panicked here and refused every later connection).
+    // server panicked here and refused every later connection). A client that holds a
+    // connection may take it over (a reconnect); a new one may not.
     for _ in 0..20 {
-        let (_raw, _code) = Raw::connect(&broker, "c0", None).await;
-        let (_raw, _code) = Raw::connect(&broker, "c9", None).await;
+        let (mut again, code) = Raw::connect(&broker, "c1", None).await;
+        assert_eq!(code, 0, "a takeover at the limit gets the place it frees");
+        assert_eq!(again.subscribe(&["t"]).await, vec![1]);
+        held[1] = again;
+        let (_raw, code) = Raw::connect(&broker, "c9", None).await;
+        assert_eq!(code, 3, "a new client id is still refused");
     }
     held.clear();
     let deadline = tokio::time::Instant::now() + WAIT;
