@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use b00t_journal::{ExecutionLookup, Journal, JournalError, JournalHandle};
+use b00t_proto::TaskKey;
 
 use crate::seen::Seen;
 use crate::AgentError;
@@ -38,7 +39,7 @@ pub struct NotRecorded {
     pub owed: Vec<String>,
 }
 
-type Key = (String, String);
+type Key = TaskKey;
 
 /// A task the ledger knows.
 enum Entry {
@@ -119,7 +120,7 @@ impl Ledger {
     /// in the journal on a blocking thread, never on the async threads nor under the
     /// ledger's lock.
     pub async fn begin(&self, address: &str, id: &str, reply_base: &str) -> Begin {
-        let key = (address.to_owned(), id.to_owned());
+        let key = TaskKey::new(address, id);
         if let Some(known) = self.begin_known(&key, reply_base) {
             return known;
         }
@@ -133,7 +134,7 @@ impl Ledger {
             Some(_) if never_seen => None,
             Some(store) => {
                 let (lookup, agent) = (store.lookup.clone(), self.agent.clone());
-                let (address, id) = key.clone();
+                let TaskKey { address, id } = key.clone();
                 let looked_up =
                     tokio::task::spawn_blocking(move || lookup.get(&address, &id)).await;
                 match looked_up {
@@ -166,7 +167,7 @@ impl Ledger {
     }
 
     /// What the memory knows of `key`: running (this copy is owed the reply too) or done.
-    fn begin_known(&self, key: &(String, String), reply_base: &str) -> Option<Begin> {
+    fn begin_known(&self, key: &Key, reply_base: &str) -> Option<Begin> {
         let mut state = self.lock();
         match state.entries.get_mut(key) {
             Some(Entry::Running(waiting)) => {
@@ -208,7 +209,7 @@ impl Ledger {
             None => Ok(()),
         };
         let mut state = self.lock();
-        let key = (address.to_owned(), id.to_owned());
+        let key = TaskKey::new(address, id);
         match committed {
             Ok(()) => {
                 if let Some(seen) = state.seen.as_mut() {

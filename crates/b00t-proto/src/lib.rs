@@ -10,6 +10,7 @@
 pub mod address;
 pub mod clock;
 pub mod id;
+mod key;
 pub mod name;
 pub mod presence;
 pub mod reply;
@@ -18,6 +19,7 @@ pub mod topic;
 
 pub use address::{Address, AddressError};
 pub use id::{TaskId, TaskIdError};
+pub use key::TaskKey;
 pub use name::{Name, NameError};
 pub use presence::{AgentState, Heartbeat, StatusCard};
 pub use reply::{ErrorBody, ErrorCode, Reply, ReplyHead};

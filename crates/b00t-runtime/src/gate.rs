@@ -90,7 +90,7 @@ pub fn judge(
             return Verdict::Answer {
                 base: reply_to.unwrap_or_else(|| address.to_string()),
                 reply: Reply::error(id.as_str(), agent, skill, ErrorCode::NotFound, message),
-                key: senders.then(|| (address.to_string(), id.to_string())),
+                key: senders.then(|| Key::new(address.to_string(), id.to_string())),
             };
         }
     }
@@ -103,12 +103,12 @@ pub fn judge(
             key: None,
         },
         Ok(task) if task.source.id_is_senders() => Verdict::Track {
-            key: (address.to_string(), task.id.to_string()),
+            key: Key::new(address.to_string(), task.id.to_string()),
             reply_to: task.reply_to,
         },
         Ok(_) if online => Verdict::LeaveToAgent,
         Ok(task) if launchable(agent) => Verdict::Hold {
-            key: (address.to_string(), task.id.to_string()),
+            key: Key::new(address.to_string(), task.id.to_string()),
             payload: task.to_envelope(),
             reply_to: task.reply_to,
         },
@@ -154,7 +154,7 @@ mod tests {
             Verdict::Ignore => "ignore".into(),
             Verdict::LeaveToAgent => "agent".into(),
             Verdict::Track { key, reply_to } => {
-                format!("track {} {} reply_to={reply_to:?}", key.0, key.1)
+                format!("track {} {} reply_to={reply_to:?}", key.address, key.id)
             }
             Verdict::Hold {
                 key,
@@ -164,8 +164,8 @@ mod tests {
                 let task = b00t_proto::parse_task(payload, 1024).expect("a held task parses");
                 format!(
                     "hold {} id={} body={} reply_to={reply_to:?}",
-                    key.0,
-                    task.id.as_str() == key.1,
+                    key.address,
+                    task.id.as_str() == key.id,
                     task.body
                 )
             }

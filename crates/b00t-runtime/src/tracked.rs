@@ -8,10 +8,11 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::time::Duration;
 
 use b00t_bus::Bytes;
+use b00t_proto::TaskKey;
 use tokio_util::time::{delay_queue, DelayQueue};
 
-/// `(address, id)`.
-pub type Key = (String, String);
+/// `(address, id)`: b00t-proto's [`TaskKey`].
+pub type Key = TaskKey;
 
 /// One task waiting for its ack or final reply.
 #[derive(Debug)]
@@ -172,7 +173,7 @@ impl Table {
         let mut keys: Vec<(u64, &Key)> = self
             .tasks
             .iter()
-            .filter(|(k, t)| t.timer.is_some() && k.0.starts_with(&prefix))
+            .filter(|(k, t)| t.timer.is_some() && k.address.starts_with(&prefix))
             .map(|(k, t)| (t.seq, k))
             .collect();
         keys.sort_unstable_by_key(|(seq, _)| *seq);
@@ -185,7 +186,7 @@ impl Table {
         let mut keys: Vec<(u64, &Key)> = self
             .tasks
             .iter()
-            .filter(|(k, _)| k.0.starts_with(&prefix))
+            .filter(|(k, _)| k.address.starts_with(&prefix))
             .map(|(k, t)| (t.seq, k))
             .collect();
         keys.sort_unstable_by_key(|(seq, _)| *seq);
@@ -211,7 +212,7 @@ mod tests {
     use super::*;
 
     fn key(id: &str) -> Key {
-        ("b00t.a.s".into(), id.into())
+        TaskKey::new("b00t.a.s", id)
     }
 
     #[tokio::test(start_paused = true)]
@@ -254,7 +255,7 @@ mod tests {
         for id in ["3", "1", "2"] {
             t.track(key(id), Bytes::from_static(b"{}"), None, 0);
         }
-        t.track(("b00t.other.s".into(), "9".into()), Bytes::new(), None, 0);
+        t.track(TaskKey::new("b00t.other.s", "9"), Bytes::new(), None, 0);
         for _ in 0..5 {
             let k = t.expired().await;
             t.hold_expired(&k);

@@ -191,9 +191,9 @@ impl Watcher {
                     // Only acks of tasks it tracks count: a forged ack for an id nobody
                     // sent must not make the supervisor hold an agent busy for ever.
                     if self.table.ack(&key) {
-                        self.journal.ack(&key.0, &key.1);
+                        self.journal.ack(&key.address, &key.id);
                         if self.demand.is_some() && (self.launchable)(&agent) {
-                            self.tell(Demand::Acked { agent, id: key.1 });
+                            self.tell(Demand::Acked { agent, id: key.id });
                         }
                     }
                 }
@@ -203,7 +203,7 @@ impl Watcher {
                     if self.demand.is_some() && (self.launchable)(&agent) {
                         self.tell(Demand::Finished {
                             agent,
-                            id: key.1.clone(),
+                            id: key.id.clone(),
                         });
                     }
                     if self.table.finish(&key) {
@@ -212,7 +212,8 @@ impl Watcher {
                         } else {
                             Final::Error
                         };
-                        self.journal.finish(&key.0, &key.1, how, &message.payload);
+                        self.journal
+                            .finish(&key.address, &key.id, how, &message.payload);
                     }
                 }
             }
@@ -249,7 +250,8 @@ impl Watcher {
             if let Some(task) = self.table.get(&key) {
                 let payload = task.payload.clone();
                 self.table.hold(&key);
-                self.publish(&format!("{}/task", key.0), payload).await;
+                self.publish(&format!("{}/task", key.address), payload)
+                    .await;
             }
         }
     }
@@ -260,11 +262,23 @@ impl Watcher {
             let Some(task) = self.table.get(&key) else {
                 continue;
             };
-            let base = task.reply_to.clone().unwrap_or_else(|| key.0.clone());
-            let skill = key.0.rsplit('.').next().unwrap_or_default().to_owned();
-            let reply = Reply::error(&key.1, agent, &skill, ErrorCode::Failed, message.to_owned())
-                .to_json();
-            self.journal.finish(&key.0, &key.1, Final::Error, &reply);
+            let base = task.reply_to.clone().unwrap_or_else(|| key.address.clone());
+            let skill = key
+                .address
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let reply = Reply::error(
+                &key.id,
+                agent,
+                &skill,
+                ErrorCode::Failed,
+                message.to_owned(),
+            )
+            .to_json();
+            self.journal
+                .finish(&key.address, &key.id, Final::Error, &reply);
             self.table.finish(&key);
             self.publish(&format!("{base}/error"), reply).await;
         }
@@ -293,7 +307,7 @@ impl Watcher {
                     journaled = self
                         .record(&key, &payload, reply_to.as_deref(), done.is_some())
                         .map(|c| (key.clone(), c));
-                    self.want_if_offline(&key.0);
+                    self.want_if_offline(&key.address);
                     self.table.track(key, payload, reply_to, 0);
                 }
             }
@@ -302,19 +316,21 @@ impl Watcher {
                 payload,
                 reply_to,
             } => {
-                tracing::info!(address = %key.0, id = %key.1, "holding a task for an agent that is starting");
+                tracing::info!(address = %key.address, id = %key.id, "holding a task for an agent that is starting");
                 journaled = self
                     .record(&key, &payload, reply_to.as_deref(), done.is_some())
                     .map(|c| (key.clone(), c));
-                self.want_if_offline(&key.0);
+                self.want_if_offline(&key.address);
                 self.table.track(key, Bytes::from(payload), reply_to, 0);
             }
             Verdict::Answer { base, reply, key } => {
                 let bytes = reply.to_json();
                 // Journal the answer once; every copy of the task gets it.
                 if let Some(key) = key.filter(|k| !self.table.knows(k)) {
-                    self.journal.task(&key.0, &key.1, &payload, Some(&base));
-                    self.journal.finish(&key.0, &key.1, Final::Error, &bytes);
+                    self.journal
+                        .task(&key.address, &key.id, &payload, Some(&base));
+                    self.journal
+                        .finish(&key.address, &key.id, Final::Error, &bytes);
                     self.table.finish(&key);
                 }
                 self.publish(&format!("{base}/{}", reply.channel().as_str()), bytes)
@@ -364,9 +380,12 @@ impl Watcher {
         waited_for: bool,
     ) -> Option<Committed> {
         if waited_for {
-            return Some(self.journal.task_durable(&key.0, &key.1, payload, reply_to));
+            return Some(
+                self.journal
+                    .task_durable(&key.address, &key.id, payload, reply_to),
+            );
         }
-        self.journal.task(&key.0, &key.1, payload, reply_to);
+        self.journal.task(&key.address, &key.id, payload, reply_to);
         None
     }
 
@@ -375,18 +394,18 @@ impl Watcher {
         let Some(task) = self.table.get(&key) else {
             return;
         };
-        let base = task.reply_to.clone().unwrap_or_else(|| key.0.clone());
+        let base = task.reply_to.clone().unwrap_or_else(|| key.address.clone());
         self.table.finish(&key);
-        let (agent, skill) = match Address::parse(&key.0) {
+        let (agent, skill) = match Address::parse(&key.address) {
             Ok(a) => (a.agent().as_str().to_owned(), a.skill().as_str().to_owned()),
             Err(_) => return,
         };
         let message = format!(
             "the bus could not journal task `{}`, so it was not delivered: {why}; send it again once the journal's disk has room",
-            key.1
+            key.id
         );
-        tracing::error!(address = %key.0, id = %key.1, "refused a task: {message}");
-        let reply = Reply::error(&key.1, &agent, &skill, ErrorCode::Failed, message).to_json();
+        tracing::error!(address = %key.address, id = %key.id, "refused a task: {message}");
+        let reply = Reply::error(&key.id, &agent, &skill, ErrorCode::Failed, message).to_json();
         self.publish(&format!("{base}/error"), reply).await;
     }
 
@@ -404,7 +423,7 @@ impl Watcher {
     }
 
     async fn on_due(&mut self, key: Key) {
-        if let Ok(parsed) = Address::parse(&key.0) {
+        if let Ok(parsed) = Address::parse(&key.address) {
             let agent = parsed.agent().as_str();
             if self.demand.is_some() && !self.presence.is_online(agent) && (self.launchable)(agent)
             {
@@ -421,7 +440,7 @@ impl Watcher {
             return;
         };
         let (payload, reply_to) = (task.payload.clone(), task.reply_to.clone());
-        let (address, id) = (&key.0, &key.1);
+        let (address, id) = (&key.address, &key.id);
         match due {
             Due::Retry { attempt } => {
                 tracing::info!(%address, %id, attempt, "no ack yet; publishing the task again");
@@ -466,13 +485,13 @@ impl Watcher {
             );
         }
         for task in tasks {
-            let key = (task.address, task.id);
+            let key = Key::new(task.address, task.id);
             if self.table.knows(&key) {
                 continue;
             }
-            self.want_if_offline(&key.0);
+            self.want_if_offline(&key.address);
             let payload = Bytes::from(task.payload);
-            let topic = format!("{}/task", key.0);
+            let topic = format!("{}/task", key.address);
             self.table
                 .track(key, payload.clone(), task.reply_to, task.attempts);
             self.publish(&topic, payload).await;
@@ -500,7 +519,7 @@ fn let_through(done: Option<oneshot::Sender<Result<(), Refusal>>>) {
 /// The task key a reply refers to, `(b00t.<agent>.<skill>, id)`, and the agent.
 fn reply_key(payload: &[u8]) -> Option<(Key, String)> {
     let head = ReplyHead::parse(payload)?;
-    let key = (format!("{PREFIX}.{}.{}", head.agent, head.skill), head.id);
+    let key = Key::new(format!("{PREFIX}.{}.{}", head.agent, head.skill), head.id);
     Some((key, head.agent))
 }
 
