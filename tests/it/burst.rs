@@ -62,6 +62,22 @@ fn journal_count(home: &Path, sql: &str) -> i64 {
         .expect("a number")
 }
 
+/// Polls `sql` until it counts `want`, failing after `limit` with how many were `what`.
+fn wait_for_count(home: &Path, sql: &str, want: usize, what: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let got = journal_count(home, sql);
+        if got == want as i64 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {got} of {want} tasks were {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn every_task_of_a_qos1_burst_is_journaled_and_answered() {
     const TASKS: usize = 20_000;
@@ -83,21 +99,13 @@ fn every_task_of_a_qos1_burst_is_journaled_and_answered() {
         "tasks PUBACKed but missing from the journal"
     );
     // And every one is answered, once.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let done = journal_count(
-            home.path(),
-            "select count(*) from executions where address = 'b00t.echo.echo' and id like 'burst-%'",
-        );
-        if done == TASKS as i64 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {done} of {TASKS} tasks were executed"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_count(
+        home.path(),
+        "select count(*) from executions where address = 'b00t.echo.echo' and id like 'burst-%'",
+        TASKS,
+        "executed",
+        Duration::from_secs(60),
+    );
     assert!(bus.runtime_is_alive());
 }
 
@@ -132,20 +140,12 @@ fn a_qos0_flood_costs_no_task_of_an_offline_agent() {
         TASKS as i64
     );
     // Each is retried once and then dead-lettered: none is left open.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let dead = journal_count(
-            home.path(),
-            "select count(*) from tasks where id like 'off-%' and state = 'dead'",
-        );
-        if dead == TASKS as i64 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {dead} of {TASKS} tasks were dead-lettered"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_count(
+        home.path(),
+        "select count(*) from tasks where id like 'off-%' and state = 'dead'",
+        TASKS,
+        "dead-lettered",
+        Duration::from_secs(30),
+    );
     assert!(bus.runtime_is_alive());
 }
