@@ -13,13 +13,13 @@ use serde_json::{json, Value};
 use crate::support::{b00t_bin, free_port, json, publish, Home, Runtime, Sub, SOON};
 
 /// A fake Ollama on its own tokio runtime, for these synchronous tests.
-pub struct Ollama {
+pub(crate) struct Ollama {
     pub fake: FakeOllama,
     _rt: tokio::runtime::Runtime,
 }
 
 impl Ollama {
-    pub fn start() -> Ollama {
+    pub(crate) fn start() -> Ollama {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -30,13 +30,13 @@ impl Ollama {
     }
 
     /// Every `/api/chat` body so far.
-    pub fn requests(&self) -> Vec<Value> {
+    pub(crate) fn requests(&self) -> Vec<Value> {
         self.fake.requests()
     }
 }
 
 /// Whether Docker tests run: an engine answers, or `B00T_REQUIRE_DOCKER=1` demands one.
-pub fn docker_or_skip(test: &str) -> bool {
+pub(crate) fn docker_or_skip(test: &str) -> bool {
     let answers = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .output()

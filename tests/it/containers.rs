@@ -80,7 +80,7 @@ fn mounts(c: &Value) -> Vec<(String, String, bool)> {
 }
 
 /// Removes every container of this home, whatever happens in the test.
-pub struct Cleanup(pub String);
+pub(crate) struct Cleanup(pub String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {

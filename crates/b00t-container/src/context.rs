@@ -30,14 +30,17 @@ pub const BINARY_IN_IMAGE: &str = "/usr/local/bin/b00t";
 
 /// What goes into `rootfs/`.
 #[derive(Clone, Debug)]
-pub struct RootfsPlan {
+pub(crate) struct RootfsPlan {
     pub binary: PathBuf,
     pub libraries: Vec<PathBuf>,
 }
 
 /// Writes the build context for `context_dir` and `rootfs` to a temporary file, rewound
 /// to its start. Blocking: call it from `spawn_blocking`.
-pub fn write_context(context_dir: &Path, rootfs: &RootfsPlan) -> Result<File, ContainerError> {
+pub(crate) fn write_context(
+    context_dir: &Path,
+    rootfs: &RootfsPlan,
+) -> Result<File, ContainerError> {
     let file = tempfile::tempfile()
         .map_err(|e| ContainerError::io("create a temporary file in", std::env::temp_dir(), e))?;
     let mut builder = tar::Builder::new(file);

@@ -11,7 +11,7 @@ use bollard::Docker;
 use crate::error::ContainerError;
 
 /// The network containers join: Docker's default bridge.
-pub const BRIDGE: &str = "bridge";
+pub(crate) const BRIDGE: &str = "bridge";
 
 /// The gateway address of the default bridge network (usually 172.17.0.1).
 pub async fn bridge_gateway(docker: &Docker) -> Result<IpAddr, ContainerError> {

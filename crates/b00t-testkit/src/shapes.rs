@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 pub const DEFAULT_MODEL: &str = "llama3.2:latest";
 
 /// `{"models": [...]}` for `GET /api/tags`.
-pub fn tags(models: &[String]) -> Value {
+pub(crate) fn tags(models: &[String]) -> Value {
     let models: Vec<Value> = models
         .iter()
         .enumerate()
@@ -54,7 +54,7 @@ fn digest(name: &str) -> String {
 }
 
 /// The assistant's message: text, or tool calls with an empty content.
-pub fn message(content: &str, tool_calls: &[(String, Value)]) -> Value {
+pub(crate) fn message(content: &str, tool_calls: &[(String, Value)]) -> Value {
     let mut message = json!({"role": "assistant", "content": content});
     if !tool_calls.is_empty() {
         message["tool_calls"] = tool_calls
@@ -66,7 +66,12 @@ pub fn message(content: &str, tool_calls: &[(String, Value)]) -> Value {
 }
 
 /// The final object of a chat: the message, `done: true` and the timing statistics.
-pub fn chat_done(model: &str, message: Value, done_reason: &str, prompt_chars: usize) -> Value {
+pub(crate) fn chat_done(
+    model: &str,
+    message: Value,
+    done_reason: &str,
+    prompt_chars: usize,
+) -> Value {
     let prompt_eval_count = (prompt_chars / 4).max(1) as u64;
     let eval_count = (message["content"].as_str().map_or(0, str::len) / 4).max(1) as u64;
     json!({
@@ -85,7 +90,7 @@ pub fn chat_done(model: &str, message: Value, done_reason: &str, prompt_chars: u
 }
 
 /// One object of a stream before the last: a piece of the message, `done: false`.
-pub fn chat_chunk(model: &str, message: Value) -> Value {
+pub(crate) fn chat_chunk(model: &str, message: Value) -> Value {
     json!({
         "model": model,
         "created_at": now(),
@@ -96,7 +101,7 @@ pub fn chat_chunk(model: &str, message: Value) -> Value {
 
 /// The NDJSON stream of a chat: the content in word-sized pieces (tool calls in a piece of
 /// their own, as Ollama sends them), then a final object with an empty content.
-pub fn chat_stream(
+pub(crate) fn chat_stream(
     model: &str,
     content: &str,
     tool_calls: &[(String, Value)],
@@ -121,7 +126,7 @@ pub fn chat_stream(
 }
 
 /// `{"error": message}`, Ollama's error body.
-pub fn error(message: &str) -> Value {
+pub(crate) fn error(message: &str) -> Value {
     json!({ "error": message })
 }
 

@@ -14,14 +14,14 @@ use clap::{Args, Parser, Subcommand};
 /// MQTT client such as `mosquitto_pub`.
 #[derive(Debug, Parser)]
 #[command(name = "b00t", version, propagate_version = true, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// Where the home is; shared by every command.
 #[derive(Debug, Args, Clone)]
-pub struct HomeArg {
+pub(crate) struct HomeArg {
     /// The home folder (b00t.toml, datums, state). Default: $B00T_HOME, else the current
     /// directory.
     #[arg(long, value_name = "DIR", global = true)]
@@ -30,7 +30,7 @@ pub struct HomeArg {
 
 /// Which broker a client command talks to.
 #[derive(Debug, Args, Clone)]
-pub struct BrokerArg {
+pub(crate) struct BrokerArg {
     /// The broker, as `mqtt://HOST:PORT`. Default: $B00T_BROKER, else `[broker] url` in
     /// b00t.toml, else the address a running `b00t up` of the home recorded, else
     /// `[broker] listen`.
@@ -39,7 +39,7 @@ pub struct BrokerArg {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the bus: the embedded broker, the delivery journal, and the local agents.
     ///
     /// Example: `b00t up --listen 127.0.0.1:1883`, or against an existing broker:
@@ -114,13 +114,13 @@ pub enum Command {
 
 impl Command {
     /// Commands that serve until stopped log at `info` by default.
-    pub fn is_long_running(&self) -> bool {
+    pub(crate) fn is_long_running(&self) -> bool {
         matches!(self, Command::Up(_) | Command::Agent(_))
     }
 }
 
 #[derive(Debug, Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// Where the embedded broker listens (default `[broker] listen`, 127.0.0.1:1883).
@@ -135,7 +135,7 @@ pub struct UpArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SendArgs {
+pub(crate) struct SendArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]
@@ -156,7 +156,7 @@ pub struct SendArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct TailArgs {
+pub(crate) struct TailArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]
@@ -173,7 +173,7 @@ pub struct TailArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AgentsArgs {
+pub(crate) struct AgentsArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]
@@ -184,7 +184,7 @@ pub struct AgentsArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AgentCommand {
+pub(crate) enum AgentCommand {
     /// Run an agent of a built-in kind until stopped.
     ///
     /// Example: `b00t agent run echo --name echo2 --broker mqtt://127.0.0.1:1883`
@@ -192,7 +192,7 @@ pub enum AgentCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct AgentRunArgs {
+pub(crate) struct AgentRunArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]
@@ -209,7 +209,7 @@ pub struct AgentRunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// Print the shipped default configuration, with comments.
@@ -218,7 +218,7 @@ pub struct ConfigArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum DatumCommand {
+pub(crate) enum DatumCommand {
     /// List the datums in the catalog (the home's datums/ and `[datums] paths`).
     ///
     /// Example: `b00t datum list --type mcp`
@@ -234,7 +234,7 @@ pub enum DatumCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct DatumListArgs {
+pub(crate) struct DatumListArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// Only datums of this type (`cli`, `apt`, `mcp`, …).
@@ -246,7 +246,7 @@ pub struct DatumListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DatumShowArgs {
+pub(crate) struct DatumShowArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// A datum id (`jq.apt`) or name (`jq`).
@@ -257,7 +257,7 @@ pub struct DatumShowArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct InstallArgs {
+pub(crate) struct InstallArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]
@@ -282,7 +282,7 @@ pub struct InstallArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// A datum id (`jq.apt`) or name (`jq`).
@@ -296,7 +296,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
+pub(crate) enum PolicyCommand {
     /// Approve datums matching GLOB for unsigned tasks (`jq.apt`, `*.mcp`, `jq`).
     Allow(PolicyEditArgs),
     /// Refuse datums matching GLOB, whatever else allows them.
@@ -310,7 +310,7 @@ pub enum PolicyCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct PolicyEditArgs {
+pub(crate) struct PolicyEditArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// A glob over datum ids; without a dot it matches datum names.
@@ -318,7 +318,7 @@ pub struct PolicyEditArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PolicyListArgs {
+pub(crate) struct PolicyListArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// Print JSON.
@@ -327,7 +327,7 @@ pub struct PolicyListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// Only the last N decisions.
@@ -339,7 +339,7 @@ pub struct AuditArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Also measure this broker (`mqtt://HOST:PORT`) with the same client code.
     #[arg(long, value_name = "URL")]
     pub against: Option<String>,
@@ -373,7 +373,7 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ImageCommand {
+pub(crate) enum ImageCommand {
     /// Build the image from the home's `container/` folder and this binary, with no base
     /// image and no registry: the binary and the libraries it loads go on `scratch`.
     ///
@@ -386,7 +386,7 @@ pub enum ImageCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ImageBuildArgs {
+pub(crate) struct ImageBuildArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// The image's tag. Default: `[containers] image`, else `b00t-agent:<version>`.
@@ -398,7 +398,7 @@ pub struct ImageBuildArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ImageStatusArgs {
+pub(crate) struct ImageStatusArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// The image's tag. Default: `[containers] image`, else `b00t-agent:<version>`.
@@ -410,7 +410,7 @@ pub struct ImageStatusArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum GroupCommand {
+pub(crate) enum GroupCommand {
     /// Create a group: its folder with MEMORY.md, group.toml and the home's skills.
     ///
     /// Example: `b00t group add family`, then `b00t chat family`
@@ -424,7 +424,7 @@ pub enum GroupCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct GroupAddArgs {
+pub(crate) struct GroupAddArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// The group's name, which is also its agent's: 1 to 63 of `a-z`, `0-9` and `-`.
@@ -432,7 +432,7 @@ pub struct GroupAddArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GroupListArgs {
+pub(crate) struct GroupListArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// Print the groups as a JSON array.
@@ -441,7 +441,7 @@ pub struct GroupListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GroupRemoveArgs {
+pub(crate) struct GroupRemoveArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// The group to delete.
@@ -452,7 +452,7 @@ pub struct GroupRemoveArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum SkillsCommand {
+pub(crate) enum SkillsCommand {
     /// List the skills with their descriptions, and the folders that are not usable.
     ///
     /// Exit status 1 when a skill folder has a problem.
@@ -460,7 +460,7 @@ pub enum SkillsCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct SkillsListArgs {
+pub(crate) struct SkillsListArgs {
     #[command(flatten)]
     pub home: HomeArg,
     /// Print `{"skills": [...], "problems": [...]}` as JSON.
@@ -469,7 +469,7 @@ pub struct SkillsListArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ScheduleCommand {
+pub(crate) enum ScheduleCommand {
     /// Schedule TEXT for GROUP's agent; give exactly one of `--cron`, `--every`, `--at`
     /// and `--in`.
     ///
@@ -489,7 +489,7 @@ pub enum ScheduleCommand {
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("when").required(true).args(["cron", "every", "at", "in"])))]
-pub struct ScheduleAddArgs {
+pub(crate) struct ScheduleAddArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]
@@ -518,7 +518,7 @@ pub struct ScheduleAddArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ScheduleListArgs {
+pub(crate) struct ScheduleListArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]
@@ -532,7 +532,7 @@ pub struct ScheduleListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ScheduleRemoveArgs {
+pub(crate) struct ScheduleRemoveArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]

@@ -10,7 +10,7 @@ use b00t_config::{env, BrokerUrl, Home};
 use tokio_util::sync::CancellationToken;
 
 /// The broker a client command should use.
-pub fn broker_url(flag: Option<&str>, home: &Home) -> anyhow::Result<BrokerUrl> {
+pub(crate) fn broker_url(flag: Option<&str>, home: &Home) -> anyhow::Result<BrokerUrl> {
     if let Some(url) = flag {
         return BrokerUrl::parse(url).context("in `--broker`");
     }
@@ -29,7 +29,7 @@ pub fn broker_url(flag: Option<&str>, home: &Home) -> anyhow::Result<BrokerUrl> 
 }
 
 /// Connects a short-lived client and waits until the broker accepts it.
-pub async fn client(
+pub(crate) async fn client(
     url: BrokerUrl,
     role: &str,
     home: &Home,

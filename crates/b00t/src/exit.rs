@@ -4,16 +4,16 @@
 use std::fmt;
 
 /// `b00t up`: another `b00t up` already runs for this home.
-pub const HOME_IN_USE: u8 = 3;
+pub(crate) const HOME_IN_USE: u8 = 3;
 /// `b00t agent run`: an agent with this name is already online.
-pub const NAME_TAKEN: u8 = 4;
+pub(crate) const NAME_TAKEN: u8 = 4;
 /// `b00t up`: the journal (`state/journal.db`) cannot be opened or written: damaged,
 /// read-only, or on a full disk.
-pub const JOURNAL_UNUSABLE: u8 = 5;
+pub(crate) const JOURNAL_UNUSABLE: u8 = 5;
 
 /// The command refuses to go on; `main` prints the message and exits with `code`.
 #[derive(Debug)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub code: u8,
     pub message: String,
 }
@@ -27,7 +27,7 @@ impl fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// The code of the first [`Refusal`] in `error`'s chain.
-pub fn refusal_code(error: &anyhow::Error) -> Option<u8> {
+pub(crate) fn refusal_code(error: &anyhow::Error) -> Option<u8> {
     error
         .chain()
         .find_map(|e| e.downcast_ref::<Refusal>())

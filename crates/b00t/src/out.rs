@@ -42,7 +42,7 @@ macro_rules! err {
 
 /// Stdout failed: the reader went away (a broken pipe) or another error.
 #[derive(Debug)]
-pub enum StdoutError {
+pub(crate) enum StdoutError {
     /// The reader of the pipe went away: the command ends quietly.
     Closed,
     Other(io::Error),
@@ -77,14 +77,14 @@ impl From<io::Error> for StdoutError {
 }
 
 /// Whether `error` is, or was caused by, a closed stdout.
-pub fn is_closed_stdout(error: &anyhow::Error) -> bool {
+pub(crate) fn is_closed_stdout(error: &anyhow::Error) -> bool {
     error
         .chain()
         .any(|e| matches!(e.downcast_ref::<StdoutError>(), Some(StdoutError::Closed)))
 }
 
 #[doc(hidden)]
-pub fn stdout(args: fmt::Arguments<'_>) -> Result<(), StdoutError> {
+pub(crate) fn stdout(args: fmt::Arguments<'_>) -> Result<(), StdoutError> {
     let mut out = io::stdout().lock();
     out.write_fmt(args)?;
     out.flush()?;
@@ -92,13 +92,13 @@ pub fn stdout(args: fmt::Arguments<'_>) -> Result<(), StdoutError> {
 }
 
 #[doc(hidden)]
-pub fn stderr(args: fmt::Arguments<'_>) {
+pub(crate) fn stderr(args: fmt::Arguments<'_>) {
     let _ = io::stderr().lock().write_fmt(args);
 }
 
 /// A `tracing` writer for stderr that drops what it cannot write (a closed pipe, EIO):
 /// logging must never stop the process, least of all while it shuts down.
-pub struct LossyStderr;
+pub(crate) struct LossyStderr;
 
 impl Write for LossyStderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -8,11 +8,11 @@ use std::time::Duration;
 use b00t_bus::{Bus, Events, Requester};
 use tokio_util::sync::CancellationToken;
 
-pub use b00t_bus::{Outcome, Request};
+pub(crate) use b00t_bus::{Outcome, Request};
 
 /// Opens a requester on `bus`: its replies' subscription is confirmed before this
 /// returns. Also returns the connection's other events.
-pub async fn requester(
+pub(crate) async fn requester(
     bus: &Bus,
     events: Events,
     stop: &CancellationToken,

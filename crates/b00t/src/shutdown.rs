@@ -10,21 +10,21 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// How long a command has to stop after the first signal before the process exits anyway.
-pub const FORCE_AFTER: Duration = Duration::from_millis(4_800);
+pub(crate) const FORCE_AFTER: Duration = Duration::from_millis(4_800);
 
 /// Files a forced exit removes, since no destructor or clean-up code runs then.
 static REMOVE_ON_FORCED_EXIT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Removes `path` if the process is forced to exit (`up`'s `state/broker.url`, so that
 /// clients do not look for a bus that is gone).
-pub fn remove_on_forced_exit(path: PathBuf) {
+pub(crate) fn remove_on_forced_exit(path: PathBuf) {
     if let Ok(mut paths) = REMOVE_ON_FORCED_EXIT.lock() {
         paths.push(path);
     }
 }
 
 /// A token cancelled on the first SIGINT or SIGTERM.
-pub fn on_signal() -> CancellationToken {
+pub(crate) fn on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     // Handlers are installed now, before the command starts its work, so that no signal

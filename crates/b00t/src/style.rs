@@ -5,17 +5,17 @@ use std::io::IsTerminal;
 
 use b00t_config::env;
 
-pub fn colour_stdout() -> bool {
+pub(crate) fn colour_stdout() -> bool {
     std::io::stdout().is_terminal() && env::var(env::NO_COLOR).is_none()
 }
 
-pub fn colour_stderr() -> bool {
+pub(crate) fn colour_stderr() -> bool {
     std::io::stderr().is_terminal() && env::var(env::NO_COLOR).is_none()
 }
 
 /// An ANSI colour, or nothing.
 #[derive(Clone, Copy, Debug)]
-pub enum Paint {
+pub(crate) enum Paint {
     Red,
     Green,
     Yellow,
@@ -41,7 +41,7 @@ impl Paint {
     }
 
     /// `text` in this colour when `on`.
-    pub fn paint(self, on: bool, text: &str) -> String {
+    pub(crate) fn paint(self, on: bool, text: &str) -> String {
         if on {
             format!("\x1b[{}m{text}\x1b[0m", self.code())
         } else {
@@ -51,6 +51,6 @@ impl Paint {
 }
 
 /// `error:`, red on a terminal.
-pub fn error_label() -> String {
+pub(crate) fn error_label() -> String {
     Paint::Red.paint(colour_stderr(), "error:")
 }

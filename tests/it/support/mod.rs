@@ -2,24 +2,24 @@
 //! `mosquitto` broker, and `mosquitto_sub`/`mosquitto_pub` as the clients nobody here
 //! wrote. Every child process is killed when its guard drops.
 
-pub mod procs;
-pub mod sub;
+pub(crate) mod procs;
+pub(crate) mod sub;
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-pub use procs::{Agent, Mosquitto, Runtime};
-pub use sub::Sub;
+pub(crate) use procs::{Agent, Mosquitto, Runtime};
+pub(crate) use sub::Sub;
 
 /// The `b00t` binary under test.
-pub fn b00t_bin() -> &'static str {
+pub(crate) fn b00t_bin() -> &'static str {
     env!("CARGO_BIN_EXE_b00t")
 }
 
 /// A free TCP port on loopback (bound, read, released).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -27,7 +27,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Fails with a clear message when a tool the tests drive is missing.
-pub fn require_tool(tool: &str) {
+pub(crate) fn require_tool(tool: &str) {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output()
@@ -40,16 +40,16 @@ pub fn require_tool(tool: &str) {
 }
 
 /// A temporary home folder with an optional `b00t.toml`.
-pub struct Home {
+pub(crate) struct Home {
     dir: tempfile::TempDir,
 }
 
 /// Delivery settings short enough for tests; the defaults are 30 s / 5 s / 3.
-pub const FAST_DELIVERY: &str =
+pub(crate) const FAST_DELIVERY: &str =
     "[delivery]\nack_timeout_ms = 400\nretry_delay_ms = 300\nmax_retries = 3\n";
 
 impl Home {
-    pub fn new(config: &str) -> Home {
+    pub(crate) fn new(config: &str) -> Home {
         let dir = tempfile::Builder::new()
             .prefix("b00t-it-")
             .tempdir()
@@ -58,14 +58,14 @@ impl Home {
         Home { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
 
 /// Where the system under test finds its broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// `b00t up --listen`: the embedded rumqttd.
     Embedded,
     /// `b00t up --broker`: a Debian mosquitto started for the test.
@@ -73,7 +73,7 @@ pub enum Mode {
 }
 
 /// A running bus in one of the two modes, with its port for the mosquitto clients.
-pub struct Bus {
+pub(crate) struct Bus {
     pub runtime: Runtime,
     /// The broker of External mode, stopped when the bus drops.
     _mosquitto: Option<Mosquitto>,
@@ -81,7 +81,7 @@ pub struct Bus {
 }
 
 impl Bus {
-    pub fn start(mode: Mode, home: &Home) -> Bus {
+    pub(crate) fn start(mode: Mode, home: &Home) -> Bus {
         require_tool("mosquitto_pub");
         require_tool("mosquitto_sub");
         match mode {
@@ -105,32 +105,32 @@ impl Bus {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
     /// Kills the external mosquitto and starts a new one on the same port.
-    pub fn restart_external_broker(&mut self) {
+    pub(crate) fn restart_external_broker(&mut self) {
         let old = self._mosquitto.take().expect("an external broker");
         drop(old);
         self._mosquitto = Some(Mosquitto::start_on(self.port));
     }
 
     /// Whether the `b00t up` process is still running.
-    pub fn runtime_is_alive(&self) -> bool {
+    pub(crate) fn runtime_is_alive(&self) -> bool {
         self.runtime.is_alive()
     }
 
-    pub fn sub(&self, filter: &str) -> Sub {
+    pub(crate) fn sub(&self, filter: &str) -> Sub {
         Sub::start(self.port, filter)
     }
 
-    pub fn publish(&self, topic: &str, payload: &str) {
+    pub(crate) fn publish(&self, topic: &str, payload: &str) {
         publish(self.port, topic, payload);
     }
 
     /// Runs `b00t <args>` against this bus.
-    pub fn cli(&self, args: &[&str]) -> Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
         Command::new(b00t_bin())
             .args(args)
             .args(["--broker", &self.url()])
@@ -142,12 +142,12 @@ impl Bus {
 }
 
 /// `mosquitto_pub -q 1 -m PAYLOAD`.
-pub fn publish(port: u16, topic: &str, payload: &str) {
+pub(crate) fn publish(port: u16, topic: &str, payload: &str) {
     mosquitto_pub(port, topic, &["-m".as_ref(), payload.as_ref()]);
 }
 
 /// `mosquitto_pub -q 1 -f FILE`: for payloads that are not text, or are large.
-pub fn publish_bytes(port: u16, topic: &str, payload: &[u8]) {
+pub(crate) fn publish_bytes(port: u16, topic: &str, payload: &[u8]) {
     let file = tempfile::NamedTempFile::new().expect("a temp file");
     fs_err::write(file.path(), payload).expect("write payload");
     mosquitto_pub(port, topic, &["-f".as_ref(), file.path().as_os_str()]);
@@ -172,9 +172,9 @@ fn mosquitto_pub(port: u16, topic: &str, message: &[&std::ffi::OsStr]) {
 }
 
 /// Parses a JSON payload, failing the test with the text when it is not JSON.
-pub fn json(payload: &str) -> serde_json::Value {
+pub(crate) fn json(payload: &str) -> serde_json::Value {
     serde_json::from_str(payload).unwrap_or_else(|e| panic!("not JSON ({e}): {payload}"))
 }
 
 /// Generous limit for anything that should happen "soon" on a loaded CI machine.
-pub const SOON: Duration = Duration::from_secs(15);
+pub(crate) const SOON: Duration = Duration::from_secs(15);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::{b00t_bin, free_port, require_tool, Home};
 
 /// `b00t up` as a child process.
-pub struct Runtime {
+pub(crate) struct Runtime {
     child: Child,
     /// Everything the runtime printed on stdout and stderr, line by line.
     output: mpsc::Receiver<String>,
@@ -18,16 +18,16 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn embedded(home: &Home, port: u16) -> Runtime {
+    pub(crate) fn embedded(home: &Home, port: u16) -> Runtime {
         Runtime::spawn(home, &["--listen", &format!("127.0.0.1:{port}")])
     }
 
-    pub fn external(home: &Home, port: u16) -> Runtime {
+    pub(crate) fn external(home: &Home, port: u16) -> Runtime {
         Runtime::spawn(home, &["--broker", &format!("mqtt://127.0.0.1:{port}")])
     }
 
     /// Starts `b00t up --home HOME EXTRA…` and waits for its ready banner.
-    pub fn spawn(home: &Home, extra: &[&str]) -> Runtime {
+    pub(crate) fn spawn(home: &Home, extra: &[&str]) -> Runtime {
         let mut runtime = Runtime::spawn_unchecked(home, extra);
         runtime.wait_for_line("b00t is up");
         runtime
@@ -36,19 +36,23 @@ impl Runtime {
     /// Starts `b00t up` without waiting for it to be ready. Group agents run as local
     /// processes (`CONTAINER_RUNTIME=none`) unless a test asks for Docker with
     /// [`Runtime::spawn_env`].
-    pub fn spawn_unchecked(home: &Home, extra: &[&str]) -> Runtime {
+    pub(crate) fn spawn_unchecked(home: &Home, extra: &[&str]) -> Runtime {
         Runtime::spawn_unchecked_env(home, extra, &[])
     }
 
     /// [`Runtime::spawn`] with extra environment variables.
-    pub fn spawn_env(home: &Home, extra: &[&str], env: &[(&str, &str)]) -> Runtime {
+    pub(crate) fn spawn_env(home: &Home, extra: &[&str], env: &[(&str, &str)]) -> Runtime {
         let mut runtime = Runtime::spawn_unchecked_env(home, extra, env);
         runtime.wait_for_line("b00t is up");
         runtime
     }
 
     /// [`Runtime::spawn_unchecked`] with extra environment variables.
-    pub fn spawn_unchecked_env(home: &Home, extra: &[&str], env: &[(&str, &str)]) -> Runtime {
+    pub(crate) fn spawn_unchecked_env(
+        home: &Home,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Runtime {
         let mut child = Command::new(b00t_bin())
             .arg("up")
             .arg("--home")
@@ -74,7 +78,7 @@ impl Runtime {
     }
 
     /// Waits for an output line containing `needle`.
-    pub fn wait_for_line(&mut self, needle: &str) {
+    pub(crate) fn wait_for_line(&mut self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if self.log.iter().any(|l| l.contains(needle)) {
@@ -92,7 +96,7 @@ impl Runtime {
     }
 
     /// Waits for the process to exit by itself, within `limit`.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -107,7 +111,7 @@ impl Runtime {
     }
 
     /// Sends a signal (`TERM`, `INT`, `KILL`) to the runtime.
-    pub fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
@@ -116,13 +120,13 @@ impl Runtime {
     }
 
     /// `kill -9`, and reap it.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         self.signal("KILL");
         let _ = self.child.wait();
     }
 
     /// Whether the process still runs (`kill -0`).
-    pub fn is_alive(&self) -> bool {
+    pub(crate) fn is_alive(&self) -> bool {
         Command::new("kill")
             .args(["-0", &self.child.id().to_string()])
             .stderr(Stdio::null())
@@ -132,7 +136,7 @@ impl Runtime {
     }
 
     /// Collects what was printed so far.
-    pub fn drain(&mut self) -> String {
+    pub(crate) fn drain(&mut self) -> String {
         while let Ok(line) = self.output.recv_timeout(Duration::from_millis(100)) {
             self.log.push(line);
         }
@@ -159,12 +163,12 @@ impl Drop for Runtime {
 }
 
 /// `b00t agent run <kind> --name <name> --broker <url>` as a child process.
-pub struct Agent {
+pub(crate) struct Agent {
     child: Child,
 }
 
 impl Agent {
-    pub fn start(kind: &str, name: &str, port: u16) -> Agent {
+    pub(crate) fn start(kind: &str, name: &str, port: u16) -> Agent {
         let child = Command::new(b00t_bin())
             .args([
                 "agent",
@@ -183,7 +187,7 @@ impl Agent {
         Agent { child }
     }
 
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -196,19 +200,19 @@ impl Drop for Agent {
 }
 
 /// Debian's `mosquitto` on a free loopback port, anonymous, no persistence.
-pub struct Mosquitto {
+pub(crate) struct Mosquitto {
     child: Child,
     pub port: u16,
     _config: tempfile::NamedTempFile,
 }
 
 impl Mosquitto {
-    pub fn start() -> Mosquitto {
+    pub(crate) fn start() -> Mosquitto {
         Mosquitto::start_on(free_port())
     }
 
     /// Starts on `port`, as after a broker restart.
-    pub fn start_on(port: u16) -> Mosquitto {
+    pub(crate) fn start_on(port: u16) -> Mosquitto {
         require_tool("mosquitto");
         let config = tempfile::NamedTempFile::new().expect("a temp file");
         fs_err::write(

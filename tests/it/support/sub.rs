@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 /// One message as `mosquitto_sub -v` printed it.
 #[derive(Clone, Debug)]
-pub struct Line {
+pub(crate) struct Line {
     pub topic: String,
     pub payload: String,
 }
 
 /// A running `mosquitto_sub`.
-pub struct Sub {
+pub(crate) struct Sub {
     child: Child,
     lines: mpsc::Receiver<Line>,
     /// Every line received so far, in order.
@@ -22,7 +22,7 @@ pub struct Sub {
 }
 
 impl Sub {
-    pub fn start(port: u16, filter: &str) -> Sub {
+    pub(crate) fn start(port: u16, filter: &str) -> Sub {
         let ready = format!("b00t-test/ready/{:016x}", fastrand::u64(..));
         let mut child = Command::new("mosquitto_sub")
             .args([
@@ -81,7 +81,11 @@ impl Sub {
     }
 
     /// Waits for a line matching `pred`, returning it; `None` after `limit`.
-    pub fn try_wait(&mut self, pred: impl Fn(&Line) -> bool, limit: Duration) -> Option<Line> {
+    pub(crate) fn try_wait(
+        &mut self,
+        pred: impl Fn(&Line) -> bool,
+        limit: Duration,
+    ) -> Option<Line> {
         if let Some(found) = self.seen.iter().find(|l| pred(l)) {
             return Some(found.clone());
         }
@@ -102,7 +106,7 @@ impl Sub {
     }
 
     /// Waits for a message on `topic` whose payload contains `needle`.
-    pub fn wait(&mut self, topic: &str, needle: &str) -> Line {
+    pub(crate) fn wait(&mut self, topic: &str, needle: &str) -> Line {
         self.try_wait(
             |l| l.topic == topic && l.payload.contains(needle),
             super::SOON,
@@ -117,7 +121,7 @@ impl Sub {
     }
 
     /// Waits until `n` messages on `topic` containing `needle` have been seen.
-    pub fn wait_count(&mut self, topic: &str, needle: &str, n: usize) {
+    pub(crate) fn wait_count(&mut self, topic: &str, needle: &str, n: usize) {
         let deadline = Instant::now() + super::SOON;
         while self.count(topic, needle) < n {
             assert!(
@@ -130,19 +134,19 @@ impl Sub {
     }
 
     /// Collects whatever arrives during `period`.
-    pub fn settle(&mut self, period: Duration) {
+    pub(crate) fn settle(&mut self, period: Duration) {
         let _ = self.try_wait(|_| false, period);
     }
 
     /// Lines seen so far on `topic` containing `needle`.
-    pub fn count(&self, topic: &str, needle: &str) -> usize {
+    pub(crate) fn count(&self, topic: &str, needle: &str) -> usize {
         self.seen
             .iter()
             .filter(|l| l.topic == topic && l.payload.contains(needle))
             .count()
     }
 
-    pub fn dump(&self) -> String {
+    pub(crate) fn dump(&self) -> String {
         self.seen
             .iter()
             .map(|l| format!("  {} {}", l.topic, l.payload))

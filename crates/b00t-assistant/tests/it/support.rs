@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 /// Where the client's replies come.
 const REPLY_BASE: &str = "test.reply";
 
-pub struct Bench {
+pub(crate) struct Bench {
     pub _root: tempfile::TempDir,
     pub groups: PathBuf,
     pub ollama: FakeOllama,
@@ -32,7 +32,7 @@ pub struct Bench {
 
 /// What a task got back.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// `result` or `error`.
     pub channel: String,
     pub reply: Value,
@@ -41,12 +41,12 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn body(&self) -> &Value {
+    pub(crate) fn body(&self) -> &Value {
         assert_eq!(self.channel, "result", "{:#}", self.reply);
         &self.reply["body"]
     }
 
-    pub fn error(&self) -> (&str, &str) {
+    pub(crate) fn error(&self) -> (&str, &str) {
         assert_eq!(self.channel, "error", "{:#}", self.reply);
         (
             self.reply["error"]["code"].as_str().unwrap(),
@@ -57,7 +57,7 @@ impl Answer {
 
 impl Bench {
     /// A broker, the fake Ollama serving `llama3.2:latest`, `groups/global/` and a client.
-    pub async fn start() -> Bench {
+    pub(crate) async fn start() -> Bench {
         let broker = EmbeddedBroker::start(BrokerSettings::new(
             "127.0.0.1:0".parse().unwrap(),
             64,
@@ -91,7 +91,7 @@ impl Bench {
     }
 
     /// Makes `groups/<group>/` and returns options for it: the fake Ollama, short timeouts.
-    pub fn options(&self, group: &str) -> AssistantOptions {
+    pub(crate) fn options(&self, group: &str) -> AssistantOptions {
         let dir = self.groups.join(group);
         std::fs::create_dir_all(&dir).unwrap();
         let mut options = AssistantOptions::new(
@@ -109,7 +109,7 @@ impl Bench {
     }
 
     /// Runs `spec` on the bus until `stop` (or the bench's stop), and waits for its card.
-    pub async fn run_with(&mut self, spec: AgentSpec, stop: CancellationToken) {
+    pub(crate) async fn run_with(&mut self, spec: AgentSpec, stop: CancellationToken) {
         let name = spec.name.to_string();
         let options = HostOptions {
             url: self.url.clone(),
@@ -123,13 +123,13 @@ impl Bench {
         self.wait_card(&name, AgentState::Online, &[]).await;
     }
 
-    pub async fn run(&mut self, spec: AgentSpec) {
+    pub(crate) async fn run(&mut self, spec: AgentSpec) {
         let stop = self.stop.child_token();
         self.run_with(spec, stop).await;
     }
 
     /// Waits for `agent`'s card in `state` listing at least `skills`.
-    pub async fn wait_card(&mut self, agent: &str, state: AgentState, skills: &[&str]) {
+    pub(crate) async fn wait_card(&mut self, agent: &str, state: AgentState, skills: &[&str]) {
         let topic = AgentChannel::Status.topic(agent);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
@@ -152,7 +152,7 @@ impl Bench {
     }
 
     /// The skills on the next card of `agent`.
-    pub async fn wait_card_skills(&mut self, agent: &str) -> Vec<String> {
+    pub(crate) async fn wait_card_skills(&mut self, agent: &str) -> Vec<String> {
         let topic = AgentChannel::Status.topic(agent);
         loop {
             let Some(event) = self.events.recv().await else {
@@ -169,7 +169,7 @@ impl Bench {
     }
 
     /// Sends `body` to `b00t.<agent>.<skill>` and waits for its final reply.
-    pub async fn ask(&mut self, agent: &str, skill: &str, body: Value) -> Answer {
+    pub(crate) async fn ask(&mut self, agent: &str, skill: &str, body: Value) -> Answer {
         let id = format!("t-{:08x}", fastrand::u32(..));
         let envelope = json!({"id": id, "from": "test", "reply_to": REPLY_BASE, "body": body});
         self.send_raw(agent, skill, envelope.to_string().into_bytes())
@@ -178,7 +178,7 @@ impl Bench {
     }
 
     /// Publishes `payload` as is to `b00t.<agent>.<skill>/task`.
-    pub async fn send_raw(&self, agent: &str, skill: &str, payload: Vec<u8>) {
+    pub(crate) async fn send_raw(&self, agent: &str, skill: &str, payload: Vec<u8>) {
         self.client
             .publish(
                 &format!("b00t.{agent}.{skill}/task"),
@@ -191,7 +191,7 @@ impl Bench {
     }
 
     /// The replies to task `id` (any task on the address when `None`) until the final one.
-    pub async fn answer(&mut self, id: Option<&str>) -> Answer {
+    pub(crate) async fn answer(&mut self, id: Option<&str>) -> Answer {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let mut progress = Vec::new();
         loop {
@@ -237,7 +237,7 @@ impl Bench {
 }
 
 /// Writes `groups/<group>/.skills/<name>/SKILL.md`.
-pub fn write_skill(group_dir: &Path, name: &str, description: &str, body: &str) -> String {
+pub(crate) fn write_skill(group_dir: &Path, name: &str, description: &str, body: &str) -> String {
     let folder = group_dir.join(".skills").join(name);
     std::fs::create_dir_all(&folder).unwrap();
     // A JSON string is a YAML double-quoted scalar: descriptions may hold `: `.
@@ -248,7 +248,7 @@ pub fn write_skill(group_dir: &Path, name: &str, description: &str, body: &str) 
 }
 
 /// The system prompt of a recorded `/api/chat` request.
-pub fn system_prompt(request: &Value) -> String {
+pub(crate) fn system_prompt(request: &Value) -> String {
     assert_eq!(request["messages"][0]["role"], "system", "{request:#}");
     request["messages"][0]["content"]
         .as_str()
@@ -257,7 +257,7 @@ pub fn system_prompt(request: &Value) -> String {
 }
 
 /// A fake agent: records every task it gets and answers with `answer(skill, task)`.
-pub struct Recorder<F> {
+pub(crate) struct Recorder<F> {
     pub seen: mpsc::UnboundedSender<(String, Task)>,
     pub answer: F,
 }
@@ -274,7 +274,7 @@ where
 }
 
 /// An agent `name` with `skills` that records its tasks and answers with `answer`.
-pub fn recorder<F>(
+pub(crate) fn recorder<F>(
     name: &str,
     skills: &[&str],
     answer: F,

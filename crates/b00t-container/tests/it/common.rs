@@ -11,7 +11,7 @@ use b00t_container::{build_image_with, remove, remove_image, Docker, ImageBuild,
 use tokio_util::sync::CancellationToken;
 
 /// A name no other test (or test run) uses.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -25,23 +25,23 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// The shipped build context.
-pub fn shipped_context() -> PathBuf {
+pub(crate) fn shipped_context() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../container")
 }
 
 /// Removes the containers and images it was told about when dropped (after a panic too).
 #[derive(Default)]
-pub struct Cleanup {
+pub(crate) struct Cleanup {
     containers: Mutex<Vec<String>>,
     images: Mutex<Vec<String>>,
 }
 
 impl Cleanup {
-    pub fn container(&self, id: &str) {
+    pub(crate) fn container(&self, id: &str) {
         self.containers.lock().unwrap().push(id.to_owned());
     }
 
-    pub fn image(&self, tag: &str) {
+    pub(crate) fn image(&self, tag: &str) {
         self.images.lock().unwrap().push(tag.to_owned());
     }
 }
@@ -80,14 +80,18 @@ impl Drop for Cleanup {
 /// An agent-image stand-in: `/bin/dash` as `/usr/local/bin/b00t` (so the image's
 /// entrypoint runs `dash -c …`), its libraries found by `ldd`, and `/bin/sleep` added
 /// through the context's `rootfs/`, on the shipped Dockerfile.
-pub struct TestImage {
+pub(crate) struct TestImage {
     pub info: ImageInfo,
     pub binary: PathBuf,
     pub lines: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
-pub async fn build_test_image(docker: &Docker, cleanup: &Cleanup, with_sleep: bool) -> TestImage {
+pub(crate) async fn build_test_image(
+    docker: &Docker,
+    cleanup: &Cleanup,
+    with_sleep: bool,
+) -> TestImage {
     let dir = tempfile::tempdir().unwrap();
     let binary = dir.path().join("b00t");
     fs_err::copy("/bin/dash", &binary).unwrap();
@@ -127,13 +131,13 @@ pub async fn build_test_image(docker: &Docker, cleanup: &Cleanup, with_sleep: bo
 
 /// A home in a temporary folder: `groups/{main,global,family}`, `state/operator.key`,
 /// `b00t.toml`, readable by the container user (a temp dir is 0700).
-pub struct TestHome {
+pub(crate) struct TestHome {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
 }
 
 impl TestHome {
-    pub fn new() -> TestHome {
+    pub(crate) fn new() -> TestHome {
         let dir = tempfile::tempdir().unwrap();
         let root = fs_err::canonicalize(dir.path()).unwrap();
         for sub in ["groups/main", "groups/global", "groups/family", "state"] {
@@ -157,7 +161,7 @@ impl TestHome {
         TestHome { _dir: dir, root }
     }
 
-    pub fn path(&self, sub: &str) -> PathBuf {
+    pub(crate) fn path(&self, sub: &str) -> PathBuf {
         self.root.join(sub)
     }
 }

@@ -16,7 +16,7 @@ use b00t_proto::Name;
 use tokio_util::sync::CancellationToken;
 
 /// The assistant of group `name`, and the launch document it was given.
-pub fn spec(
+pub(super) fn spec(
     name: &Name,
     url: &BrokerUrl,
     stop: &CancellationToken,

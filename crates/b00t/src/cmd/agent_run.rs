@@ -25,7 +25,7 @@ const CARD_WAIT: Duration = Duration::from_millis(400);
 /// How long the check waits for the broker before starting without it.
 const PROBE_CONNECT: Duration = Duration::from_secs(3);
 
-pub async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: AgentRunArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let name = Name::parse(&args.name).context("in `--name`")?;

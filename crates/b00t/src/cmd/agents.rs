@@ -16,7 +16,7 @@ use crate::connect;
 use crate::request::{self, Outcome, Request};
 use crate::style::{colour_stdout, Paint};
 
-pub async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let stop = CancellationToken::new();

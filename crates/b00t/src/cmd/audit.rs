@@ -9,7 +9,7 @@ use b00t_installer::audit;
 use crate::cli::AuditArgs;
 use crate::style::{colour_stdout, Paint};
 
-pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let path = home.audit_file();
     let mut lines = audit::read(&path)?;

@@ -22,7 +22,7 @@ use crate::request::{self, Outcome, Request};
 use crate::style::{colour_stderr, colour_stdout, Paint};
 
 #[derive(Debug, Args)]
-pub struct ChatArgs {
+pub(crate) struct ChatArgs {
     #[command(flatten)]
     pub home: HomeArg,
     #[command(flatten)]
@@ -39,7 +39,7 @@ pub struct ChatArgs {
     pub timeout: Option<f64>,
 }
 
-pub async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let group = Name::parse(&args.group).context("in the group name")?;
     let skill = Name::parse(&args.skill).context("in `--skill`")?;

@@ -6,7 +6,7 @@ use b00t_config::{Config, Home, DEFAULT_CONFIG};
 
 use crate::cli::ConfigArgs;
 
-pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     if args.default {
         out!("{DEFAULT_CONFIG}")?;
         return Ok(ExitCode::SUCCESS);

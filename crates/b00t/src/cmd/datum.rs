@@ -11,7 +11,7 @@ use crate::cli::{DatumListArgs, DatumShowArgs};
 use crate::style::{colour_stderr, colour_stdout, Paint};
 
 /// Loads the home's catalog and prints its problems as warnings on stderr.
-pub fn load(home: &Home) -> Catalog {
+pub(super) fn load(home: &Home) -> Catalog {
     let catalog = Catalog::load(&home.datum_roots());
     let colour = colour_stderr();
     for problem in catalog.problems() {
@@ -20,7 +20,7 @@ pub fn load(home: &Home) -> Catalog {
     catalog
 }
 
-pub fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let catalog = load(&home);
     let kind = args.kind.as_deref().map(DatumType::parse);
@@ -68,7 +68,7 @@ pub fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn show(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn show(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let catalog = load(&home);
     let datum = catalog.find(&args.datum, None)?;
@@ -155,7 +155,7 @@ fn dependency_names(catalog: &Catalog, datum: &Datum, missing: &str) -> Vec<Stri
         .collect()
 }
 
-pub fn deps(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn deps(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let catalog = load(&home);
     let datum = catalog.find(&args.datum, None)?;

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::cli::{GroupAddArgs, GroupListArgs, GroupRemoveArgs};
 use crate::style::{colour_stderr, colour_stdout, Paint};
 
-pub fn add(args: GroupAddArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn add(args: GroupAddArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let groups = Groups::new(home.groups_dir());
     let group = groups.add(&args.name)?;
@@ -56,7 +56,7 @@ pub fn add(args: GroupAddArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn list(args: GroupListArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn list(args: GroupListArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let groups = Groups::new(home.groups_dir());
     let list = groups.list()?;
@@ -124,7 +124,7 @@ pub fn list(args: GroupListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn remove(args: GroupRemoveArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn remove(args: GroupRemoveArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let groups = Groups::new(home.groups_dir());
     // `main` and `global` are refused by `remove` itself, before any question.

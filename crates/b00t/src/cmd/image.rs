@@ -11,7 +11,7 @@ use b00t_container::{ImageBuild, ImageState};
 use crate::cli::{ImageBuildArgs, ImageStatusArgs};
 use crate::style::{colour_stderr, colour_stdout, Paint};
 
-pub async fn build(args: ImageBuildArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn build(args: ImageBuildArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let tag = args
         .tag
@@ -42,7 +42,7 @@ pub async fn build(args: ImageBuildArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Exit 0 when the image is current, 1 when it is missing or stale.
-pub async fn status(args: ImageStatusArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn status(args: ImageStatusArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let tag = args
         .tag

@@ -21,7 +21,7 @@ use crate::connect;
 use crate::request::{self, Outcome, Request};
 use crate::style::{colour_stderr, colour_stdout, Paint};
 
-pub async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let catalog = super::datum::load(&home);
     let datum = catalog.find(&args.datum, None)?;

@@ -5,7 +5,7 @@ mod agent_run;
 mod agents;
 mod audit;
 mod bench;
-pub mod chat;
+pub(crate) mod chat;
 mod config;
 mod datum;
 mod group;
@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 use crate::cli::{AgentCommand, Cli, Command, DatumCommand, PolicyCommand};
 
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Send(args) => send::run(args).await,

@@ -11,11 +11,11 @@ use serde_json::json;
 use crate::cli::{DatumShowArgs, PolicyEditArgs, PolicyListArgs};
 use crate::style::{colour_stdout, Paint};
 
-pub fn allow(args: PolicyEditArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn allow(args: PolicyEditArgs) -> anyhow::Result<ExitCode> {
     edit(args, Edit::Allow)
 }
 
-pub fn deny(args: PolicyEditArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn deny(args: PolicyEditArgs) -> anyhow::Result<ExitCode> {
     edit(args, Edit::Deny)
 }
 
@@ -39,7 +39,7 @@ fn edit(args: PolicyEditArgs, how: Edit) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn list(args: PolicyListArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn list(args: PolicyListArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let listing = Policy::load(&home.policy_file())?.listing();
     if args.json {
@@ -76,7 +76,7 @@ pub fn list(args: PolicyListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn check(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn check(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let catalog = super::datum::load(&home);
     let datum = catalog.find(&args.datum, None)?;

@@ -18,7 +18,7 @@ use crate::style::{colour_stdout, error_label, Paint};
 /// How long to wait for the scheduler's answer: it answers from its own database.
 const ANSWER_LIMIT: Duration = Duration::from_secs(15);
 
-pub async fn add(args: ScheduleAddArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn add(args: ScheduleAddArgs) -> anyhow::Result<ExitCode> {
     let mut body = Map::new();
     body.insert("group".into(), json!(args.group));
     body.insert("text".into(), json!(args.text.join(" ")));
@@ -50,7 +50,7 @@ pub async fn add(args: ScheduleAddArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn list(args: ScheduleListArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn list(args: ScheduleListArgs) -> anyhow::Result<ExitCode> {
     let body = match &args.group {
         Some(group) => json!({ "group": group }),
         None => json!({}),
@@ -77,7 +77,7 @@ pub async fn list(args: ScheduleListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn remove(args: ScheduleRemoveArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn remove(args: ScheduleRemoveArgs) -> anyhow::Result<ExitCode> {
     let body = json!({ "id": args.id });
     match call(&args.home, &args.broker, "remove", body).await? {
         Ok(reply) => {

@@ -16,7 +16,7 @@ use crate::connect;
 use crate::request::{self, Outcome, Request};
 use crate::style::{colour_stderr, Paint};
 
-pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let address = Address::parse(&args.address)?;
     let id = match &args.id {

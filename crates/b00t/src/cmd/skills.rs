@@ -13,7 +13,7 @@ use crate::style::{colour_stderr, colour_stdout, Paint};
 /// Terminal lines are cut to this many characters (clap's `max_term_width`).
 const LINE_WIDTH: usize = 100;
 
-pub fn list(args: SkillsListArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn list(args: SkillsListArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let dir = home.skills_dir();
     let set = b00t_skills::load_dir(&dir);

@@ -11,7 +11,7 @@ use b00t_installer::plan::{self, Checking};
 use crate::cli::StatusArgs;
 use crate::style::{colour_stdout, Paint};
 
-pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let catalog = super::datum::load(&home);
     let datum = catalog.find(&args.datum, None)?;

@@ -14,7 +14,7 @@ use crate::cli::TailArgs;
 use crate::style::{colour_stdout, Paint};
 use crate::{connect, shutdown};
 
-pub async fn run(args: TailArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: TailArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
     let stop = shutdown::on_signal();

@@ -11,7 +11,7 @@ use crate::cli::UpArgs;
 use crate::exit::{self, Refusal};
 use crate::shutdown;
 
-pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let broker = args
         .broker

@@ -17,7 +17,7 @@ use super::rss;
 
 /// What the child runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(super) enum Mode {
     /// `up --broker-only`: the embedded broker and nothing else.
     BrokerOnly,
     /// `up`: broker, journal, delivery watcher and the default agents (echo included).
@@ -26,7 +26,7 @@ pub enum Mode {
 
 /// A running `b00t up`. Dropping it kills the process (`kill_on_drop`), which is what
 /// happens on every error path; [`BusChild::stop`] is the polite way.
-pub struct BusChild {
+pub(super) struct BusChild {
     /// Killed with SIGKILL when dropped. Declared before `_home` so that it is dropped
     /// (and killed) before the home is removed.
     process: tokio::process::Child,
@@ -53,7 +53,7 @@ const STDERR_TAIL_LINES: usize = 20;
 
 impl BusChild {
     /// Starts `exe up` in `mode` and waits until it prints `b00t is up`.
-    pub async fn start(exe: &Path, mode: Mode) -> anyhow::Result<BusChild> {
+    pub(super) async fn start(exe: &Path, mode: Mode) -> anyhow::Result<BusChild> {
         let what = mode.describe();
         let home = tempfile::Builder::new()
             .prefix("b00t-bench-")
@@ -65,7 +65,7 @@ impl BusChild {
     }
 
     /// Starts `exe up` in a home prepared by the caller, with extra environment.
-    pub async fn start_in(
+    pub(super) async fn start_in(
         exe: &Path,
         home: tempfile::TempDir,
         env: &[(&str, &str)],
@@ -144,18 +144,18 @@ impl BusChild {
     }
 
     /// Where the child's broker listens.
-    pub fn url(&self) -> &BrokerUrl {
+    pub(super) fn url(&self) -> &BrokerUrl {
         &self.url
     }
 
     /// The child's peak resident memory so far, in MiB (`VmHWM`); `None` where `/proc`
     /// does not tell.
-    pub fn peak_rss_mib(&self) -> Option<f64> {
+    pub(super) fn peak_rss_mib(&self) -> Option<f64> {
         rss::peak_rss_mib(self.pid)
     }
 
     /// Asks the child to stop (SIGTERM), waits for it, and kills it when it lingers.
-    pub async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         let asked = terminate(self.pid).await;
         if asked {
             if let Ok(Ok(_)) = tokio::time::timeout(STOP_LIMIT, self.process.wait()).await {

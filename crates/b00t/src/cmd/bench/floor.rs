@@ -28,7 +28,7 @@ const MAX_PAYLOAD: usize = 1024 * 1024;
 const SETUP_LIMIT: Duration = Duration::from_secs(10);
 
 /// The `mosquitto` executable: Debian's path, else one on `PATH`; `None` when neither.
-pub fn find_mosquitto() -> Option<PathBuf> {
+pub(super) fn find_mosquitto() -> Option<PathBuf> {
     let debian = Path::new(DEBIAN_MOSQUITTO);
     if debian.is_file() {
         return Some(debian.to_path_buf());
@@ -43,7 +43,7 @@ pub fn find_mosquitto() -> Option<PathBuf> {
 /// A `mosquitto` on a free loopback port: anonymous, no persistence, and `TCP_NODELAY` (as
 /// the embedded broker), without which Nagle's algorithm adds ~40 ms to each round trip.
 /// Killed when dropped.
-pub struct Mosquitto {
+pub(super) struct Mosquitto {
     process: tokio::process::Child,
     url: BrokerUrl,
     /// Holds `mosquitto.conf`; removed when dropped, after the process is killed.
@@ -51,7 +51,7 @@ pub struct Mosquitto {
 }
 
 impl Mosquitto {
-    pub async fn start(exe: &Path) -> anyhow::Result<Mosquitto> {
+    pub(super) async fn start(exe: &Path) -> anyhow::Result<Mosquitto> {
         let port = super::child::free_port().context("cannot find a free port on 127.0.0.1")?;
         let dir = tempfile::Builder::new()
             .prefix("b00t-bench-mosquitto-")
@@ -97,24 +97,24 @@ impl Mosquitto {
         })
     }
 
-    pub fn url(&self) -> &BrokerUrl {
+    pub(super) fn url(&self) -> &BrokerUrl {
         &self.url
     }
 
-    pub async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         let _ = self.process.kill().await;
     }
 }
 
 /// The bare responder, answering in a task of its own until dropped.
-pub struct Responder {
+pub(super) struct Responder {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Responder {
     /// Connects to `url`, subscribes to the echo address, and starts answering.
-    pub async fn start(url: &BrokerUrl) -> anyhow::Result<Responder> {
+    pub(super) async fn start(url: &BrokerUrl) -> anyhow::Result<Responder> {
         let stop = CancellationToken::new();
         let options = BusOptions::new(
             url.clone(),
@@ -137,7 +137,7 @@ impl Responder {
         Ok(Responder { stop, task })
     }
 
-    pub async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         self.stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.task).await;
     }

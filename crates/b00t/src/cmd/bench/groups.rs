@@ -36,7 +36,7 @@ const FAKE_START_LIMIT: Duration = Duration::from_secs(10);
 
 /// The figures.
 #[derive(Debug, Serialize)]
-pub struct GroupFigures {
+pub(super) struct GroupFigures {
     /// `docker` or `none`.
     pub runtime: String,
     pub cold_runs: usize,
@@ -50,7 +50,7 @@ pub struct GroupFigures {
     pub warm_dispatch_ms_p99: f64,
 }
 
-pub async fn measure(
+pub(super) async fn measure(
     exe: &std::path::Path,
     runtime: &str,
     cold_runs: usize,
@@ -229,7 +229,7 @@ fn percentile(values: &[f64], q: f64) -> f64 {
 }
 
 impl GroupFigures {
-    pub fn table(&self) -> String {
+    pub(super) fn table(&self) -> String {
         format!(
             "group agents ({} runtime, fake Ollama answering at once)\n  cold start to online   p50 {:>8.1} ms   max {:>8.1} ms   ({} runs; target <= 500 ms)\n  cold start to result   p50 {:>8.1} ms\n  warm chat round trip   p50 {:>8.2} ms   p99 {:>8.2} ms   ({} tasks)\n  warm dispatch (no LLM) p50 {:>8.2} ms   p99 {:>8.2} ms   (target <= 5 ms)\n",
             self.runtime,

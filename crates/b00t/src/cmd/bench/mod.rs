@@ -33,7 +33,7 @@ const MAX_LATENCY_TASKS: u64 = 5_000;
 /// Tasks in flight during the pipelined run.
 const PIPELINE_WINDOW: u64 = 64;
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.messages == 0 {
         anyhow::bail!("`--messages 0` measures nothing; pass at least 1");
     }

@@ -9,7 +9,7 @@ use crate::style::{colour_stdout, Paint};
 /// the rest are context. `null` means "not measured" (no `--against`, no `/proc`, no
 /// `mosquitto` for the floor).
 #[derive(Clone, Debug, Serialize)]
-pub struct Report {
+pub(super) struct Report {
     pub embedded_qos0_msgs_per_s: f64,
     pub embedded_qos1_msgs_per_s: f64,
     pub against_qos0_msgs_per_s: Option<f64>,
@@ -49,7 +49,7 @@ const TARGET_FLOOR_P99_RATIO: f64 = 3.0;
 
 impl Report {
     /// Rounds the floating figures for printing: rates to 0.1, MiB to 0.01.
-    pub fn rounded(mut self) -> Report {
+    pub(super) fn rounded(mut self) -> Report {
         let tenth = |x: f64| (x * 10.0).round() / 10.0;
         let hundredth = |x: f64| (x * 100.0).round() / 100.0;
         self.embedded_qos0_msgs_per_s = tenth(self.embedded_qos0_msgs_per_s);
@@ -64,12 +64,12 @@ impl Report {
     }
 
     /// One JSON object on one line.
-    pub fn json(&self) -> String {
+    pub(super) fn json(&self) -> String {
         serde_json::to_string(self).expect("a report always serializes")
     }
 
     /// A table for people, with each target and whether it was met.
-    pub fn table(&self) -> String {
+    pub(super) fn table(&self) -> String {
         let colour = colour_stdout();
         let mut out = String::new();
         let heading = |out: &mut String, text: &str| {

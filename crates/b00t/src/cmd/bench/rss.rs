@@ -2,7 +2,7 @@
 //! elsewhere there is no figure).
 
 /// The peak resident set size of `pid` in MiB, or `None` when `/proc` does not say.
-pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+pub(super) fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     parse_vm_hwm_mib(&status)
 }

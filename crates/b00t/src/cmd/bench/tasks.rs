@@ -14,13 +14,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// The address every bench task goes to.
-pub const ECHO_ADDRESS: &str = "b00t.echo.echo";
+pub(super) const ECHO_ADDRESS: &str = "b00t.echo.echo";
 /// Its task topic.
-pub const ECHO_TASK_TOPIC: &str = "b00t.echo.echo/task";
+pub(super) const ECHO_TASK_TOPIC: &str = "b00t.echo.echo/task";
 
 /// Round-trip latency of tasks sent one at a time.
 #[derive(Clone, Copy, Debug)]
-pub struct Latency {
+pub(super) struct Latency {
     pub tasks: u64,
     pub p50_us: u64,
     pub p99_us: u64,
@@ -28,7 +28,7 @@ pub struct Latency {
 
 /// Throughput of tasks sent with a window in flight.
 #[derive(Clone, Copy, Debug)]
-pub struct Pipelined {
+pub(super) struct Pipelined {
     pub tasks: u64,
     pub window: u64,
     pub tasks_per_s: f64,
@@ -41,7 +41,7 @@ const SETUP_LIMIT: Duration = Duration::from_secs(5);
 
 /// A client of the echo agent: one connection and b00t-bus's requester, the same client
 /// the CLI and the assistant's tools ask through.
-pub struct EchoClient {
+pub(super) struct EchoClient {
     bus: Bus,
     requester: Requester,
     address: Address,
@@ -53,7 +53,7 @@ pub struct EchoClient {
 
 impl EchoClient {
     /// Connects to the runtime's broker at `url` and subscribes to the reply base.
-    pub async fn connect(url: &BrokerUrl) -> anyhow::Result<EchoClient> {
+    pub(super) async fn connect(url: &BrokerUrl) -> anyhow::Result<EchoClient> {
         let run = format!("{:08x}", fastrand::u32(..));
         let stop = CancellationToken::new();
         let options = BusOptions::new(url.clone(), format!("b00t-bench-tasks-{run}"));
@@ -81,7 +81,7 @@ impl EchoClient {
     }
 
     /// Sends `tasks` tasks one after the other, each after the previous result.
-    pub async fn latency(&mut self, tasks: u64) -> anyhow::Result<Latency> {
+    pub(super) async fn latency(&mut self, tasks: u64) -> anyhow::Result<Latency> {
         let mut round_trips_us = Vec::with_capacity(tasks as usize);
         for n in 0..tasks {
             let request = self.request('l', n);
@@ -98,7 +98,7 @@ impl EchoClient {
     }
 
     /// Sends `tasks` tasks keeping `window` of them in flight: one more for each result.
-    pub async fn pipelined(&mut self, tasks: u64, window: u64) -> anyhow::Result<Pipelined> {
+    pub(super) async fn pipelined(&mut self, tasks: u64, window: u64) -> anyhow::Result<Pipelined> {
         let mut in_flight = FuturesUnordered::new();
         let mut sent = 0;
         let mut done = 0;
@@ -131,7 +131,7 @@ impl EchoClient {
     }
 
     /// Says goodbye to the broker.
-    pub async fn close(self) {
+    pub(super) async fn close(self) {
         self.bus.close(Duration::from_millis(500)).await;
     }
 

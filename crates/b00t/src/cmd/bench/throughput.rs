@@ -12,11 +12,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Bytes of each message's payload.
-pub const PAYLOAD_BYTES: usize = 128;
+pub(super) const PAYLOAD_BYTES: usize = 128;
 
 /// The outcome of one run.
 #[derive(Clone, Copy, Debug)]
-pub struct Throughput {
+pub(super) struct Throughput {
     /// Messages that reached the subscriber (at QoS 0 the broker may drop some).
     pub received: u64,
     /// Received messages per second.
@@ -32,7 +32,11 @@ const IDLE_LIMIT: Duration = Duration::from_secs(2);
 const SETUP_LIMIT: Duration = Duration::from_secs(5);
 
 /// Sends `messages` messages at `qos` through the broker at `url` and counts what arrives.
-pub async fn measure(url: &BrokerUrl, qos: Qos, messages: u64) -> anyhow::Result<Throughput> {
+pub(super) async fn measure(
+    url: &BrokerUrl,
+    qos: Qos,
+    messages: u64,
+) -> anyhow::Result<Throughput> {
     let stop = CancellationToken::new();
     let outcome = run(url, qos, messages, &stop).await;
     stop.cancel();
