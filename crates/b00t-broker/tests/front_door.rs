@@ -442,3 +442,32 @@ async fn distinct_filters_are_bounded_across_clients_and_known_ones_stay_open() 
         .await;
     assert_eq!(again.next_publish().await.unwrap().1, b"known");
 }
+
+#[tokio::test]
+async fn a_ping_is_answered() {
+    let broker = broker(16).await;
+    let (mut client, _) = Raw::connect(&broker, "pinger", None).await;
+    for _ in 0..3 {
+        client.send(&[0xc0, 0x00]).await;
+        assert_eq!(client.next().await, Some((0xd0, vec![])), "PINGRESP");
+    }
+}
+
+#[tokio::test]
+async fn a_client_silent_past_its_keep_alive_is_closed_and_its_will_published() {
+    let broker = broker(16).await;
+    let (mut watcher, _) = Raw::connect(&broker, "watcher", None).await;
+    watcher.subscribe(&["w/silent"]).await;
+    let mut silent = Raw::open(&broker).await;
+    let mut connect = connect_packet("silent", Some(("w/silent", "gone")));
+    // Keep-alive: 1 s (bytes 10 and 11 of this CONNECT).
+    connect[10] = 0;
+    connect[11] = 1;
+    silent.send(&connect).await;
+    assert_eq!(silent.next().await.map(|(kind, _)| kind), Some(0x20));
+    assert!(
+        silent.next().await.is_none(),
+        "closed after 1.5 × its keep-alive"
+    );
+    assert_eq!(watcher.next_publish().await.unwrap().1, b"gone");
+}
