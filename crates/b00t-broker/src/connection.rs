@@ -55,6 +55,9 @@ struct Pending {
     packet: Packet,
     hold: Option<Hold>,
     head: Head,
+    /// An answer of the front door's own for the client (a refused SUBSCRIBE), written
+    /// once what came before it has gone to the router.
+    direct: bool,
 }
 
 /// How the reader stopped.
@@ -467,10 +470,8 @@ impl Reader {
         let pending = Pending {
             packet,
             hold,
-            head: Head {
-                kind: if direct { u8::MAX } else { head.kind },
-                ..head
-            },
+            head,
+            direct,
         };
         self.pending
             .send(pending)
@@ -524,9 +525,13 @@ async fn forward(
             }
             Err(mpsc::error::TryRecvError::Disconnected) => break,
         };
-        let Pending { packet, hold, head } = item;
-        if head.kind == u8::MAX {
-            // An answer of the front door's own (a refused SUBSCRIBE), after what came before.
+        let Pending {
+            packet,
+            hold,
+            head,
+            direct: to_client,
+        } = item;
+        if to_client {
             if !flush(&mut link_tx, &mut held, &mut batched).await {
                 return link_tx;
             }
