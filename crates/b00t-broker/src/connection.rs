@@ -374,10 +374,10 @@ impl Reader {
                     }
                 }
                 if let Some(tap) = self.shared.tap.get() {
-                    hold = tap.publish(Tapped {
-                        client_id: self.client_id.clone(),
-                        topic: topic.to_owned(),
-                        payload: publish.payload.clone(),
+                    hold = tap.publish(&Tapped {
+                        client_id: &self.client_id,
+                        topic,
+                        payload: &publish.payload,
                         qos: head.qos,
                         retain: publish.retain,
                     });
@@ -675,10 +675,10 @@ fn encode(
 async fn publish_will(shared: &Shared, link_tx: &mut LinkTx, client_id: &str, will: LastWill) {
     let topic = String::from_utf8_lossy(&will.topic).into_owned();
     if let Some(tap) = shared.tap.get() {
-        let hold = tap.publish(Tapped {
-            client_id: client_id.to_owned(),
-            topic: topic.clone(),
-            payload: will.message.clone(),
+        let hold = tap.publish(&Tapped {
+            client_id,
+            topic: &topic,
+            payload: &will.message,
             qos: 0,
             retain: will.retain,
         });

@@ -105,8 +105,9 @@ pub(crate) async fn accept(listener: TcpListener, shared: Arc<Shared>, auth: Aut
     }
 }
 
-/// Binds `addr` with the std listener (so a taken port is an error at once).
-pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, crate::BrokerError> {
+/// Binds `addr` with the std listener (so a taken port is an error at once); returns the
+/// listener and the address it got (port 0 resolved).
+pub(crate) fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), crate::BrokerError> {
     let std_listener = std::net::TcpListener::bind(addr).map_err(|source| {
         if source.kind() == std::io::ErrorKind::AddrInUse {
             crate::BrokerError::PortInUse { addr }
@@ -114,8 +115,9 @@ pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, crate::BrokerError> 
             crate::BrokerError::Bind { addr, source }
         }
     })?;
-    std_listener
-        .set_nonblocking(true)
-        .and_then(|()| TcpListener::from_std(std_listener))
-        .map_err(|source| crate::BrokerError::Bind { addr, source })
+    let bind_error = |source| crate::BrokerError::Bind { addr, source };
+    let local = std_listener.local_addr().map_err(bind_error)?;
+    std_listener.set_nonblocking(true).map_err(bind_error)?;
+    let listener = TcpListener::from_std(std_listener).map_err(bind_error)?;
+    Ok((listener, local))
 }

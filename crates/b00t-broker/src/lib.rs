@@ -52,11 +52,7 @@ impl EmbeddedBroker {
     /// Starts the router thread and the listener, which accepts connections once this
     /// returns. Must be called inside a tokio runtime.
     pub async fn start(settings: BrokerSettings) -> Result<EmbeddedBroker, BrokerError> {
-        let listener = front_door::bind(settings.listen)?;
-        let addr = listener.local_addr().map_err(|source| BrokerError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
+        let (listener, addr) = front_door::bind(settings.listen)?;
         let router_tx = rumqttd::Router::new(0, settings.router()).spawn();
         let links: LinkFactory = Arc::new(move |client_id: &str, clean: bool| {
             rumqttd::local::LinkBuilder::new(client_id, router_tx.clone())
@@ -82,11 +78,7 @@ impl EmbeddedBroker {
     /// the Docker bridge's gateway address so that containers, and only they, reach the
     /// bus. Returns the address it listens on (the port is chosen when `listen`'s is 0).
     pub async fn add_guarded(&self, guard: GuardedListener) -> Result<SocketAddr, BrokerError> {
-        let listener = front_door::bind(guard.listen)?;
-        let addr = listener.local_addr().map_err(|source| BrokerError::Bind {
-            addr: guard.listen,
-            source,
-        })?;
+        let (listener, addr) = front_door::bind(guard.listen)?;
         tokio::spawn(front_door::accept(
             listener,
             self.shared.clone(),

@@ -8,12 +8,13 @@ use std::pin::Pin;
 use bytes::Bytes;
 
 /// One PUBLISH a client sent, or a will the front door publishes for a client that died.
-#[derive(Clone, Debug)]
-pub struct Tapped {
+/// Borrowed from the packet: a tap copies only what it keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct Tapped<'a> {
     /// The client id of the connection it came from.
-    pub client_id: String,
-    pub topic: String,
-    pub payload: Bytes,
+    pub client_id: &'a str,
+    pub topic: &'a str,
+    pub payload: &'a Bytes,
     pub qos: u8,
     pub retain: bool,
 }
@@ -31,5 +32,5 @@ pub struct Refusal(pub String);
 /// connection (order is kept), never other connections.
 pub trait Tap: Send + Sync + 'static {
     /// Returns `None` to let the message through at once.
-    fn publish(&self, message: Tapped) -> Option<Hold>;
+    fn publish(&self, message: &Tapped<'_>) -> Option<Hold>;
 }

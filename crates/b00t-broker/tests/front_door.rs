@@ -201,7 +201,7 @@ struct Gate {
 }
 
 impl Tap for Gate {
-    fn publish(&self, message: Tapped) -> Option<Hold> {
+    fn publish(&self, message: &Tapped<'_>) -> Option<Hold> {
         self.seen.fetch_add(1, Ordering::SeqCst);
         if !message.topic.ends_with("/task") {
             return None;

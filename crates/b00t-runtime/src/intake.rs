@@ -43,7 +43,7 @@ impl Intake {
 }
 
 impl Tap for Intake {
-    fn publish(&self, message: Tapped) -> Option<Hold> {
+    fn publish(&self, message: &Tapped<'_>) -> Option<Hold> {
         let ours = message
             .topic
             .strip_prefix(PREFIX)
@@ -61,19 +61,19 @@ impl Tap for Intake {
             (None, None)
         };
         let feed = Feed {
-            topic: message.topic,
-            payload: message.payload,
+            topic: message.topic.to_owned(),
+            payload: message.payload.clone(),
             retain: message.retain,
             done,
         };
-        let (feed, wait) = match (self.feed.try_send(feed), wait) {
-            (Ok(()), None) => return None,
-            (Ok(()), Some(wait)) => {
-                return Some(Box::pin(async move { wait.await.unwrap_or(Ok(())) }))
+        let feed = match self.feed.try_send(feed) {
+            Ok(()) => {
+                return wait
+                    .map(|wait| -> Hold { Box::pin(async move { wait.await.unwrap_or(Ok(())) }) })
             }
             // The watcher has stopped: `up` is shutting down.
-            (Err(mpsc::error::TrySendError::Closed(_)), _) => return None,
-            (Err(mpsc::error::TrySendError::Full(feed)), wait) => (feed, wait),
+            Err(mpsc::error::TrySendError::Closed(_)) => return None,
+            Err(mpsc::error::TrySendError::Full(feed)) => feed,
         };
         let sender = self.feed.clone();
         Some(Box::pin(async move {

@@ -259,29 +259,30 @@ impl Watcher {
     /// Answers every task waiting for `agent` with `failed`: it could not be started.
     async fn fail_waiting(&mut self, agent: &str, message: &str) {
         for key in self.table.all_for(agent) {
-            let Some(task) = self.table.get(&key) else {
-                continue;
-            };
-            let base = task.reply_to.clone().unwrap_or_else(|| key.address.clone());
-            let skill = key
-                .address
-                .rsplit('.')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            let reply = Reply::error(
-                &key.id,
-                agent,
-                &skill,
-                ErrorCode::Failed,
-                message.to_owned(),
-            )
-            .to_json();
+            self.fail_tracked(&key, message.to_owned(), true).await;
+        }
+    }
+
+    /// Answers the tracked task `key` with a `failed` error on its reply topic and
+    /// forgets it; `journal_it` also records that answer as the task's end.
+    async fn fail_tracked(&mut self, key: &Key, message: String, journal_it: bool) {
+        let Some(task) = self.table.get(key) else {
+            return;
+        };
+        let base = task.reply_to.clone().unwrap_or_else(|| key.address.clone());
+        // Tracked keys come from validated addresses (the gate, or the journal).
+        let Ok(address) = Address::parse(&key.address) else {
+            self.table.finish(key);
+            return;
+        };
+        let (agent, skill) = (address.agent().as_str(), address.skill().as_str());
+        let reply = Reply::error(&key.id, agent, skill, ErrorCode::Failed, message).to_json();
+        if journal_it {
             self.journal
                 .finish(&key.address, &key.id, Final::Error, &reply);
-            self.table.finish(&key);
-            self.publish(&format!("{base}/error"), reply).await;
         }
+        self.table.finish(key);
+        self.publish(&format!("{base}/error"), reply).await;
     }
 
     /// Judges and journals a task; `done` is answered once the journal holds it, so that
@@ -389,24 +390,17 @@ impl Watcher {
         None
     }
 
-    /// A task the journal could not hold was refused: forget it and tell its sender.
+    /// A task the journal could not hold was refused: forget it and tell its sender
+    /// (nothing is journaled: the journal is what failed).
     async fn on_refused(&mut self, key: Key, why: String) {
-        let Some(task) = self.table.get(&key) else {
-            return;
-        };
-        let base = task.reply_to.clone().unwrap_or_else(|| key.address.clone());
-        self.table.finish(&key);
-        let (agent, skill) = match Address::parse(&key.address) {
-            Ok(a) => (a.agent().as_str().to_owned(), a.skill().as_str().to_owned()),
-            Err(_) => return,
-        };
         let message = format!(
             "the bus could not journal task `{}`, so it was not delivered: {why}; send it again once the journal's disk has room",
             key.id
         );
-        tracing::error!(address = %key.address, id = %key.id, "refused a task: {message}");
-        let reply = Reply::error(&key.id, &agent, &skill, ErrorCode::Failed, message).to_json();
-        self.publish(&format!("{base}/error"), reply).await;
+        if self.table.get(&key).is_some() {
+            tracing::error!(address = %key.address, id = %key.id, "refused a task: {message}");
+        }
+        self.fail_tracked(&key, message, false).await;
     }
 
     /// Asks for the agent of `address` when it can be started and is offline.
