@@ -8,23 +8,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Bus, Home, Mode};
+use crate::support::{mosquitto_pub_command, Bus, Home, Mode};
 
 /// Publishes `lines` on `topic`, one message each, with `mosquitto_pub -l`; returns once
 /// every message was sent (and, at QoS 1, acknowledged).
 fn publish_lines(port: u16, topic: &str, qos: &str, lines: impl Iterator<Item = String>) {
-    let mut child = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-q",
-            qos,
-            "-t",
-            topic,
-            "-l",
-        ])
+    let mut child = mosquitto_pub_command(port, topic, qos)
+        .arg("-l")
         .stdin(Stdio::piped())
         .spawn()
         .expect("run mosquitto_pub");

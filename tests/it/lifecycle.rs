@@ -51,23 +51,31 @@ fn stops_with_a_dead_stderr_reader(signal: &str) {
     );
 }
 
+/// `b00t up --broker` in `home` against `broker`, a "broker" that accepts and never
+/// answers, so that `up` waits for its CONNACK; stdout goes nowhere.
+fn up_against(broker: &TcpListener, home: &Home) -> Command {
+    let port = broker.local_addr().unwrap().port();
+    let mut command = Command::new(b00t_bin());
+    command
+        .args(["up", "--broker", &format!("mqtt://127.0.0.1:{port}")])
+        .arg("--home")
+        .arg(home.path())
+        .env("NO_COLOR", "1")
+        .env("CONTAINER_RUNTIME", "none")
+        .env_remove("B00T_BROKER")
+        .stdout(Stdio::null());
+    command
+}
+
 #[test]
 fn a_second_sigint_ends_a_stuck_up_at_once_with_130() {
     // A "broker" that accepts and never answers: `up` waits for its CONNACK and cannot
     // stop on the first signal until that wait ends.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
     let home = Home::new("");
     let mut up = Spawned::new(
-        Command::new(b00t_bin())
-            .args(["up", "--broker", &format!("mqtt://127.0.0.1:{port}")])
-            .arg("--home")
-            .arg(home.path())
+        up_against(&silent, &home)
             .env("B00T_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("CONTAINER_RUNTIME", "none")
-            .env_remove("B00T_BROKER")
-            .stdout(Stdio::null())
             .stderr(Stdio::piped()),
     );
     let log = lines_of(up.child.stderr.take().expect("piped stderr"));
@@ -89,19 +97,8 @@ fn a_second_sigint_ends_a_stuck_up_at_once_with_130() {
 #[test]
 fn one_signal_ends_a_stuck_up_within_5_s() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
     let home = Home::new("");
-    let mut up = Spawned::new(
-        Command::new(b00t_bin())
-            .args(["up", "--broker", &format!("mqtt://127.0.0.1:{port}")])
-            .arg("--home")
-            .arg(home.path())
-            .env("NO_COLOR", "1")
-            .env("CONTAINER_RUNTIME", "none")
-            .env_remove("B00T_BROKER")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let mut up = Spawned::new(up_against(&silent, &home).stderr(Stdio::null()));
     let (_connection, _) = silent.accept().expect("`b00t up` connects");
     let first = Instant::now();
     up.signal("TERM");

@@ -28,6 +28,22 @@ async fn connected(url: &BrokerUrl, id: &str, stop: &CancellationToken) -> (Bus,
     (bus, events)
 }
 
+/// A requester on its own connection, replies on `reply_base`.
+async fn asker(url: &BrokerUrl, reply_base: &str, stop: &CancellationToken) -> Requester {
+    let (bus, events) = connected(url, "asker", stop).await;
+    let (requester, _rest) = Requester::open(
+        bus,
+        events,
+        reply_base.into(),
+        "test",
+        Duration::from_secs(5),
+        stop,
+    )
+    .await
+    .unwrap();
+    requester
+}
+
 /// An echo responder that ignores the first `drop_first` copies of every task.
 async fn responder(url: &BrokerUrl, drop_first: usize, stop: &CancellationToken) {
     let (bus, mut events) = connected(url, "responder", stop).await;
@@ -74,17 +90,7 @@ async fn responder(url: &BrokerUrl, drop_first: usize, stop: &CancellationToken)
 async fn a_lost_reply_is_fetched_by_asking_again_with_the_same_id() {
     let (_broker, url, stop) = setup().await;
     responder(&url, 2, &stop).await;
-    let (bus, events) = connected(&url, "asker", &stop).await;
-    let (requester, _rest) = Requester::open(
-        bus,
-        events,
-        "b00t.t-1.reply".into(),
-        "test",
-        Duration::from_secs(5),
-        &stop,
-    )
-    .await
-    .unwrap();
+    let requester = asker(&url, "b00t.t-1.reply", &stop).await;
     let request = Request {
         ask_again_after: Duration::from_millis(100),
         ..Request::new(
@@ -111,17 +117,7 @@ async fn a_lost_reply_is_fetched_by_asking_again_with_the_same_id() {
 async fn concurrent_requests_get_their_own_replies_and_silence_times_out() {
     let (_broker, url, stop) = setup().await;
     responder(&url, 0, &stop).await;
-    let (bus, events) = connected(&url, "asker", &stop).await;
-    let (requester, _rest) = Requester::open(
-        bus,
-        events,
-        "b00t.t-2.reply".into(),
-        "test",
-        Duration::from_secs(5),
-        &stop,
-    )
-    .await
-    .unwrap();
+    let requester = asker(&url, "b00t.t-2.reply", &stop).await;
     let address = Address::parse("b00t.echo.echo").unwrap();
     let asks = (0..20).map(|n| {
         let requester = requester.clone();

@@ -154,21 +154,28 @@ pub(crate) fn publish_bytes(port: u16, topic: &str, payload: &[u8]) {
 }
 
 fn mosquitto_pub(port: u16, topic: &str, message: &[&std::ffi::OsStr]) {
-    let status = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-q",
-            "1",
-            "-t",
-            topic,
-        ])
+    let status = mosquitto_pub_command(port, topic, "1")
         .args(message)
         .status()
         .expect("run mosquitto_pub");
     assert!(status.success(), "mosquitto_pub to `{topic}` failed");
+}
+
+/// `mosquitto_pub` to `topic` on the loopback broker at `port`, at `qos`; the caller adds
+/// the message arguments.
+pub(crate) fn mosquitto_pub_command(port: u16, topic: &str, qos: &str) -> Command {
+    let mut command = Command::new("mosquitto_pub");
+    command.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-q",
+        qos,
+        "-t",
+        topic,
+    ]);
+    command
 }
 
 /// Parses a JSON payload, failing the test with the text when it is not JSON.
