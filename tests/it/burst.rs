@@ -68,6 +68,18 @@ fn wait_for_count(home: &Path, sql: &str, want: usize, what: &str, limit: Durati
     }
 }
 
+/// Padding that makes each burst task about 550 bytes.
+const PAD: &str = concat!(
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+);
+
 #[test]
 fn every_task_of_a_qos1_burst_is_journaled_and_answered() {
     const TASKS: usize = 20_000;
@@ -77,7 +89,9 @@ fn every_task_of_a_qos1_burst_is_journaled_and_answered() {
         bus.port,
         "b00t.echo.echo/task",
         "1",
-        (0..TASKS).map(|i| format!(r#"{{"id":"burst-{i}","body":{i}}}"#)),
+        // About 10 MiB in all, four times the log rumqttd keeps for a subscriber that
+        // lags (the watcher's `#` subscription once lost tasks past it).
+        (0..TASKS).map(|i| format!(r#"{{"id":"burst-{i}","body":{{"n":{i},"pad":"{PAD}"}}}}"#)),
     );
     // Every task was PUBACKed, so every one is in the journal now.
     let journaled = journal_count(
