@@ -1,6 +1,7 @@
 //! Errors: `SkillError` for one skill file, one sync or one watch; `FileError`, why one
-//! SKILL.md cannot be used; and `Problem`, the per-file report that `load_dir` keeps
-//! instead of failing the whole load.
+//! SKILL.md cannot be used; `FolderError`, why a file of a [`crate::Folder`] was not
+//! opened; and `Problem`, the per-file report that `load_dir` keeps instead of failing
+//! the whole load.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,44 @@ pub enum FileError {
     Reserved,
     #[error("the skill folder is a symlink: skills are copied into groups' containers, so use a real folder")]
     SymlinkedFolder,
+}
+
+/// Why a file of a [`crate::Folder`] (a folder a container can write) was not opened or
+/// written. Messages name the file and never hold its contents.
+#[derive(Debug, Error)]
+pub enum FolderError {
+    #[error("`{}` is a symlink and was not followed: a container can write this folder, so only real files are opened there; replace the link with a regular file", path.display())]
+    Symlink { path: PathBuf },
+    #[error("`{}` is a symlink and was not followed: a container can write the folder that holds it; replace the link with a real folder", path.display())]
+    SymlinkFolder { path: PathBuf },
+    #[error("`{}` is not a regular file (a folder, FIFO, socket or device), so it was not opened: replace it with a regular file", path.display())]
+    NotAFile { path: PathBuf },
+    #[error("`{}` is not a folder: remove or rename it, then try again", path.display())]
+    NotAFolder { path: PathBuf },
+    #[error("`{}` is larger than {limit} bytes, so it was not read: shorten it", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl FolderError {
+    /// Whether the folder or file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, FolderError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> FolderError {
+        FolderError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
 }
 
 impl SkillError {

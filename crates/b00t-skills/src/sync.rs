@@ -170,7 +170,7 @@ fn mirror(
 
 /// Writes `name` unless it already holds `bytes` with `mode`; returns whether it wrote.
 fn put(target: &TargetDir, name: &OsString, bytes: &[u8], mode: u32) -> Result<bool, SkillError> {
-    if let Some((old, old_mode)) = target.read_file(name)? {
+    if let Some((old, old_mode)) = target.read_file(name, bytes.len() as u64)? {
         if old_mode == mode && old == bytes {
             return Ok(false);
         }

@@ -1,12 +1,12 @@
 //! The sync's writing side: a folder opened by file descriptor, never through a symlink.
 //! A group's `.skills/` lives in a folder its container can write, so every step below
 //! the target works relative to an open directory (`openat` with `O_NOFOLLOW`,
-//! `mkdirat`, `renameat`, `unlinkat`): swapping a folder for a symlink mid-sync can never
+//! `mkdirat`, `renameat`, `unlinkat`; files are read and replaced by `folder`'s helpers,
+//! which cap what they read): swapping a folder for a symlink mid-sync can never
 //! make the host read, write or delete outside the target.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +14,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::SkillError;
+use crate::folder::{self, Opened, Step};
 
 /// Temporary files of an unfinished write start with this; a reader never sees one under
 /// the final name, and the next sync removes leftovers.
@@ -124,28 +125,21 @@ impl TargetDir {
     }
 
     /// The content and permission bits of the regular file `name`, or `None` when `name`
-    /// is missing or is not a regular file. Never blocks on a FIFO, never follows a symlink.
-    pub(crate) fn read_file(&self, name: &OsStr) -> Result<Option<(Vec<u8>, u32)>, SkillError> {
-        let path = || self.path.join(name);
-        let fd = match rustix::fs::openat(
-            &self.fd,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT | Errno::LOOP | Errno::NXIO) => return Ok(None),
-            Err(e) => return Err(SkillError::io("read", &path(), e.into())),
-        };
-        let stat = rustix::fs::fstat(&fd).map_err(|e| SkillError::io("read", &path(), e.into()))?;
-        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-            return Ok(None);
+    /// is missing, is not a regular file, or holds more than `limit` bytes (so it differs
+    /// from anything of `limit` bytes, and a huge file planted there is never read whole).
+    /// Never blocks on a FIFO, never follows a symlink.
+    pub(crate) fn read_file(
+        &self,
+        name: &OsStr,
+        limit: u64,
+    ) -> Result<Option<(Vec<u8>, u32)>, SkillError> {
+        let read = |e| SkillError::io("read", &self.path.join(name), e);
+        match folder::open_regular(self.fd.as_fd(), name).map_err(read)? {
+            Opened::File(file, mode) => Ok(folder::read_capped(file, limit)
+                .map_err(read)?
+                .map(|bytes| (bytes, mode))),
+            Opened::Missing | Opened::Symlink | Opened::NotAFile => Ok(None),
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(stat.st_size).unwrap_or(0));
-        std::fs::File::from(fd)
-            .read_to_end(&mut bytes)
-            .map_err(|e| SkillError::io("read", &path(), e))?;
-        Ok(Some((bytes, stat.st_mode & 0o7777)))
     }
 
     /// Replaces `name` with a regular file holding `bytes` with permission bits `mode`:
@@ -161,26 +155,12 @@ impl TargetDir {
             self.remove(name)?;
         }
         let temp = OsString::from(format!("{TEMP_PREFIX}{:016x}", fastrand::u64(..)));
-        let temp_path = self.path.join(&temp);
-        let write = |e: std::io::Error| SkillError::io("write", &temp_path, e);
-        let fd = rustix::fs::openat(
-            &self.fd,
-            &temp,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
+        folder::replace_at(self.fd.as_fd(), name, &temp, bytes, mode).map_err(
+            |(step, e)| match step {
+                Step::Write => SkillError::io("write", &self.path.join(&temp), e),
+                Step::Rename => SkillError::io("replace", &self.path.join(name), e),
+            },
         )
-        .map_err(|e| write(e.into()))?;
-        let outcome = (|| {
-            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| write(e.into()))?;
-            let mut file = std::fs::File::from(fd);
-            file.write_all(bytes).map_err(write)?;
-            rustix::fs::renameat(&self.fd, &temp, &self.fd, name)
-                .map_err(|e| SkillError::io("replace", &self.path.join(name), e.into()))
-        })();
-        if outcome.is_err() {
-            let _ = rustix::fs::unlinkat(&self.fd, &temp, AtFlags::empty());
-        }
-        outcome
     }
 
     /// Removes `name`: a file or symlink (the link, not its target), or a whole folder.
