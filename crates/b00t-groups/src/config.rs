@@ -1,5 +1,7 @@
 //! `groups/<name>/group.toml`: a group's own settings, all optional. Unknown keys are
-//! errors that name the file and the key.
+//! errors that name the file and the key. The group's container can write the file, so it
+//! is read only as a small regular file, never through a symlink, and an error says where
+//! and what is wrong without quoting the file's lines.
 
 use std::path::Path;
 
@@ -9,6 +11,9 @@ use crate::error::GroupError;
 
 /// The file name of a group's settings.
 pub const CONFIG_FILE: &str = "group.toml";
+
+/// The most a `group.toml` may hold.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
 /// What `group.toml` may say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -36,23 +41,53 @@ pub(crate) fn starter(name: &str) -> String {
 }
 
 impl GroupConfig {
-    /// Reads `path`; a missing file means the defaults.
+    /// Reads `path`, a file of a group folder (which the group's container can write); a
+    /// missing file or folder means the defaults. Only a regular file of at most
+    /// [`MAX_CONFIG_BYTES`] is read, opened relative to its folder without following a
+    /// symlink, so a planted link, FIFO or huge file is an error naming the file, never
+    /// one holding its contents.
     pub fn load(path: &Path) -> Result<GroupConfig, GroupError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => GroupConfig::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GroupConfig::default()),
-            Err(e) => Err(GroupError::io("read", path, e)),
-        }
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return Err(GroupError::io(
+                "read",
+                path,
+                std::io::ErrorKind::InvalidInput.into(),
+            ));
+        };
+        let folder = match b00t_skills::Folder::open(dir) {
+            Ok(folder) => folder,
+            Err(e) if e.is_not_found() => return Ok(GroupConfig::default()),
+            Err(e) => return Err(GroupError::File(e)),
+        };
+        let Some(bytes) = folder
+            .read(name, MAX_CONFIG_BYTES)
+            .map_err(GroupError::File)?
+        else {
+            return Ok(GroupConfig::default());
+        };
+        let text = String::from_utf8(bytes).map_err(|e| GroupError::Config {
+            path: path.to_owned(),
+            message: format!(
+                "it is not UTF-8 (a bad byte at offset {}): save it as UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
+        })?;
+        GroupConfig::parse(&text, path)
     }
 
-    /// Parses and checks the text of a `group.toml` read from `path`.
+    /// Parses and checks the text of a `group.toml` read from `path`. A syntax or type
+    /// error says where (line and column) and what, without quoting the file's lines.
     pub fn parse(text: &str, path: &Path) -> Result<GroupConfig, GroupError> {
         let fail = |message: String| GroupError::Config {
             path: path.to_owned(),
             message,
         };
-        let config: GroupConfig = toml::from_str(text)
-            .map_err(|e| fail(e.to_string().trim_end().replace('\n', "\n  ")))?;
+        let config: GroupConfig =
+            toml::from_str(text).map_err(|e| fail(describe_toml_error(&e, text)))?;
         if let Some(skills) = &config.skills {
             for skill in skills {
                 if let Err(e) = b00t_proto::Name::parse(skill) {
@@ -80,6 +115,35 @@ impl GroupConfig {
         }
     }
 }
+
+/// Where and what a TOML error is: the line, the column, the key when the line sets one
+/// of ours, and toml's message. Not the error's `Display`, which quotes the offending line
+/// of the file: a `group.toml` error is logged and sent on the bus, and the file's lines
+/// are not ours to publish (the message itself names at most a key or a value).
+fn describe_toml_error(error: &toml::de::Error, text: &str) -> String {
+    let what = error.message().trim().replace('\n', "; ");
+    let Some(span) = error.span() else {
+        return what;
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let rest_of_line = text[line_start..].lines().next().unwrap_or("");
+    let key = KEYS.iter().find(|key| {
+        rest_of_line
+            .trim_start()
+            .strip_prefix(**key)
+            .is_some_and(|after| after.trim_start().starts_with('='))
+    });
+    match key {
+        Some(key) => format!("line {line}, column {column} (`{key}`): {what}"),
+        None => format!("line {line}, column {column}: {what}"),
+    }
+}
+
+/// The keys of [`GroupConfig`], to name in an error.
+const KEYS: &[&str] = &["skills", "model"];
 
 #[cfg(test)]
 mod tests {
@@ -135,6 +199,87 @@ mod tests {
             err.contains("group.toml") && err.contains("line 1"),
             "{err}"
         );
+    }
+
+    /// A secret of the host, as an attacker would like the runtime to print it.
+    const SECRET: &str =
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n";
+
+    fn assert_no_secret(error: &str) {
+        for line in SECRET.lines() {
+            assert!(!error.contains(line), "the error quotes the file: {error}");
+        }
+    }
+
+    #[test]
+    fn a_symlinked_group_toml_is_not_followed() {
+        let home = tempfile::tempdir().unwrap();
+        let secret = home.path().join("operator.key");
+        std::fs::write(&secret, SECRET).unwrap();
+        let group = home.path().join("family");
+        std::fs::create_dir(&group).unwrap();
+        std::os::unix::fs::symlink(&secret, group.join(CONFIG_FILE)).unwrap();
+        let error = GroupConfig::load(&group.join(CONFIG_FILE))
+            .unwrap_err()
+            .to_string();
+        assert_no_secret(&error);
+        assert!(
+            error.contains("family/group.toml` is a symlink") && error.contains("not followed"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_bad_group_toml_is_not_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, SECRET).unwrap();
+        let error = GroupConfig::load(&path).unwrap_err().to_string();
+        assert_no_secret(&error);
+        assert!(error.contains("group.toml`: line 1, column "), "{error}");
+        std::fs::write(
+            &path,
+            "model = \"llama3.2\"\nskills = [\"a\", \"b\"\n# hunter2\n",
+        )
+        .unwrap();
+        let error = GroupConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            !error.contains("hunter2") && !error.contains("llama3.2"),
+            "{error}"
+        );
+        assert!(
+            error.contains("line 2") || error.contains("line 3"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_or_a_huge_group_toml_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (done, loaded) = std::sync::mpsc::channel();
+        let load_path = path.clone();
+        std::thread::spawn(move || {
+            done.send(GroupConfig::load(&load_path).map_err(|e| e.to_string()))
+        });
+        let outcome = loaded.recv_timeout(std::time::Duration::from_secs(10));
+        if outcome.is_err() {
+            // Let the stuck reader go before failing.
+            drop(std::fs::OpenOptions::new().write(true).open(&path));
+        }
+        let error = outcome.expect("loading a FIFO hangs").unwrap_err();
+        assert!(error.contains("is not a regular file"), "{error}");
+
+        std::fs::remove_file(&path).unwrap();
+        let huge = format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES as usize));
+        std::fs::write(&path, huge).unwrap();
+        let error = GroupConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains("larger than 65536 bytes"), "{error}");
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum GroupError {
     Protected { name: String, why: &'static str },
     #[error("`{}`: {message}", path.display())]
     Config { path: PathBuf, message: String },
+    /// A file of a group folder not opened: a symlink, not a regular file, too large.
+    #[error(transparent)]
+    File(b00t_skills::FolderError),
     #[error("cannot {action} `{}`: {source}", path.display())]
     Io {
         action: &'static str,

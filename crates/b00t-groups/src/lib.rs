@@ -7,7 +7,7 @@
 //! group, once and live), `error`.
 //!
 //! Files only: this crate never reads or writes a group's history (the assistant owns it)
-//! and never follows a symlink where a group folder should be.
+//! and never follows a symlink where a group folder or its `group.toml` should be.
 
 mod config;
 mod error;
