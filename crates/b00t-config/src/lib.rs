@@ -3,10 +3,12 @@
 //! broker is.
 //!
 //! Layout: `settings` (the typed `b00t.toml`), `groups` (`[containers]` and `[assistant]`), `launch` (what a started group agent is told), `home` (finding the home and its state
-//! folder), `env` (every environment variable, in one place), `broker_url` (parsing
+//! folder), `acl_file` (`broker/acl.toml`), `credentials` (one password file per identity under `state/credentials`), `env` (every environment variable, in one place), `broker_url` (parsing
 //! `mqtt://HOST:PORT`), `error`.
 
+pub mod acl_file;
 pub mod broker_url;
+pub mod credentials;
 pub mod env;
 pub mod error;
 pub mod groups;
@@ -14,7 +16,9 @@ pub mod home;
 pub mod launch;
 pub mod settings;
 
+pub use acl_file::AclFile;
 pub use broker_url::BrokerUrl;
+pub use credentials::{CredentialError, CredentialFiles};
 pub use error::ConfigError;
 pub use groups::{AssistantConfig, ContainersConfig};
 pub use home::Home;

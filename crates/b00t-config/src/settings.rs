@@ -40,6 +40,9 @@ pub struct BrokerConfig {
     pub max_inflight: usize,
     /// Distinct subscription filters the embedded broker holds until it restarts.
     pub max_filters: usize,
+    /// Let clients without credentials connect on the loopback listener (local scripts
+    /// with `mosquitto_pub`); they may not act as any agent that has an identity.
+    pub anonymous: bool,
 }
 
 /// `[delivery]`: ack timeout, retries and dead letters.
@@ -98,6 +101,7 @@ impl Default for BrokerConfig {
             max_subscriptions: 256,
             max_inflight: 1024,
             max_filters: 4096,
+            anonymous: true,
         }
     }
 }
