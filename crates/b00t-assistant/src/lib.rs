@@ -8,7 +8,7 @@
 //! `history` (the persisted conversation), `llm` (Ollama through ollama-rs, errors that
 //! say how to fix them), `tools` (install, send_message, schedule, remember),
 //! `requester` (the tools' own bus connection: request and wait for the reply),
-//! `skills` (the skill list, watched), `error`.
+//! `skills` (the skill list, watched), `error`; `testing` (helpers of the unit tests).
 
 mod agent;
 mod error;
@@ -19,6 +19,8 @@ mod options;
 mod prompt;
 mod requester;
 mod skills;
+#[cfg(test)]
+mod testing;
 mod tools;
 
 pub use agent::{spec, KIND};
