@@ -1,10 +1,10 @@
 //! Loading a skills folder: every `<dir>/<name>/SKILL.md`, sorted by name. A folder that
 //! cannot be used is a `Problem`, never a failed load of the others.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{FileError, Problem, SkillError};
+use crate::error::{FileError, FolderError, Problem, SkillError};
+use crate::folder::Folder;
 use crate::skill::{parse, Skill, MAX_SKILL_BYTES, SKILL_FILE};
 
 /// The valid skills of a folder and what is wrong with the others.
@@ -80,52 +80,39 @@ pub fn load_dir(dir: &Path) -> SkillSet {
 /// Loads `<folder>/SKILL.md`.
 pub(crate) fn load_folder(folder: &Path) -> Result<Skill, SkillError> {
     let file = folder.join(SKILL_FILE);
-    let text = read_skill_file(&file)?;
+    let text = read_skill_file(folder, &file)?;
     parse(&file, &text)
 }
 
-/// Reads a SKILL.md: a regular file (not a symlink, FIFO or device), at most
-/// `MAX_SKILL_BYTES`, UTF-8.
-fn read_skill_file(file: &Path) -> Result<String, SkillError> {
+/// Reads the SKILL.md `file` of `folder`: a regular file (not a symlink, FIFO or device),
+/// at most `MAX_SKILL_BYTES`, UTF-8. A group's `.skills/` is loaded too, which its
+/// container can write, so the folder and the file are opened by handle without following
+/// a symlink: swapping either for a link after `load_dir` looked cannot make the host read
+/// another file.
+fn read_skill_file(folder: &Path, file: &Path) -> Result<String, SkillError> {
     let fail = |error| SkillError::file(file, error);
-    let read = |e: std::io::Error| {
-        fail(FileError::Read {
-            message: e.to_string(),
-        })
+    let read = |message: String| fail(FileError::Read { message });
+    let not_a_file = || {
+        read("it is not a regular file (a symlink, folder or special file): make SKILL.md a plain file".to_owned())
     };
-    let meta = match std::fs::symlink_metadata(file) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(fail(FileError::NoSkillFile))
-        }
-        Err(e) => return Err(read(e)),
-    };
-    if !meta.is_file() {
-        return Err(fail(FileError::Read {
-            message: "it is not a regular file (a symlink, folder or special file): make SKILL.md a plain file".to_owned(),
-        }));
-    }
-    if meta.len() > MAX_SKILL_BYTES {
-        return Err(fail(FileError::TooLarge {
-            limit: MAX_SKILL_BYTES,
-        }));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(MAX_SKILL_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(read)?;
-    if bytes.len() as u64 > MAX_SKILL_BYTES {
-        return Err(fail(FileError::TooLarge {
-            limit: MAX_SKILL_BYTES,
-        }));
-    }
+    let bytes = Folder::open(folder)
+        .and_then(|folder| folder.read(SKILL_FILE, MAX_SKILL_BYTES))
+        .map_err(|e| match e {
+            FolderError::SymlinkFolder { .. } => fail(FileError::SymlinkedFolder),
+            FolderError::Symlink { .. } | FolderError::NotAFile { .. } => not_a_file(),
+            FolderError::NotAFolder { .. } => fail(FileError::NoSkillFile),
+            FolderError::TooLarge { limit, .. } => fail(FileError::TooLarge { limit }),
+            FolderError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                fail(FileError::NoSkillFile)
+            }
+            FolderError::Io { source, .. } => read(source.to_string()),
+        })?
+        .ok_or_else(|| fail(FileError::NoSkillFile))?;
     String::from_utf8(bytes).map_err(|e| {
-        fail(FileError::Read {
-            message: format!(
-                "it is not UTF-8 (bad byte at offset {}): save it as UTF-8",
-                e.utf8_error().valid_up_to()
-            ),
-        })
+        read(format!(
+            "it is not UTF-8 (bad byte at offset {}): save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
     })
 }
 
