@@ -1,10 +1,13 @@
 //! `b00t audit`: the install decisions in `<home>/state/audit.jsonl`, readable, oldest
-//! first. Lines that are not records are shown as such rather than failing.
+//! first. Lines that are not records are shown as such rather than failing. Every field
+//! comes from a task someone sent, so control characters are shown escaped, never sent to
+//! the terminal as they are.
 
+use std::borrow::Cow;
 use std::process::ExitCode;
 
 use b00t_config::Home;
-use b00t_installer::audit;
+use b00t_installer::audit::{self, Record};
 
 use crate::cli::AuditArgs;
 use crate::style::{colour_stdout, Paint};
@@ -23,72 +26,199 @@ pub(super) fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     }
     let colour = colour_stdout();
     for line in lines {
-        let record = match line {
-            Ok(record) => record,
-            Err((number, text)) => {
-                if args.json {
-                    outln!("{text}")?;
-                } else {
-                    outln!(
-                        "{}",
-                        Paint::Yellow
-                            .paint(colour, &format!("line {number} is not a record: {text}"))
-                    )?;
+        match line {
+            Ok(record) if args.json => outln!("{}", serde_json::to_string(&record)?)?,
+            Ok(record) => {
+                for shown in human(&record, colour) {
+                    outln!("{shown}")?;
                 }
-                continue;
             }
-        };
-        if args.json {
-            outln!("{}", serde_json::to_string(&record)?)?;
-            continue;
-        }
-        let outcome = match record.outcome.as_str() {
-            "installed" => Paint::Green.paint(colour, &format!("{:9}", record.outcome)),
-            "planned" => Paint::Blue.paint(colour, &format!("{:9}", record.outcome)),
-            _ => Paint::Red.paint(colour, &format!("{:9}", record.outcome)),
-        };
-        let who = format!("{} ({})", record.from, record.trust);
-        outln!(
-            "{}  {outcome}  {:28}  {:24}  {}  {} ms",
-            Paint::Dim.paint(colour, &record.ts),
-            record.datum,
-            who,
-            record.id,
-            record.ms
-        )?;
-        let mut details = Vec::new();
-        if !record.plan.is_empty() {
-            let plan: Vec<String> = record
-                .plan
-                .iter()
-                .map(|n| {
-                    format!(
-                        "{} {}",
-                        n["id"].as_str().unwrap_or("?"),
-                        n["state"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect();
-            details.push(format!("plan: {}", plan.join(", ")));
-        }
-        if record.verdict != "-" {
-            details.push(format!("verdict: {}", record.verdict));
-        }
-        for (label, list) in [
-            ("installed", &record.installed),
-            ("skipped", &record.skipped),
-            ("failed", &record.failed),
-        ] {
-            if !list.is_empty() {
-                details.push(format!("{label}: {}", list.join(", ")));
-            }
-        }
-        if let Some(reason) = &record.reason {
-            details.push(format!("why: {reason}"));
-        }
-        for d in details {
-            outln!("    {}", Paint::Dim.paint(colour, &d))?;
+            Err((number, text)) if args.json => outln!("{}", json_line(number, &text))?,
+            Err((number, text)) => outln!(
+                "{}",
+                Paint::Yellow.paint(
+                    colour,
+                    &format!("line {number} is not a record: {}", printable(&text))
+                )
+            )?,
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` with every character that could move the cursor, recolour the terminal or
+/// reorder what it shows written as an escape (`\n`, `\u{1b}`, `\u{202e}`), and `\`
+/// doubled so that an escape in the text cannot pass for one made here.
+fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if needs_escape(c) {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
+
+/// C0 and C1 controls and DEL (`\n`, `\r`, `\t`, ESC, U+0080–U+009F), the bidi marks,
+/// embeddings, overrides and isolates, the Unicode line and paragraph separators, and `\`.
+fn needs_escape(c: char) -> bool {
+    c == '\\'
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// A line that is not a record, as JSON all the same: the value when it is JSON (written
+/// again, so control characters are escaped), else `{"line": N, "not_a_record": TEXT}`.
+fn json_line(number: usize, text: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => value.to_string(),
+        Err(_) => serde_json::json!({"line": number, "not_a_record": text}).to_string(),
+    }
+}
+
+/// The lines that show `record`: a summary, then its details indented.
+fn human(record: &Record, colour: bool) -> Vec<String> {
+    let outcome = format!("{:9}", printable(&record.outcome));
+    let outcome = match record.outcome.as_str() {
+        "installed" => Paint::Green.paint(colour, &outcome),
+        "planned" => Paint::Blue.paint(colour, &outcome),
+        _ => Paint::Red.paint(colour, &outcome),
+    };
+    let who = format!("{} ({})", printable(&record.from), printable(&record.trust));
+    let mut lines = vec![format!(
+        "{}  {outcome}  {:28}  {:24}  {}  {} ms",
+        Paint::Dim.paint(colour, &printable(&record.ts)),
+        printable(&record.datum),
+        who,
+        printable(&record.id),
+        record.ms
+    )];
+    let mut details = Vec::new();
+    if !record.plan.is_empty() {
+        let plan: Vec<String> = record
+            .plan
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} {}",
+                    printable(n["id"].as_str().unwrap_or("?")),
+                    printable(n["state"].as_str().unwrap_or("?"))
+                )
+            })
+            .collect();
+        details.push(format!("plan: {}", plan.join(", ")));
+    }
+    if record.verdict != "-" {
+        details.push(format!("verdict: {}", printable(&record.verdict)));
+    }
+    for (label, list) in [
+        ("installed", &record.installed),
+        ("skipped", &record.skipped),
+        ("failed", &record.failed),
+    ] {
+        if !list.is_empty() {
+            let list: Vec<Cow<'_, str>> = list.iter().map(|s| printable(s)).collect();
+            details.push(format!("{label}: {}", list.join(", ")));
+        }
+    }
+    if let Some(reason) = &record.reason {
+        details.push(format!("why: {}", printable(reason)));
+    }
+    lines.extend(
+        details
+            .into_iter()
+            .map(|d| format!("    {}", Paint::Dim.paint(colour, &d))),
+    );
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(printable(input), expected, "{input:?}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        check("plain jq.apt", "plain jq.apt");
+        check("a\nb\rc\td", r"a\nb\rc\td");
+        check("\u{1b}[2J", r"\u{1b}[2J");
+        check("\u{7f}\u{85}\u{9b}31m", r"\u{7f}\u{85}\u{9b}31m");
+        check(
+            "\u{202e}txt.exe\u{2066}x\u{2069}",
+            r"\u{202e}txt.exe\u{2066}x\u{2069}",
+        );
+        check("\u{200f}\u{2028}", r"\u{200f}\u{2028}");
+        check(r"a\nb", r"a\\nb");
+        check("é ü 日本 🙂", "é ü 日本 🙂");
+    }
+
+    #[test]
+    fn a_forged_line_stays_on_its_own_line() {
+        let record = Record {
+            ts: "2026-11-30T10:00:00Z".into(),
+            id: "t-1\r".into(),
+            address: "b00t.installer.install".into(),
+            from: "x\n2026-12-01 installed jq.apt\u{1b}[2J".into(),
+            trust: "unsigned".into(),
+            datum: "jq\u{9b}".into(),
+            plan: vec![serde_json::json!({"id": "jq.apt\n", "state": "missing"})],
+            verdict: "forbidden".into(),
+            reason: Some("not on\nthe whitelist\u{202e}".into()),
+            outcome: "refused".into(),
+            failed: vec!["a\tb".into()],
+            ..Record::default()
+        };
+        let lines = human(&record, false);
+        for line in &lines {
+            assert!(
+                !line.chars().any(needs_escape_but_backslash),
+                "a raw control character in {line:?}"
+            );
+        }
+        assert!(
+            lines[0].contains(r"x\n2026-12-01 installed jq.apt\u{1b}[2J (unsigned)"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains(r"jq\u{9b}") && lines[0].contains(r"t-1\r"));
+        let rest = lines[1..].join("\n");
+        assert!(rest.contains(r"plan: jq.apt\n missing"), "{rest}");
+        assert!(
+            rest.contains(r"why: not on\nthe whitelist\u{202e}"),
+            "{rest}"
+        );
+        assert!(rest.contains(r"failed: a\tb"), "{rest}");
+    }
+
+    fn needs_escape_but_backslash(c: char) -> bool {
+        c != '\\' && needs_escape(c)
+    }
+
+    #[test]
+    fn json_lines_stay_json() {
+        let forged = "{\"from\":\"x\\n\\u001b[2J\"}";
+        assert_eq!(json_line(3, forged), forged);
+        let broken = json_line(4, "not json \u{1b}[2J");
+        let value: serde_json::Value = serde_json::from_str(&broken).unwrap();
+        assert_eq!(value["line"], 4);
+        assert_eq!(value["not_a_record"], "not json \u{1b}[2J");
+        assert!(!broken.contains('\u{1b}'), "{broken}");
+    }
 }
