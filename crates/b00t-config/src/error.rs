@@ -9,6 +9,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The state folder could not be made, or made private (mode 0700).
+    #[error("cannot make the state folder `{path}` private (mode 700): {source}; check `[state] dir` and who owns that folder")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("`{path}` is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("`{path}`: `{key}` {problem}")]

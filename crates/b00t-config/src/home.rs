@@ -1,6 +1,11 @@
 //! The home: the folder holding `b00t.toml`, `agents/`, `datums/` and the git-ignored
-//! state folder. Found from `--home`, then `B00T_HOME`, then the current directory.
+//! state folder. Found from `--home`, then `B00T_HOME`, then the current directory. The
+//! state folder is private (mode 0700) and so is every file b00t writes there (0600,
+//! [`open_private_file`]): it holds the operator key, the containers' passwords, and
+//! the tasks with everything they said.
 
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::{env, Config, ConfigError};
@@ -47,15 +52,53 @@ impl Home {
         &mut self.config
     }
 
-    /// The state folder (journal, keys, audit log), made on first use.
+    /// The state folder (journal, keys, audit log), made on first use with mode 0700; an
+    /// existing one that others may enter is made 0700 (`up` asks first of all).
     pub fn state_dir(&self) -> Result<PathBuf, ConfigError> {
         let dir = self.root.join(&self.config.state.dir);
-        fs_err::create_dir_all(&dir).map_err(|source| ConfigError::Read {
+        private_dir(&dir).map_err(|source| ConfigError::StateDir {
             path: dir.clone(),
             source,
         })?;
         Ok(dir)
     }
+}
+
+/// Makes `dir` and its missing parents with mode 0700, or takes the group's and others'
+/// permissions off an existing `dir`.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+/// Opens `path` with `options` (which say read, write, create, truncate) as a private
+/// file: created with mode 0600, and an existing one that others may read made 0600
+/// before anything is written to it.
+pub fn open_private_file(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+    let file = options.mode(0o600).open(path)?;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o600))?;
+    }
+    Ok(file)
+}
+
+/// Replaces the contents of `path` with `contents`, as a private file
+/// ([`open_private_file`]).
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = open_private_file(
+        path,
+        OpenOptions::new().write(true).create(true).truncate(true),
+    )?;
+    file.write_all(contents)
 }
 
 impl Home {
@@ -116,6 +159,61 @@ mod tests {
         assert!(!home.config().agents.echo);
         let state = home.state_dir().unwrap();
         assert!(state.ends_with("state") && state.is_dir());
+        assert_eq!(mode(&state), 0o700);
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_state_folder_is_private_new_or_old() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(
+            dir.path().join("b00t.toml"),
+            "[state]\ndir = \"var/state\"\n",
+        )
+        .unwrap();
+        let home = Home::open(dir.path().to_owned()).unwrap();
+        let state = home.state_dir().unwrap();
+        assert_eq!(
+            (mode(&state), mode(&dir.path().join("var"))),
+            (0o700, 0o700)
+        );
+
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+        home.state_dir().unwrap();
+        assert_eq!(mode(&state), 0o700, "an existing 0755 folder is tightened");
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o500)).unwrap();
+        home.state_dir().unwrap();
+        assert_eq!(
+            mode(&state),
+            0o500,
+            "only the group's and others' bits are taken"
+        );
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    #[test]
+    fn private_files_are_0600_new_or_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broker.url");
+        write_private_file(&path, b"mqtt://127.0.0.1:1883\n").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private_file(&path, b"mqtt://127.0.0.1:1884\n").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"mqtt://127.0.0.1:1884\n");
+        let lock = dir.path().join("up.lock");
+        std::fs::write(&lock, "pid=1\n").unwrap();
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o666)).unwrap();
+        open_private_file(
+            &lock,
+            OpenOptions::new().read(true).write(true).create(true),
+        )
+        .unwrap();
+        assert_eq!(mode(&lock), 0o600);
+        assert_eq!(std::fs::read(&lock).unwrap(), b"pid=1\n", "not truncated");
     }
 
     #[test]

@@ -73,16 +73,13 @@ impl AuditLog {
         line.push('\n');
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            b00t_config::home::private_dir(dir).map_err(io)?;
         }
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&self.path).map_err(io)?;
+        let mut file = b00t_config::home::open_private_file(
+            &self.path,
+            std::fs::OpenOptions::new().create(true).append(true),
+        )
+        .map_err(io)?;
         file.write_all(line.as_bytes()).map_err(io)?;
         file.sync_data().map_err(io)
     }
@@ -127,8 +124,15 @@ mod tests {
             ..Record::default()
         };
         log.append(&r).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(log.path()), 0o600);
+        assert_eq!(mode(&dir.path().join("state")), 0o700);
+        // A log an earlier version left readable is made private at the next append.
+        std::fs::set_permissions(log.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
         r.id = "t-2".into();
         log.append(&r).unwrap();
+        assert_eq!(mode(log.path()), 0o600);
         std::fs::OpenOptions::new()
             .append(true)
             .open(log.path())

@@ -101,7 +101,8 @@ impl OperatorKey {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| io(std::io::Error::other(e.to_string())))?;
         if let Some(dir) = path.parent() {
-            fs_err::create_dir_all(dir).map_err(&io)?;
+            // The state folder: `b00t install` may be the first to make it.
+            b00t_config::home::private_dir(dir).map_err(&io)?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -309,6 +310,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let folder = std::fs::metadata(dir.path().join("state")).unwrap();
+            assert_eq!(folder.permissions().mode() & 0o777, 0o700);
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             let err = OperatorKey::load(&path).unwrap_err().to_string();
             assert!(err.contains("chmod 600"), "{err}");

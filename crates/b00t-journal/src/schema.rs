@@ -145,15 +145,51 @@ pub(crate) fn verify_writable(
 }
 
 /// Opens a connection to the journal at `path` that waits up to 5 s for a lock held by
-/// another connection (the writer, a reader, the checkpointer) instead of failing.
+/// another connection (the writer, a reader, the checkpointer) instead of failing. The
+/// files are made private first ([`make_private`]).
 pub(crate) fn connect(path: &Path) -> Result<Connection, JournalError> {
     let open = |source| JournalError::Open {
         path: path.to_owned(),
         source,
     };
+    make_private(path);
     let conn = Connection::open(path).map_err(open)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(open)?;
     Ok(conn)
+}
+
+/// The journal holds every task and what it said: only its owner may read it. A missing
+/// file is created empty with mode 0600 before SQLite opens it (SQLite then creates the
+/// `-wal` and `-shm` files with the database's mode); an existing database, WAL or
+/// shared-memory file that others may read is made 0600 (an earlier version made them
+/// 0644). A failure here is left to SQLite's own open, which reports it, except a mode
+/// that cannot be changed (a file of another user), which is logged.
+pub(crate) fn make_private(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    if created.is_ok() {
+        return;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = Path::new(&file);
+        let Ok(metadata) = std::fs::metadata(file) else {
+            continue;
+        };
+        let mode = metadata.permissions().mode();
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        let private = std::fs::Permissions::from_mode(mode & 0o600);
+        if let Err(e) = std::fs::set_permissions(file, private) {
+            tracing::warn!(file = %file.display(), mode = format!("{:o}", mode & 0o777), error = %e, "the journal can be read by other users and its mode cannot be changed: run `chmod 600` on it");
+        }
+    }
 }
 
 pub(crate) fn prepare(conn: &Connection) -> rusqlite::Result<()> {
@@ -172,4 +208,62 @@ pub(crate) fn prune(conn: &Connection, before_ms: i64) -> rusqlite::Result<()> {
     )?;
     conn.execute("DELETE FROM executions WHERE finished_ms < ?1", [before_ms])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+
+    use crate::{Journal, ScheduleStore};
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The database and its `-wal` and `-shm` files.
+    fn files(path: &Path) -> Vec<PathBuf> {
+        ["", "-wal", "-shm"]
+            .iter()
+            .map(|suffix| {
+                let mut file = path.as_os_str().to_owned();
+                file.push(suffix);
+                PathBuf::from(file)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_new_journal_and_its_wal_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let journal = Journal::open(&path).unwrap();
+        journal.handle().task("b00t.a.s", "t-1", b"secret", None);
+        journal.handle().flush().await.unwrap();
+        let _schedules = ScheduleStore::open(&path).unwrap();
+        for file in files(&path) {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        journal.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_old_world_readable_journal_is_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        // As an earlier version left it: 0644, WAL and shared memory beside it.
+        let old = rusqlite::Connection::open(&path).unwrap();
+        super::prepare(&old).unwrap();
+        old.execute("INSERT INTO opened (one, last_ms) VALUES (1, 1)", [])
+            .unwrap();
+        for file in files(&path) {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let journal = Journal::open(&path).unwrap();
+        for file in files(&path) {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        journal.close().await;
+        drop(old);
+    }
 }

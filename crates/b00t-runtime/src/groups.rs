@@ -155,7 +155,8 @@ fn remembered_port(home: &Home, file: &str, ip: IpAddr) -> u16 {
 
 fn remember_port(home: &Home, file: &str, port: u16) {
     if let Ok(dir) = home.state_dir() {
-        let _ = std::fs::write(dir.join(file), format!("{port}\n"));
+        let _ =
+            b00t_config::home::write_private_file(&dir.join(file), format!("{port}\n").as_bytes());
     }
 }
 

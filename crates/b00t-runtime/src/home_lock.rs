@@ -45,13 +45,15 @@ impl HomeLock {
     pub fn acquire(state_dir: &Path, url: &str) -> Result<HomeLock, HomeLockError> {
         let path = state_dir.join(LOCK_FILE);
         // No truncation at open: a refused `up` must not wipe the holder's record.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|source| io_error(&path, source))?;
+        let file = b00t_config::home::open_private_file(
+            &path,
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .map_err(|source| io_error(&path, source))?;
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(rustix::io::Errno::WOULDBLOCK) => {
@@ -154,6 +156,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut lock = HomeLock::acquire(dir.path(), "mqtt://127.0.0.1:0").unwrap();
         lock.record("mqtt://127.0.0.1:40000").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(lock.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         let text = std::fs::read_to_string(lock.path()).unwrap();
         assert_eq!(
             parse_holder(&text),

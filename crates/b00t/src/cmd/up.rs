@@ -34,9 +34,10 @@ pub(super) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let _ = lock.record(&ready.url.to_string());
         // Client commands run in this home find this bus even when `--listen` moved it.
         if let Some(dir) = url_file.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = b00t_config::home::private_dir(dir);
         }
-        if let Err(e) = std::fs::write(&url_file, format!("{}\n", ready.url)) {
+        let url_line = format!("{}\n", ready.url);
+        if let Err(e) = b00t_config::home::write_private_file(&url_file, url_line.as_bytes()) {
             tracing::warn!(path = %url_file.display(), error = %e, "cannot record the broker URL");
         }
         banner(ready, &root)
