@@ -1,11 +1,14 @@
 //! The model: Ollama's `/api/chat` through ollama-rs, one call at a time, each bounded
 //! by the Ollama timeout. Every way it can fail becomes a [`Failure`] that says what to
-//! do: start Ollama, pull the model, or wait less.
+//! do: start Ollama, pull the model, or wait less. A URL with credentials
+//! (`http://<group>:<password>@…`, what `b00t up` gives a container for its Ollama relay)
+//! sends them as `Authorization: Basic` on every request and is never shown with them.
 
 use std::time::Duration;
 
 use b00t_agents::Failure;
 use b00t_proto::ErrorCode;
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 use ollama_rs::error::OllamaError;
 use ollama_rs::generation::chat::request::ChatMessageRequest;
 use ollama_rs::generation::chat::ChatMessage;
@@ -26,8 +29,9 @@ pub(crate) struct Llm {
 impl Llm {
     /// A client of the Ollama at `url` (http only), answering with `model`.
     pub(crate) fn new(url: &str, model: &str, timeout: Duration) -> Result<Llm, AssistantError> {
+        let shown = without_credentials(url.trim());
         let bad = |reason: String| AssistantError::OllamaUrl {
-            url: url.to_owned(),
+            url: shown.clone(),
             reason,
         };
         let trimmed = url.trim();
@@ -55,23 +59,39 @@ impl Llm {
                 group: String::new(),
             });
         }
+        let mut base = parsed.url().clone();
+        let mut headers = reqwest::header::HeaderMap::new();
+        if !base.username().is_empty() || base.password().is_some() {
+            let user = percent_decoded(base.username());
+            let password = percent_decoded(base.password().unwrap_or(""));
+            let encoded = BASE64_STANDARD.encode(format!("{user}:{password}"));
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {encoded}"))
+                .map_err(|_| bad("its credentials cannot be sent in a header".into()))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            // Only the header carries them: the URL is what messages show.
+            let _ = base.set_username("");
+            let _ = base.set_password(None);
+        }
         let client = reqwest::Client::builder()
             // Ollama is a local service: a proxy from the environment would only get in
             // the way (and a container's proxy cannot reach the host).
             .no_proxy()
             .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // The relay closes a connection idle for 10 s; one given up sooner is never
+            // reused at the moment the relay closes it.
+            .pool_idle_timeout(Duration::from_secs(5))
+            .default_headers(headers)
             .build()
             .map_err(|e| AssistantError::HttpClient {
-                url: url.to_owned(),
+                url: shown.clone(),
                 message: e.to_string(),
             })?;
-        let ollama = Ollama::builder()
-            .url(parsed.url().clone())
-            .reqwest_client(client)
-            .build();
+        let url = base.as_str().trim_end_matches('/').to_owned();
+        let ollama = Ollama::builder().url(base).reqwest_client(client).build();
         Ok(Llm {
             ollama,
-            url: trimmed.trim_end_matches('/').to_owned(),
+            url,
             model: model.trim().to_owned(),
             timeout,
         })
@@ -153,6 +173,42 @@ impl Llm {
     }
 }
 
+/// `url` without the `user:password@` of its authority, for messages and logs.
+pub(crate) fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// `%XX` escapes of a URL's user or password decoded (as the URL parser leaves them).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 /// An error and its causes, `: `-separated.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -195,5 +251,97 @@ mod tests {
             Llm::new("http://h:1", " ", Duration::from_secs(1)),
             Err(AssistantError::NoModel { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Answers one chat request with "hi" and hands back its line and headers.
+    async fn one_request_server() -> (String, tokio::task::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            let head_end = loop {
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the client closed before its headers ended");
+                seen.extend_from_slice(&buf[..n]);
+                if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break at;
+                }
+            };
+            let head = String::from_utf8_lossy(&seen[..head_end]).into_owned();
+            let body = r#"{"model":"m","created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":"hi"},"done":true}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            head
+        });
+        (format!("127.0.0.1:{}", addr.port()), task)
+    }
+
+    #[tokio::test]
+    async fn credentials_in_the_url_are_sent_as_basic_auth_and_never_shown() {
+        let (addr, server) = one_request_server().await;
+        let llm = Llm::new(
+            &format!("http://family:s3cret@{addr}"),
+            "m",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(llm.url, format!("http://{addr}"));
+        assert!(!llm.ollama.url_str().contains("s3cret"));
+        let reply = llm
+            .chat(vec![ChatMessage::user("hello".into())], Vec::new())
+            .await;
+        assert_eq!(reply.unwrap().content, "hi");
+        let head = server.await.unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("post /api/chat http/1.1"), "{head}");
+        let expected = format!(
+            "authorization: basic {}",
+            BASE64_STANDARD.encode("family:s3cret").to_ascii_lowercase()
+        );
+        assert!(head.contains(&expected), "{head}");
+    }
+
+    #[tokio::test]
+    async fn a_url_without_credentials_sends_none() {
+        let (addr, server) = one_request_server().await;
+        let llm = Llm::new(&format!("http://{addr}/"), "m", Duration::from_secs(5)).unwrap();
+        let reply = llm
+            .chat(vec![ChatMessage::user("hello".into())], Vec::new())
+            .await;
+        assert_eq!(reply.unwrap().content, "hi");
+        let head = server.await.unwrap().to_ascii_lowercase();
+        assert!(!head.contains("authorization"), "{head}");
+    }
+
+    #[test]
+    fn messages_never_show_credentials() {
+        for (url, shown) in [
+            (
+                "http://g:pw@host.docker.internal:4000",
+                "http://host.docker.internal:4000",
+            ),
+            ("http://g:pw@h:1/ollama?x=@y", "http://h:1/ollama?x=@y"),
+            ("http://h:1/a@b", "http://h:1/a@b"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(without_credentials(url), shown, "{url}");
+        }
+        let e = Llm::new("ftp://g:pw@h:1", "m", Duration::from_secs(1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!e.contains("pw"), "{e}");
+        assert_eq!(percent_decoded("a%40b%3Ac%zz"), "a@b:c%zz");
     }
 }

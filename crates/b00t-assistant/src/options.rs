@@ -76,7 +76,10 @@ impl std::fmt::Debug for AssistantOptions {
             .field("global_dir", &self.global_dir)
             .field("privileged", &self.privileged)
             .field("assistant_name", &self.assistant_name)
-            .field("ollama_url", &self.ollama_url)
+            .field(
+                "ollama_url",
+                &crate::llm::without_credentials(&self.ollama_url),
+            )
             .field("model", &self.model)
             .field("ollama_timeout", &self.ollama_timeout)
             .field("task_timeout", &self.task_timeout)
@@ -102,16 +105,22 @@ mod tests {
     #[test]
     fn defaults_and_no_password_in_debug() {
         let url = b00t_config::BrokerUrl::parse("mqtt://family:s3cret@172.17.0.1:1884").unwrap();
-        let options = AssistantOptions::new(
+        let mut options = AssistantOptions::new(
             Name::parse("main").unwrap(),
             PathBuf::from("/workspace/group"),
             BusOptions::new(url, "ignored"),
         );
+        options.ollama_url = "http://family:0ll4m4@host.docker.internal:4000".into();
         assert!(options.privileged);
         assert_eq!(options.bus.client_id, "b00t-agent-main-tools");
         assert_eq!((options.history_turns, options.max_tool_rounds), (20, 8));
         let shown = format!("{options:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("0ll4m4"), "{shown}");
+        assert!(
+            shown.contains("http://host.docker.internal:4000"),
+            "{shown}"
+        );
         assert!(
             shown.contains("mqtt://family:***@172.17.0.1:1884"),
             "{shown}"

@@ -86,15 +86,19 @@ pub async fn start(
                 }
                 None => (container_host(&url.host), url.port, false),
             };
-            let ollama_url = if ollama.is_loopback() {
+            let (ollama_url, ollama_credentials) = if ollama.is_loopback() {
                 let port = remembered_port(home, RELAY_PORT_FILE, gateway);
-                let addr =
-                    relay::start(SocketAddr::new(gateway, port), ollama.clone(), stop.clone())
-                        .await?;
+                let addr = relay::start(
+                    SocketAddr::new(gateway, port),
+                    ollama.clone(),
+                    passwords.relay_verifier(),
+                    stop.clone(),
+                )
+                .await?;
                 remember_port(home, RELAY_PORT_FILE, addr.port());
-                ollama.with_authority(HOST_GATEWAY_NAME, addr.port())
+                (ollama.with_authority(HOST_GATEWAY_NAME, addr.port()), true)
             } else {
-                config.assistant.ollama_url()
+                (config.assistant.ollama_url(), false)
             };
             ensure_image(home, docker).await;
             Reach {
@@ -102,6 +106,7 @@ pub async fn start(
                 broker_port,
                 credentials,
                 ollama_url,
+                ollama_credentials,
                 in_container: true,
             }
         }
@@ -110,6 +115,7 @@ pub async fn start(
             broker_port: url.port,
             credentials: false,
             ollama_url: config.assistant.ollama_url(),
+            ollama_credentials: false,
             in_container: false,
         },
     };

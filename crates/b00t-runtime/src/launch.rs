@@ -1,19 +1,22 @@
 //! How `up` makes a group agent's [`GroupContainer`]: the image, the mounts (the group
 //! folder, `global`, the project for `main`), the limits of `[containers]`, and the
 //! environment: the broker URL with the group's own credentials (through the host
-//! gateway for a container), the Ollama URL (relayed when it is loopback), and the
-//! launch document (`B00T_AGENT`). Credentials are kept in `state/agents.credentials`
-//! (mode 0600), so that a container adopted after a restart still logs in.
+//! gateway for a container), the Ollama URL (relayed when it is loopback, with the same
+//! credentials, which the relay checks), and the launch document (`B00T_AGENT`).
+//! Credentials are kept in `state/agents.credentials` (mode 0600), so that a container
+//! adopted after a restart still logs in.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use b00t_broker::Credentials;
 use b00t_config::{AgentLaunch, Home};
 use b00t_container::GroupContainer;
 
+use crate::relay;
 use crate::RuntimeError;
 
 /// The host name by which a container reaches this machine (the bridge's gateway).
@@ -30,8 +33,18 @@ pub struct Reach {
     pub credentials: bool,
     /// The Ollama URL the agent uses.
     pub ollama_url: String,
+    /// Whether that URL is the Ollama relay's, which wants the group's credentials
+    /// (given in the URL: `http://<group>:<password>@host:port`).
+    pub ollama_credentials: bool,
     /// Whether agents run in containers.
     pub in_container: bool,
+}
+
+impl Reach {
+    /// Whether a group needs a password: to log in to the broker, or to the relay.
+    pub fn needs_password(&self) -> bool {
+        self.credentials || self.ollama_credentials
+    }
 }
 
 /// Per-group broker passwords, on disk and in the broker's guard.
@@ -76,6 +89,16 @@ impl AgentPasswords {
             file,
             passwords,
             guard,
+        })
+    }
+
+    /// What the Ollama relay asks of every request: whether it carries a group's current
+    /// password, the same one the broker's guard checks (with the group's own client id,
+    /// which the guard also asks for).
+    pub fn relay_verifier(&self) -> relay::Verifier {
+        let guard = self.guard.clone();
+        Arc::new(move |group: &str, password: &str| {
+            guard.verify(&format!("b00t-agent-{group}"), group, password)
         })
     }
 
@@ -162,12 +185,16 @@ pub fn group_container(
         ),
         _ => format!("mqtt://{}:{}", reach.broker_host, reach.broker_port),
     };
+    let ollama_url = match password {
+        Some(p) if reach.ollama_credentials => with_credentials(&reach.ollama_url, &group.name, p),
+        _ => reach.ollama_url.clone(),
+    };
     let a = &config.assistant;
     let launch = AgentLaunch {
         group: group.name.clone(),
         privileged: group.privileged,
         assistant_name: a.name.clone(),
-        ollama_url: reach.ollama_url.clone(),
+        ollama_url,
         model: group.model.clone().unwrap_or_else(|| a.model()),
         ollama_timeout_ms: a.ollama_timeout_ms,
         history_turns: a.history_turns,
@@ -209,6 +236,15 @@ pub fn group_container(
     Ok(spec)
 }
 
+/// `url` (`scheme://host:port/path`) with `user:password@` before its host. Group names
+/// and the passwords made here (hex) need no percent-encoding.
+fn with_credentials(url: &str, user: &str, password: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{user}:{password}@{rest}"),
+        None => url.to_owned(),
+    }
+}
+
 /// The folders of the home that `main`'s read-only project mount must not show: the
 /// state folder (wherever `[state] dir` puts it) and the groups.
 fn hidden_in_project(home: &Home) -> Vec<&Path> {
@@ -218,4 +254,60 @@ fn hidden_in_project(home: &Home) -> Vec<&Path> {
         hidden.push(state);
     }
     hidden
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_relay_checks_the_groups_current_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::open(dir.path().to_owned()).unwrap();
+        let mut passwords = AgentPasswords::load(&home).unwrap();
+        let verify = passwords.relay_verifier();
+        let family = passwords.password("family").unwrap();
+        assert!(verify("family", &family));
+        assert!(!verify("family", "wrong") && !verify("main", &family));
+        let state = home.state_dir().unwrap();
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join("agents.credentials")), 0o600);
+        passwords.forget("family").unwrap();
+        assert!(
+            !verify("family", &family),
+            "a removed group is refused at once"
+        );
+    }
+
+    #[test]
+    fn a_relayed_ollama_url_carries_the_credentials() {
+        assert_eq!(
+            with_credentials("http://host.docker.internal:4000", "family", "ab12"),
+            "http://family:ab12@host.docker.internal:4000"
+        );
+        assert_eq!(
+            with_credentials("http://host.docker.internal:4000/ollama", "main", "cd"),
+            "http://main:cd@host.docker.internal:4000/ollama"
+        );
+        let reach = |credentials, ollama_credentials| Reach {
+            broker_host: "h".into(),
+            broker_port: 1,
+            credentials,
+            ollama_url: "http://h:2".into(),
+            ollama_credentials,
+            in_container: true,
+        };
+        assert!(!reach(false, false).needs_password());
+        assert!(reach(true, false).needs_password());
+        assert!(
+            reach(false, true).needs_password(),
+            "an external broker, a relayed Ollama"
+        );
+    }
 }

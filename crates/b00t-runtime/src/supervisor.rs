@@ -343,7 +343,7 @@ impl Supervisor {
             privileged: found.privileged,
             model: found.config.model.clone(),
         };
-        let password = if self.options.reach.credentials {
+        let password = if self.options.reach.needs_password() {
             Some(self.passwords.password(group).map_err(|e| e.to_string())?)
         } else {
             None
