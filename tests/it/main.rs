@@ -24,6 +24,7 @@ macro_rules! both_modes {
 pub(crate) use both_modes;
 
 mod assistant;
+mod audit_output;
 mod bad_input;
 mod burst;
 mod cli;
@@ -37,4 +38,6 @@ mod installer;
 mod lifecycle;
 mod presence;
 mod protocol;
+mod relay;
 mod restart;
+mod state_files;
