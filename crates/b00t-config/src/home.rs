@@ -65,13 +65,20 @@ impl Home {
 }
 
 /// Makes `dir` and its missing parents with mode 0700, or takes the group's and others'
-/// permissions off an existing `dir`.
+/// permissions off an existing `dir`. A shared folder (the sticky bit, as on `/tmp`) is
+/// refused rather than taken from everyone else.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
     let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o1000 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "it is a shared folder (its sticky bit is set, as on /tmp); give it a folder of its own",
+        ));
+    }
     if mode & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
     }
@@ -192,6 +199,15 @@ mod tests {
             "only the group's and others' bits are taken"
         );
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        fs_err::write(dir.path().join("b00t.toml"), "[state]\ndir = \"shared\"\n").unwrap();
+        let home = Home::open(dir.path().to_owned()).unwrap();
+        let err = home.state_dir().unwrap_err().to_string();
+        assert!(err.contains("sticky bit"), "{err}");
+        assert_eq!(mode(&shared), 0o777, "a shared folder is left as it is");
     }
 
     #[test]
