@@ -53,7 +53,7 @@ pub(crate) fn docker_or_skip(test: &str) -> bool {
 }
 
 /// A home with a fake Ollama, the given extra config, and one group.
-fn group_home(ollama: &Ollama, extra: &str, group: &str) -> Home {
+pub(crate) fn group_home(ollama: &Ollama, extra: &str, group: &str) -> Home {
     let home = Home::new(&format!(
         "[agents]\necho = false\n[assistant]\nname = \"Andy\"\nollama_url = \"{}\"\nmodel = \"llama3.2\"\n{extra}",
         ollama.fake.url()
@@ -92,7 +92,7 @@ fn cli(home: &Home, args: &[&str]) -> std::process::Output {
     out
 }
 
-fn up(home: &Home, port: u16, runtime: &str) -> Runtime {
+pub(crate) fn up(home: &Home, port: u16, runtime: &str) -> Runtime {
     Runtime::spawn_env(
         home,
         &["--listen", &format!("127.0.0.1:{port}")],

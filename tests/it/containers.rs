@@ -297,13 +297,38 @@ fn the_guarded_listener_wants_credentials() {
             "-P",
             password,
         ])
-        .args(["-i", "b00t-agent-family-probe", "-t", "x", "-m", "y"])
+        .args([
+            "-i",
+            "b00t-tools-family",
+            "-t",
+            "b00t.family/probe",
+            "-m",
+            "y",
+        ])
         .output()
         .unwrap();
     assert!(
         right.status.success(),
         "{}",
         String::from_utf8_lossy(&right.stderr)
+    );
+    // A client id belongs to exactly one identity: no more `b00t-agent-family-…`.
+    let prefixed = Command::new("mosquitto_pub")
+        .args(["-h", gateway, "-p", &guarded.to_string()])
+        .args(["-u", "family", "-P", password])
+        .args([
+            "-i",
+            "b00t-agent-family-probe",
+            "-t",
+            "b00t.family/probe",
+            "-m",
+            "y",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !prefixed.status.success(),
+        "a prefixed client id is refused"
     );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(home.path().join("state/agents.credentials"))

@@ -34,6 +34,7 @@ mod delivery;
 mod durability;
 mod groups;
 mod hostile;
+mod identity;
 mod installer;
 mod lifecycle;
 mod presence;

@@ -54,14 +54,27 @@ impl Denied {
 
 /// The rules, and what they depend on while the bus runs: who claims which agent name,
 /// and which agents may answer on which `reply_to`.
-#[derive(Debug)]
 pub struct Acl {
     anonymous: bool,
+    /// Owners not claimed one by one: every group folder is its group's.
+    lookup: Option<Lookup>,
     /// Agent name -> the identity it belongs to.
     owners: RwLock<HashMap<String, Who>>,
     /// Agent identity -> the extra address filters it may send tasks to.
     sends: RwLock<HashMap<String, Vec<String>>>,
     routes: Mutex<Routes>,
+}
+
+/// Finds the owner of an agent name that was not claimed (a group folder).
+type Lookup = Box<dyn Fn(&str) -> Option<Who> + Send + Sync>;
+
+impl std::fmt::Debug for Acl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acl")
+            .field("anonymous", &self.anonymous)
+            .field("owners", &self.owners)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The fields of a task the rules look at.
@@ -87,10 +100,21 @@ impl Acl {
     pub fn new(anonymous: bool) -> Acl {
         Acl {
             anonymous,
+            lookup: None,
             owners: RwLock::default(),
             sends: RwLock::default(),
             routes: Mutex::default(),
         }
+    }
+
+    /// Owners of names nobody claimed are looked up with `lookup` (a group's folder
+    /// makes the name the group's, before its agent ever connects).
+    pub fn with_lookup(
+        mut self,
+        lookup: impl Fn(&str) -> Option<Who> + Send + Sync + 'static,
+    ) -> Acl {
+        self.lookup = Some(Box::new(lookup));
+        self
     }
 
     /// Whether anonymous local access is on.
@@ -131,11 +155,14 @@ impl Acl {
 
     /// Who owns agent name `agent`, if anyone does.
     pub fn owner(&self, agent: &str) -> Option<Who> {
-        read(&self.owners).get(agent).cloned()
+        if let Some(owner) = read(&self.owners).get(agent) {
+            return Some(owner.clone());
+        }
+        self.lookup.as_ref().and_then(|lookup| lookup(agent))
     }
 
     fn claimed(&self, name: &str) -> bool {
-        RESERVED_SENDERS.contains(&name) || read(&self.owners).contains_key(name)
+        RESERVED_SENDERS.contains(&name) || self.owner(name).is_some()
     }
 
     /// Whether `who` may act as agent `agent` (publish its card, heartbeat, replies).
@@ -473,6 +500,21 @@ mod tests {
 
     fn family() -> Who {
         Who::Agent("family".into())
+    }
+
+    #[test]
+    fn a_lookup_claims_names_nobody_claimed() {
+        let acl =
+            Acl::new(true).with_lookup(|name| (name == "kids").then(|| Who::Agent("kids".into())));
+        assert!(acl
+            .admit(&Who::Anonymous, "b00t-agent-kids", false)
+            .is_err());
+        assert!(acl
+            .check_publish(&Who::Anonymous, "b00t.kids/status", b"{}")
+            .is_err());
+        assert!(acl
+            .check_publish(&Who::Anonymous, "b00t.other/status", b"{}")
+            .is_ok());
     }
 
     #[test]

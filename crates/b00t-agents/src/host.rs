@@ -242,8 +242,11 @@ impl Host {
         let skill = address.skill().as_str();
         let address_key = address.to_string();
         let once = task.source.id_is_senders();
+        // Executed once per (address, sender, id): the broker verifies `from`, so one
+        // sender's ids cannot be taken first by another.
+        let ledger_id = b00t_proto::sender_scoped_id(&id, task.from.as_deref());
         if once {
-            match self.ledger.begin(&address_key, &id, &base).await {
+            match self.ledger.begin(&address_key, &ledger_id, &base).await {
                 Begin::New => {}
                 Begin::Running => {
                     self.replier
@@ -318,7 +321,7 @@ impl Host {
             let mut payload = reply.to_json();
             let mut reply = reply;
             let owed = if once {
-                match host.ledger.finish(&address_key, &id, &payload).await {
+                match host.ledger.finish(&address_key, &ledger_id, &payload).await {
                     Ok(owed) => owed,
                     Err(not_recorded) => {
                         // Never publish a result that is not recorded: a copy of the

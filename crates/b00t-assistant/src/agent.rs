@@ -76,8 +76,7 @@ fn check(options: &AssistantOptions) -> Result<(), AssistantError> {
             path: options.group_dir.clone(),
         });
     }
-    let prefix = format!("b00t-agent-{group}");
-    if !options.bus.client_id.starts_with(&prefix) {
+    if options.bus.client_id != format!("b00t-tools-{group}") {
         return Err(AssistantError::ClientId {
             client_id: options.bus.client_id.clone(),
             group,

@@ -13,7 +13,7 @@ pub enum AssistantError {
         "the Ollama model for group `{group}` is empty: set OLLAMA_MODEL, for example `llama3.2`"
     )]
     NoModel { group: String },
-    #[error("the tools' bus client id `{client_id}` must start with `b00t-agent-{group}` (the broker checks it): use `b00t-agent-{group}-tools`")]
+    #[error("the tools' bus client id `{client_id}` must be `b00t-tools-{group}` (the broker binds it to the group's identity)")]
     ClientId { client_id: String, group: String },
     #[error("`{setting}` of group `{group}` must be above zero")]
     Zero {

@@ -34,7 +34,7 @@ pub struct AssistantOptions {
     pub max_tool_rounds: u32,
     /// The reply text is cut to this many bytes, with a note saying so.
     pub max_output_bytes: usize,
-    /// The tools' own connection; its client id must start with `b00t-agent-<group>`.
+    /// The tools' own connection; its client id must be `b00t-tools-<group>`.
     pub bus: BusOptions,
     /// How long a tool waits for another agent's reply.
     pub tool_timeout: Duration,
@@ -44,7 +44,7 @@ impl AssistantOptions {
     /// Options with b00t's defaults (`[assistant]` in `b00t.toml`): Ollama at
     /// `http://localhost:11434` with `llama3.2`, 20 turns, 8 tool rounds, a 120 s Ollama
     /// and tool timeout, a 300 s task timeout, 64 KiB replies; the tools connect to `bus`'s
-    /// URL as `b00t-agent-<group>-tools`. The main group is privileged.
+    /// URL as `b00t-tools-<group>`. The main group is privileged.
     pub fn new(group: Name, group_dir: PathBuf, bus: BusOptions) -> AssistantOptions {
         let mut bus = bus;
         bus.client_id = tools_client_id(&group);
@@ -93,9 +93,10 @@ impl std::fmt::Debug for AssistantOptions {
     }
 }
 
-/// `b00t-agent-<group>-tools`: the client id of a group's tool connection.
+/// `b00t-tools-<group>`: the client id of a group's tool connection. Not under
+/// `b00t-agent-`, where `b00t-agent-<group>-tools` would be group `<group>-tools`'s.
 fn tools_client_id(group: &Name) -> String {
-    format!("b00t-agent-{group}-tools")
+    format!("b00t-tools-{group}")
 }
 
 #[cfg(test)]
@@ -112,7 +113,7 @@ mod tests {
         );
         options.ollama_url = "http://family:0ll4m4@host.docker.internal:4000".into();
         assert!(options.privileged);
-        assert_eq!(options.bus.client_id, "b00t-agent-main-tools");
+        assert_eq!(options.bus.client_id, "b00t-tools-main");
         assert_eq!((options.history_turns, options.max_tool_rounds), (20, 8));
         let shown = format!("{options:?}");
         assert!(!shown.contains("s3cret"), "{shown}");

@@ -1,5 +1,6 @@
 //! The tools' own bus connection, opened on first use and kept: b00t-bus's
-//! [`Requester`] on the group's reply base (`b00t.<group>-tools.reply`), which
+//! [`Requester`] on the group's reply base (`b00t.<group>/reply`, in the group's own
+//! namespace: only it may read there), which
 //! publishes each task with an id, asks again with the same id when it hears nothing,
 //! and waits for its `result` or `error` until a deadline.
 
@@ -103,7 +104,7 @@ impl Requester {
         }
         // One base per group, kept across restarts: the broker keeps every filter it was
         // ever given. Only this group's agent subscribes to it.
-        let reply_base = format!("b00t.{}-tools.reply", self.group);
+        let reply_base = format!("b00t.{}/reply", self.group);
         match b00t_bus::Requester::open(
             bus.clone(),
             events,

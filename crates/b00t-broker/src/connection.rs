@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::frame::{self, Head};
 use crate::front_door::{Auth, Shared};
+use crate::gate::{Identity, Login as GateLogin, ANONYMOUS};
 use crate::tap::{Hold, Refusal, Tapped};
 
 /// Packets queued between the reader and the forwarder of one connection.
@@ -99,16 +100,17 @@ pub(crate) async fn serve(
             return;
         }
     };
-    let client_id = match admit(
+    let (client_id, identity) = match admit(
         &connect.client_id,
         connect.clean_session,
         &login,
         &will,
-        &auth,
+        auth,
+        &shared,
     ) {
-        Ok(id) => id,
+        Ok(admitted) => admitted,
         Err((code, why)) => {
-            tracing::warn!(%peer, client_id = %connect.client_id, "refused a connection: {why}");
+            tracing::warn!(%peer, client_id = %connect.client_id.escape_debug(), "refused a connection: {why}");
             let _ = refuse(&mut stream, code).await;
             return;
         }
@@ -163,7 +165,7 @@ pub(crate) async fn serve(
         claim.release();
         return;
     }
-    tracing::debug!(%peer, %client_id, "connected");
+    tracing::debug!(%peer, %client_id, %identity, "connected");
 
     let keep_alive = (connect.keep_alive > 0)
         .then(|| Duration::from_secs(u64::from(connect.keep_alive)).mul_f32(1.5));
@@ -185,6 +187,7 @@ pub(crate) async fn serve(
         pending: pending_tx,
         shared: shared.clone(),
         client_id: client_id.clone(),
+        identity: identity.clone(),
         keep_alive,
         subscriptions: HashSet::new(),
         unreleased: 0,
@@ -216,7 +219,7 @@ pub(crate) async fn serve(
     tracing::debug!(%peer, %client_id, %reason, "connection ended");
     if let Some(mut link_tx) = link_tx {
         if let (ReadEnd::Lost(_), Some(will)) = (&end, will) {
-            publish_will(&shared, &mut link_tx, &client_id, will).await;
+            publish_will(&shared, &mut link_tx, &client_id, &identity, will).await;
         }
         close_link(link_tx, !router_dropped).await;
     }
@@ -235,14 +238,17 @@ async fn refuse_at_limit(
 }
 
 /// Checks a CONNECT: the client id (one is made for an empty id with a clean session),
-/// credentials on a guarded listener, the will's topic. Returns the client id.
+/// the credentials (a username must carry its password; none is anonymous, refused on a
+/// guarded listener), the will's topic, then the gate. Returns the client id and the
+/// identity.
 fn admit(
     client_id: &str,
     clean_session: bool,
     login: &Option<Login>,
     will: &Option<LastWill>,
-    auth: &Auth,
-) -> Result<String, (ConnectReturnCode, String)> {
+    auth: Auth,
+    shared: &Shared,
+) -> Result<(String, Identity), (ConnectReturnCode, String)> {
     let refused = ConnectReturnCode::ClientIdentifierNotValid;
     if client_id.len() > MAX_CLIENT_ID {
         return Err((refused, format!("client id is over {MAX_CLIENT_ID} bytes")));
@@ -270,30 +276,49 @@ fn admit(
     } else {
         client_id.to_owned()
     };
-    if let Auth::Guarded(credentials) = auth {
-        let (user, password) = login
-            .as_ref()
-            .map_or(("", ""), |l| (l.username.as_str(), l.password.as_str()));
-        if !credentials.verify(&client_id, user, password) {
-            return Err((
-                ConnectReturnCode::BadUserNamePassword,
-                format!(
-                    "wrong credentials for user `{}` on the guarded listener",
-                    user.escape_debug()
-                ),
-            ));
+    let bad_login = ConnectReturnCode::BadUserNamePassword;
+    let user = match login {
+        Some(l) if !l.username.is_empty() => {
+            if !shared.credentials.verify(&l.username, &l.password) {
+                return Err((
+                    bad_login,
+                    format!("wrong password for user `{}`", l.username.escape_debug()),
+                ));
+            }
+            Some(l.username.as_str())
         }
-    }
-    if let Some(will) = will {
-        let valid = std::str::from_utf8(&will.topic).is_ok_and(frame::valid_topic_name);
-        if !valid {
+        _ if auth == Auth::Guarded => {
             return Err((
-                ConnectReturnCode::NotAuthorized,
-                "the will's topic is not a valid topic name".to_owned(),
-            ));
+                bad_login,
+                "this listener (the containers' one) needs a username and password".to_owned(),
+            ))
         }
+        _ => None,
+    };
+    let will_topic = match will {
+        Some(will) => match std::str::from_utf8(&will.topic) {
+            Ok(topic) if frame::valid_topic_name(topic) => Some((topic, will.message.as_ref())),
+            _ => {
+                return Err((
+                    ConnectReturnCode::NotAuthorized,
+                    "the will's topic is not a valid topic name".to_owned(),
+                ))
+            }
+        },
+        None => None,
+    };
+    if let Some(gate) = shared.gate.get() {
+        let asked = GateLogin {
+            user,
+            client_id: &client_id,
+            guarded: auth == Auth::Guarded,
+            will: will_topic,
+        };
+        gate.connect(&asked)
+            .map_err(|why| (ConnectReturnCode::NotAuthorized, why))?;
     }
-    Ok(client_id)
+    let identity: Identity = user.unwrap_or(ANONYMOUS).into();
+    Ok((client_id, identity))
 }
 
 struct Reader {
@@ -303,6 +328,7 @@ struct Reader {
     pending: mpsc::Sender<Pending>,
     shared: Arc<Shared>,
     client_id: String,
+    identity: Identity,
     keep_alive: Option<Duration>,
     /// The filters this client is subscribed to, for its limit.
     subscriptions: HashSet<String>,
@@ -376,6 +402,7 @@ impl Reader {
                 if let Some(tap) = self.shared.tap.get() {
                     hold = tap.publish(&Tapped {
                         client_id: &self.client_id,
+                        identity: &self.identity,
                         topic,
                         payload: &publish.payload,
                         qos: head.qos,
@@ -393,14 +420,24 @@ impl Reader {
                     .collect();
                 let valid = subscribe.filters.iter().all(|f| valid_filter(&f.path));
                 let within = self.subscriptions.len() + fresh.len() <= limits.max_subscriptions;
+                let denied = match (valid, self.shared.gate.get()) {
+                    (true, Some(gate)) => subscribe
+                        .filters
+                        .iter()
+                        .find_map(|f| gate.subscribe(&self.identity, &f.path).err()),
+                    _ => None,
+                };
                 let room = valid
                     && within
+                    && denied.is_none()
                     && self
                         .shared
                         .admit_filters(subscribe.filters.iter().map(|f| f.path.as_str()));
                 if !room {
                     let why = if !valid {
                         "an invalid topic filter".to_owned()
+                    } else if let Some(why) = denied {
+                        why
                     } else if !within {
                         format!(
                             "over its limit of {} subscriptions ([broker] max_subscriptions)",
@@ -412,7 +449,7 @@ impl Reader {
                             limits.max_filters
                         )
                     };
-                    tracing::warn!(client_id = %self.client_id, "refused a SUBSCRIBE: {why}");
+                    tracing::warn!(client_id = %self.client_id, identity = %self.identity, "refused a SUBSCRIBE: {why}");
                     let suback = Packet::SubAck(
                         SubAck {
                             pkid: subscribe.pkid,
@@ -672,18 +709,28 @@ fn encode(
 }
 
 /// Publishes the will of a client that went without DISCONNECT (the tap sees it first).
-async fn publish_will(shared: &Shared, link_tx: &mut LinkTx, client_id: &str, will: LastWill) {
+async fn publish_will(
+    shared: &Shared,
+    link_tx: &mut LinkTx,
+    client_id: &str,
+    identity: &str,
+    will: LastWill,
+) {
     let topic = String::from_utf8_lossy(&will.topic).into_owned();
     if let Some(tap) = shared.tap.get() {
         let hold = tap.publish(&Tapped {
             client_id,
+            identity,
             topic: &topic,
             payload: &will.message,
             qos: 0,
             retain: will.retain,
         });
         if let Some(hold) = hold {
-            let _ = hold.await;
+            if let Err(Refusal(why)) = hold.await {
+                tracing::warn!(%client_id, %identity, "the will was refused: {why}");
+                return;
+            }
         }
     }
     let publish = Publish::new(Bytes::from(topic), will.message, will.retain);
@@ -770,19 +817,58 @@ mod tests {
 
     #[test]
     fn client_ids() {
+        let shared = test_shared();
         let open = Auth::Open;
-        assert_eq!(
-            admit("b00t-cli-1", true, &None, &None, &open).unwrap(),
-            "b00t-cli-1"
-        );
-        assert!(admit("", true, &None, &None, &open)
+        let admit = |id: &str, clean: bool, login: &Option<Login>, auth: Auth| {
+            admit(id, clean, login, &None, auth, &shared)
+        };
+        let (id, identity) = admit("b00t-cli-1", true, &None, open).unwrap();
+        assert_eq!((id.as_str(), &*identity), ("b00t-cli-1", ANONYMOUS));
+        assert!(admit("", true, &None, open)
             .unwrap()
+            .0
             .starts_with("b00t-anon-"));
         for bad in ["a/b", "a+", "#", "$SYS", "a\nb"] {
-            let (code, _) = admit(bad, true, &None, &None, &open).unwrap_err();
+            let (code, _) = admit(bad, true, &None, open).unwrap_err();
             assert_eq!(code, ConnectReturnCode::ClientIdentifierNotValid, "{bad:?}");
         }
-        assert!(admit("", false, &None, &None, &open).is_err());
-        assert!(admit(&"x".repeat(300), true, &None, &None, &open).is_err());
+        assert!(admit("", false, &None, open).is_err());
+        assert!(admit(&"x".repeat(300), true, &None, open).is_err());
+
+        // Credentials are checked on every listener; none is refused on a guarded one.
+        shared.credentials.set("family", "s3cret");
+        let login = |user: &str, password: &str| {
+            Some(Login {
+                username: user.to_owned(),
+                password: password.to_owned(),
+            })
+        };
+        let (_, identity) =
+            admit("b00t-agent-family", true, &login("family", "s3cret"), open).unwrap();
+        assert_eq!(&*identity, "family");
+        let (code, _) = admit("x", true, &login("family", "nope"), open).unwrap_err();
+        assert_eq!(code, ConnectReturnCode::BadUserNamePassword);
+        let (code, _) = admit("x", true, &None, Auth::Guarded).unwrap_err();
+        assert_eq!(code, ConnectReturnCode::BadUserNamePassword);
+    }
+
+    fn test_shared() -> Shared {
+        use std::sync::{Mutex, OnceLock};
+        use tokio::sync::Semaphore;
+        let limits = crate::BrokerSettings::new("127.0.0.1:0".parse().unwrap(), 8, 1024).limits();
+        Shared {
+            links: Arc::new(|_: &str, _: bool| {
+                Err(Box::new(rumqttd::local::LinkError::ConnectionAck(
+                    String::new(),
+                )))
+            }),
+            limits,
+            tap: OnceLock::new(),
+            gate: OnceLock::new(),
+            credentials: crate::Credentials::default(),
+            sessions: Default::default(),
+            permits: Arc::new(Semaphore::new(8)),
+            filters: Mutex::default(),
+        }
     }
 }

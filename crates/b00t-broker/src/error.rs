@@ -13,4 +13,6 @@ pub enum BrokerError {
     },
     #[error("the broker already has a tap; only the runtime sets one")]
     TapAlreadySet,
+    #[error("the broker already has a gate; only the runtime sets one")]
+    GateAlreadySet,
 }

@@ -15,6 +15,7 @@ use rumqttd::Notification;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::gate::Gate;
 use crate::sessions::Sessions;
 use crate::tap::Tap;
 use crate::Credentials;
@@ -46,6 +47,10 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     /// Set once by the runtime, before it lets anyone publish tasks.
     pub(crate) tap: OnceLock<Arc<dyn Tap>>,
+    /// Set once by the runtime, before its own clients connect.
+    pub(crate) gate: OnceLock<Arc<dyn Gate>>,
+    /// Every listener's usernames and passwords.
+    pub(crate) credentials: Credentials,
     pub(crate) sessions: Sessions,
     /// One permit per open connection, across listeners.
     pub(crate) permits: Arc<Semaphore>,
@@ -69,12 +74,12 @@ impl Shared {
 }
 
 /// Who may connect on a listener.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Auth {
-    /// Anyone (the loopback listener).
+    /// Anonymous clients too, as the gate allows (the loopback listener).
     Open,
-    /// Only an agent with its own credentials and client id (containers).
-    Guarded(Credentials),
+    /// Only clients with credentials (containers, on the bridge's gateway).
+    Guarded,
 }
 
 /// Accepts connections on `listener` for as long as the process runs (rumqttd's router
@@ -99,7 +104,7 @@ pub(crate) async fn accept(listener: TcpListener, shared: Arc<Shared>, auth: Aut
             stream,
             peer,
             shared.clone(),
-            auth.clone(),
+            auth,
             permit,
         ));
     }

@@ -6,7 +6,8 @@
 //! Layout: `front_door` (listeners, the shared state, the connection limit),
 //! `connection` (one client: handshake, reader, forwarder, writer), `sessions` (client
 //! id takeovers), `frame` (a PUBLISH's QoS and packet id), `tap` (what the runtime
-//! plugs in), `guarded` (credentials for the containers' listener), `settings`, `error`.
+//! plugs in), `gate` (what the runtime decides at CONNECT and SUBSCRIBE), `guarded`
+//! (usernames and passwords), `settings`, `error`.
 //!
 //! rumqttd's router has no shutdown: its thread and the listeners live until the process
 //! exits. `b00t up` stops its own agents, flushes its journal, then exits.
@@ -15,6 +16,7 @@ mod connection;
 mod error;
 mod frame;
 mod front_door;
+mod gate;
 mod guarded;
 mod sessions;
 mod settings;
@@ -26,7 +28,8 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
 
 pub use error::BrokerError;
-pub use guarded::{Credentials, GuardedListener};
+pub use gate::{Gate, Identity, Login, ANONYMOUS};
+pub use guarded::Credentials;
 pub use settings::{
     BrokerSettings, DEFAULT_MAX_FILTERS, DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_SUBSCRIPTIONS,
 };
@@ -65,6 +68,8 @@ impl EmbeddedBroker {
             links,
             limits: settings.limits(),
             tap: OnceLock::new(),
+            gate: OnceLock::new(),
+            credentials: settings.credentials.clone(),
             sessions: Default::default(),
             permits: Arc::new(Semaphore::new(settings.max_connections)),
             filters: Default::default(),
@@ -74,15 +79,16 @@ impl EmbeddedBroker {
         Ok(EmbeddedBroker { addr, shared })
     }
 
-    /// Opens a second listener that requires one of `guard`'s credentials, for example on
-    /// the Docker bridge's gateway address so that containers, and only they, reach the
-    /// bus. Returns the address it listens on (the port is chosen when `listen`'s is 0).
-    pub async fn add_guarded(&self, guard: GuardedListener) -> Result<SocketAddr, BrokerError> {
-        let (listener, addr) = front_door::bind(guard.listen)?;
+    /// Opens a second listener that requires credentials (no anonymous client), for
+    /// example on the Docker bridge's gateway address so that containers, and only they,
+    /// reach the bus. Returns the address it listens on (the port is chosen when
+    /// `listen`'s is 0).
+    pub async fn add_guarded(&self, listen: SocketAddr) -> Result<SocketAddr, BrokerError> {
+        let (listener, addr) = front_door::bind(listen)?;
         tokio::spawn(front_door::accept(
             listener,
             self.shared.clone(),
-            Auth::Guarded(guard.credentials),
+            Auth::Guarded,
         ));
         tracing::info!(%addr, "guarded listener (credentials required) listening");
         Ok(addr)
@@ -94,6 +100,21 @@ impl EmbeddedBroker {
             .tap
             .set(tap)
             .map_err(|_| BrokerError::TapAlreadySet)
+    }
+
+    /// Authorizes every connection and subscription from now on (see [`Gate`]). Set once,
+    /// before the runtime's own clients connect; a second gate is refused.
+    pub fn set_gate(&self, gate: Arc<dyn Gate>) -> Result<(), BrokerError> {
+        self.shared
+            .gate
+            .set(gate)
+            .map_err(|_| BrokerError::GateAlreadySet)
+    }
+
+    /// The usernames and passwords every listener accepts: a handle on the broker's own
+    /// store, to add and remove them while it runs.
+    pub fn credentials(&self) -> Credentials {
+        self.shared.credentials.clone()
     }
 
     /// Where the broker listens.

@@ -28,6 +28,9 @@ pub struct BrokerSettings {
     /// Distinct subscription filters the broker holds over its lifetime: rumqttd never
     /// frees a filter's log, so this bounds its memory (about 6 KB each).
     pub max_filters: usize,
+    /// The usernames and passwords every listener accepts; the caller keeps a clone to
+    /// add and remove them while the broker runs.
+    pub credentials: crate::Credentials,
 }
 
 impl BrokerSettings {
@@ -40,6 +43,7 @@ impl BrokerSettings {
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             max_inflight: DEFAULT_MAX_INFLIGHT,
             max_filters: DEFAULT_MAX_FILTERS,
+            credentials: crate::Credentials::default(),
         }
     }
 }

@@ -13,6 +13,8 @@ use bytes::Bytes;
 pub struct Tapped<'a> {
     /// The client id of the connection it came from.
     pub client_id: &'a str,
+    /// Who that connection is: its verified username, or `anonymous`.
+    pub identity: &'a str,
     pub topic: &'a str,
     pub payload: &'a Bytes,
     pub qos: u8,

@@ -48,6 +48,8 @@ pub struct Request {
     /// Silence this long (no ack, progress or final reply) publishes the task again with
     /// the same id; the wait doubles each time, up to 30 s.
     pub ask_again_after: Duration,
+    /// Whose request it really is, when it is asked for another agent.
+    pub on_behalf_of: Option<String>,
 }
 
 impl Request {
@@ -59,6 +61,7 @@ impl Request {
             body,
             timeout,
             ask_again_after: Duration::from_secs(5),
+            on_behalf_of: None,
         }
     }
 }
@@ -131,7 +134,8 @@ impl Requester {
             Some(&self.from),
             Some(&self.reply_base),
             request.body.clone(),
-        );
+        )
+        .on_behalf_of(request.on_behalf_of.as_deref());
         let payload = task.to_envelope();
         let topic = request.address.topic(Channel::Task);
         self.bus
@@ -153,6 +157,13 @@ impl Requester {
                     let Some((channel, reply)) = reply else {
                         return Err(BusError::ClosedConnection { url: self.bus.url().to_owned() });
                     };
+                    // Only the agent asked answers: a reply naming another agent is not
+                    // this task's, whoever managed to publish it.
+                    let from_agent = reply.get("agent").and_then(Value::as_str);
+                    if from_agent != Some(request.address.agent().as_str()) {
+                        tracing::warn!(%topic, id = %request.id, agent = ?from_agent, "ignored a reply from another agent than the one asked");
+                        continue;
+                    }
                     on_reply(channel, &reply);
                     match channel {
                         Channel::Result => return Ok(Outcome::Result(reply)),

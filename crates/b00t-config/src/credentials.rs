@@ -93,7 +93,9 @@ impl CredentialFiles {
             path: path.clone(),
             source,
         };
-        let temp = self.dir.join(format!(".{name}.{:08x}.tmp", std::process::id()));
+        let temp = self
+            .dir
+            .join(format!(".{name}.{:08x}.tmp", std::process::id()));
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

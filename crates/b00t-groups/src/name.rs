@@ -20,6 +20,14 @@ const RESERVED: &[(&str, &str)] = &[
     ("echo", "`echo` is the built-in echo agent"),
     ("scheduler", "`scheduler` is the built-in scheduler agent"),
     ("cli", CLI_CLIENTS),
+    (
+        "operator",
+        "`operator` is the identity of the home's CLI on the bus",
+    ),
+    (
+        "anonymous",
+        "`anonymous` is what clients without credentials are called on the bus",
+    ),
 ];
 
 const CLI_CLIENTS: &str = "`cli` and `cli-…` are the names of command-line clients on the bus";

@@ -26,6 +26,16 @@ impl TaskKey {
     }
 }
 
+/// How an agent's ledger keys a task's id: with the sender, so that nobody can take
+/// another sender's id first (`t-1@family`; a task without `from` keeps its bare id).
+/// Task ids never hold `@`, so the two parts cannot be confused.
+pub fn sender_scoped_id(id: &str, from: Option<&str>) -> String {
+    match from {
+        Some(from) if !from.is_empty() => format!("{id}@{from}"),
+        _ => id.to_owned(),
+    }
+}
+
 impl fmt::Display for TaskKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "task `{}` on `{}`", self.id, self.address)
@@ -42,5 +52,15 @@ mod tests {
         assert_eq!(key.agent(), Some("echo"));
         assert_eq!(key.to_string(), "task `t-1` on `b00t.echo.echo`");
         assert_eq!(TaskKey::new("b00t", "x").agent(), None);
+    }
+
+    #[test]
+    fn ids_are_scoped_by_sender() {
+        assert_eq!(sender_scoped_id("t-1", Some("family")), "t-1@family");
+        assert_eq!(sender_scoped_id("t-1", None), "t-1");
+        assert_ne!(
+            sender_scoped_id("sched-1-2", Some("scheduler")),
+            sender_scoped_id("sched-1-2", Some("family"))
+        );
     }
 }

@@ -19,7 +19,7 @@ pub mod topic;
 
 pub use address::{Address, AddressError};
 pub use id::{TaskId, TaskIdError};
-pub use key::TaskKey;
+pub use key::{sender_scoped_id, TaskKey};
 pub use name::{Name, NameError};
 pub use presence::{AgentState, Heartbeat, StatusCard};
 pub use reply::{ErrorBody, ErrorCode, Reply, ReplyHead};

@@ -14,6 +14,10 @@ pub struct Task {
     /// Where the id came from; a task whose id the receiver made up gets no retries.
     pub source: TaskSource,
     pub from: Option<String>,
+    /// Set by an agent that asks because another agent asked it (`main`'s assistant
+    /// acting on a message from `family`): whose request it really is. It can only
+    /// lower what `from` may do; agents that check rights (the scheduler) honour it.
+    pub on_behalf_of: Option<String>,
     pub reply_to: Option<String>,
     pub ts: Option<String>,
     pub body: Value,
@@ -27,10 +31,17 @@ impl Task {
             id,
             source: TaskSource::Json,
             from: from.map(str::to_owned),
+            on_behalf_of: None,
             reply_to: reply_to.map(str::to_owned),
             ts: Some(crate::clock::now_rfc3339()),
             body,
         }
+    }
+
+    /// The same task, asked on behalf of `requester` (see [`Task::on_behalf_of`]).
+    pub fn on_behalf_of(mut self, requester: Option<&str>) -> Task {
+        self.on_behalf_of = requester.map(str::to_owned);
+        self
     }
 
     /// The task as a JSON envelope with its id: how the runtime keeps a task that came
@@ -41,6 +52,7 @@ impl Task {
         envelope.insert("id".into(), Value::String(self.id.to_string()));
         for (key, value) in [
             ("from", &self.from),
+            ("on_behalf_of", &self.on_behalf_of),
             ("reply_to", &self.reply_to),
             ("ts", &self.ts),
         ] {
@@ -119,6 +131,7 @@ pub fn parse_task(payload: &[u8], max_payload: usize) -> Result<Task, Rejection>
             id: TaskId::fresh("txt"),
             source: TaskSource::PlainText,
             from: None,
+            on_behalf_of: None,
             reply_to: None,
             ts: None,
             body: serde_json::json!({ "text": text }),
@@ -183,12 +196,14 @@ fn envelope(mut object: Map<String, Value>) -> Result<Task, Rejection> {
         }
     }
     let from = optional_string(&object, "from").map_err(reject)?;
+    let on_behalf_of = optional_string(&object, "on_behalf_of").map_err(reject)?;
     let ts = optional_string(&object, "ts").map_err(reject)?;
     let body = object.remove("body").unwrap_or(Value::Null);
     Ok(Task {
         id,
         source,
         from,
+        on_behalf_of,
         reply_to,
         ts,
         body,

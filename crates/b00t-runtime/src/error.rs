@@ -11,6 +11,8 @@ pub enum RuntimeError {
     #[error(transparent)]
     Config(#[from] b00t_config::ConfigError),
     #[error(transparent)]
+    Credentials(#[from] b00t_config::CredentialError),
+    #[error(transparent)]
     Agent(#[from] b00t_agents::AgentError),
     #[error(transparent)]
     Installer(#[from] b00t_installer::InstallerError),

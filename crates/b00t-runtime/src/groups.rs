@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
-use b00t_broker::{EmbeddedBroker, GuardedListener};
+use b00t_broker::EmbeddedBroker;
 use b00t_config::{BrokerUrl, Home};
 use b00t_container::{Launcher, RuntimeChoice};
 use tokio::sync::mpsc;
@@ -62,7 +62,10 @@ pub async fn start(
     let launcher = Launcher::for_choice(choice)
         .await
         .map_err(|e| RuntimeError::Groups(e.to_string()))?;
-    let passwords = AgentPasswords::load(home)?;
+    // Group passwords live in the broker's own store, so that they hold on every
+    // listener (the containers' one and loopback, where local group processes connect).
+    let store = broker.map(EmbeddedBroker::credentials).unwrap_or_default();
+    let passwords = AgentPasswords::load(home, store)?;
     let ollama = HttpUrl::parse(&config.assistant.ollama_url())?;
     let reach = match &launcher {
         Launcher::Docker(docker) => {
@@ -75,12 +78,7 @@ pub async fn start(
                         0 => remembered_port(home, BROKER_PORT_FILE, gateway),
                         port => port,
                     };
-                    let addr = broker
-                        .add_guarded(GuardedListener {
-                            listen: SocketAddr::new(gateway, port),
-                            credentials: passwords.guard.clone(),
-                        })
-                        .await?;
+                    let addr = broker.add_guarded(SocketAddr::new(gateway, port)).await?;
                     remember_port(home, BROKER_PORT_FILE, addr.port());
                     (HOST_GATEWAY_NAME.to_owned(), addr.port(), true)
                 }
@@ -113,7 +111,9 @@ pub async fn start(
         Launcher::Local { .. } => Reach {
             broker_host: url.host.clone(),
             broker_port: url.port,
-            credentials: false,
+            // Local group processes log in as their group too: the embedded broker's
+            // rules bind the group's client ids to its identity.
+            credentials: broker.is_some(),
             ollama_url: config.assistant.ollama_url(),
             ollama_credentials: false,
             in_container: false,

@@ -3,7 +3,15 @@
 //! the watcher has journaled it, so no task is PUBACKed (or delivered) and then missing
 //! from the journal. With an external broker, the watcher's `#` subscription
 //! feeds the same [`Feed`] ([`from_bus`]); there the journal follows the broker.
+//!
+//! The tap is also where the topic rules hold for what a client publishes
+//! ([`b00t_acl::Acl::check_publish`]): a refused message goes nowhere (a QoS 1 one is
+//! acknowledged and dropped), is logged with who sent it, and a refused task is answered
+//! `forbidden` when its sender may read the reply topic.
 
+use std::sync::Arc;
+
+use b00t_acl::Acl;
 use b00t_broker::{Hold, Refusal, Tap, Tapped};
 use b00t_bus::{BusEvent, Bytes, Events};
 use b00t_proto::PREFIX;
@@ -22,6 +30,17 @@ pub struct Feed {
     /// Answered once the message may go on to subscribers: for a task, once it is
     /// journaled (or with why it was refused). `None` when nobody waits.
     pub done: Option<oneshot::Sender<Result<(), Refusal>>>,
+    /// A task the rules refused, to answer `forbidden`: the reply base, the task's id and
+    /// why. Such a message is never delivered.
+    pub forbidden: Option<Forbidden>,
+}
+
+/// A refused task whose sender hears why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forbidden {
+    pub base: String,
+    pub id: String,
+    pub why: String,
 }
 
 /// The broker's tap: feeds the watcher.
@@ -31,14 +50,43 @@ pub struct Intake {
     /// The watcher's own connection: what it publishes (retries, dead letters, its own
     /// answers) it already knows, and waiting on itself could deadlock a full feed.
     own_client_id: String,
+    acl: Arc<Acl>,
 }
 
 impl Intake {
-    pub fn new(feed: mpsc::Sender<Feed>, own_client_id: String) -> Intake {
+    pub fn new(feed: mpsc::Sender<Feed>, own_client_id: String, acl: Arc<Acl>) -> Intake {
         Intake {
             feed,
             own_client_id,
+            acl,
         }
+    }
+
+    /// Holds `message` to the rules; a refusal is final.
+    fn refuse(&self, message: &Tapped<'_>) -> Option<Hold> {
+        let who = crate::door::who(message.identity);
+        let denied = self
+            .acl
+            .check_publish(&who, message.topic, message.payload)
+            .err()?;
+        tracing::warn!(client_id = %message.client_id, identity = %who, topic = %message.topic.escape_debug(), "refused a publish: {}", denied.why);
+        if let Some((base, id)) = denied.answer {
+            let feed = Feed {
+                topic: message.topic.to_owned(),
+                payload: Bytes::new(),
+                retain: false,
+                done: None,
+                forbidden: Some(Forbidden {
+                    base,
+                    id,
+                    why: denied.why.clone(),
+                }),
+            };
+            // Best effort: a full feed drops the answer, never the refusal.
+            let _ = self.feed.try_send(feed);
+        }
+        let why = Refusal(denied.why);
+        Some(Box::pin(async move { Err(why) }))
     }
 }
 
@@ -48,7 +96,13 @@ impl Tap for Intake {
             .topic
             .strip_prefix(PREFIX)
             .is_some_and(|rest| rest.starts_with('.'));
-        if !ours || message.client_id == self.own_client_id {
+        if message.client_id == self.own_client_id {
+            return None;
+        }
+        if let Some(refused) = self.refuse(message) {
+            return Some(refused);
+        }
+        if !ours {
             return None;
         }
         // Every task waits for its journal row, QoS 0 too: it reaches its agent only once
@@ -65,6 +119,7 @@ impl Tap for Intake {
             payload: message.payload.clone(),
             retain: message.retain,
             done,
+            forbidden: None,
         };
         let feed = match self.feed.try_send(feed) {
             Ok(()) => {
@@ -99,6 +154,7 @@ pub fn from_bus(mut events: Events) -> mpsc::Receiver<Feed> {
                     payload: m.payload,
                     retain: m.retain,
                     done: None,
+                    forbidden: None,
                 };
                 if tx.send(feed).await.is_err() {
                     break;

@@ -58,7 +58,7 @@ pub struct AgentPasswords {
 impl AgentPasswords {
     /// Loads `state/agents.credentials` (a JSON object, group -> password), or starts
     /// empty. A file others can read is refused.
-    pub fn load(home: &Home) -> Result<AgentPasswords, RuntimeError> {
+    pub fn load(home: &Home, guard: Credentials) -> Result<AgentPasswords, RuntimeError> {
         let file = home.state_dir()?.join("agents.credentials");
         let passwords: BTreeMap<String, String> = match std::fs::read(&file) {
             Ok(bytes) => {
@@ -81,7 +81,6 @@ impl AgentPasswords {
             }
             Err(_) => BTreeMap::new(),
         };
-        let guard = Credentials::default();
         for (user, password) in &passwords {
             guard.set(user, password);
         }
@@ -93,13 +92,10 @@ impl AgentPasswords {
     }
 
     /// What the Ollama relay asks of every request: whether it carries a group's current
-    /// password, the same one the broker's guard checks (with the group's own client id,
-    /// which the guard also asks for).
+    /// password, the same one the broker's guard checks.
     pub fn relay_verifier(&self) -> relay::Verifier {
         let guard = self.guard.clone();
-        Arc::new(move |group: &str, password: &str| {
-            guard.verify(&format!("b00t-agent-{group}"), group, password)
-        })
+        Arc::new(move |group: &str, password: &str| guard.verify(group, password))
     }
 
     /// The password of `group`, made (and saved) on first use.
@@ -270,7 +266,7 @@ mod tests {
     fn the_relay_checks_the_groups_current_passwords() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::open(dir.path().to_owned()).unwrap();
-        let mut passwords = AgentPasswords::load(&home).unwrap();
+        let mut passwords = AgentPasswords::load(&home, Credentials::default()).unwrap();
         let verify = passwords.relay_verifier();
         let family = passwords.password("family").unwrap();
         assert!(verify("family", &family));

@@ -5,9 +5,11 @@
 //! Layout: `up` (start everything, stop it cleanly), `watcher` (the delivery loop),
 //! `gate` (what the runtime answers itself: bad addresses, unknown skills, bad tasks for
 //! agents that are offline), `tracked` (tasks waiting for an ack), `presence` (who is
-//! online), `intake` (how the watcher sees messages: the broker's tap), `home_lock` (one `up` per home), `runtime_agent` (the `runtime` agent's
+//! online), `intake` (how the watcher sees messages: the broker's tap, which also holds every
+//! publish to the topic rules), `door` (the broker's gate: who may connect and subscribe), `home_lock` (one `up` per home), `runtime_agent` (the `runtime` agent's
 //! `agents` skill), `error`.
 
+pub mod door;
 pub mod error;
 pub mod gate;
 pub mod groups;

@@ -117,6 +117,13 @@ impl Table {
         tracked.is_some()
     }
 
+    /// Whether a reply on `base` can be the reply to `key`: on its `reply_to` when it
+    /// named one, on its address otherwise. Unknown tasks expect nothing.
+    pub fn expects(&self, key: &Key, base: &str) -> bool {
+        self.get(key)
+            .is_some_and(|t| t.reply_to.as_deref().unwrap_or(key.address.as_str()) == base)
+    }
+
     pub fn get(&self, key: &Key) -> Option<&Tracked> {
         self.tasks.get(key)
     }

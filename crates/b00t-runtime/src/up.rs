@@ -8,16 +8,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use b00t_acl::{Acl, Who};
 use b00t_agents::{kinds, AgentSpec, HostOptions, Ledger};
-use b00t_broker::{BrokerSettings, EmbeddedBroker};
+use b00t_broker::{BrokerSettings, Credentials, EmbeddedBroker};
 use b00t_bus::{Bus, BusOptions, Qos};
-use b00t_config::{BrokerUrl, Home};
+use b00t_config::{AclFile, BrokerUrl, CredentialFiles, Home};
 use b00t_journal::Journal;
 use b00t_proto::Name;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::door::Door;
 use crate::intake::{self, Intake};
 use crate::presence::Presence;
 use crate::watcher::{Command, Watcher, SUBSCRIBE_LIMIT};
@@ -63,6 +65,14 @@ pub async fn up(
         Some(url) => Some(url),
         None => config.broker.external()?,
     };
+    // One credential per identity; the runtime's own parts log in as `runtime`, the CLI
+    // as `operator`, each group as itself (made when it first starts).
+    let credential_files = CredentialFiles::open(&home.state_dir()?)?;
+    let runtime_password = credential_files.get_or_make(b00t_acl::RUNTIME)?;
+    let operator_password = credential_files.get_or_make(b00t_acl::OPERATOR)?;
+    let store = Credentials::default();
+    store.set(b00t_acl::RUNTIME, &runtime_password);
+    store.set(b00t_acl::OPERATOR, &operator_password);
     let (url, broker) = match external {
         Some(url) => (url, None),
         None => {
@@ -70,6 +80,7 @@ pub async fn up(
                 max_subscriptions: config.broker.max_subscriptions,
                 max_inflight: config.broker.max_inflight,
                 max_filters: config.broker.max_filters,
+                credentials: store.clone(),
                 ..BrokerSettings::new(
                     options.listen.unwrap_or(config.broker.listen),
                     config.broker.max_connections,
@@ -81,6 +92,21 @@ pub async fn up(
         }
     };
     let embedded = broker.is_some();
+    let acl = Arc::new(rules(&home)?);
+    if let Some(broker) = &broker {
+        broker.set_gate(Arc::new(Door::new(acl.clone())))?;
+    }
+    // How the runtime's own clients log in: as `runtime` on the embedded broker, and on
+    // an external one when its URL names the `runtime` user without a password (the
+    // rules `b00t acl export --mosquitto` wrote).
+    let own_url = match (&broker, url.username.as_deref(), &url.password) {
+        (Some(_), _, _) | (None, Some(b00t_acl::RUNTIME), None) => BrokerUrl {
+            username: Some(b00t_acl::RUNTIME.to_owned()),
+            password: Some(runtime_password.clone()),
+            ..url.clone()
+        },
+        _ => url.clone(),
+    };
     if options.broker_only {
         ready(&Ready {
             url,
@@ -99,7 +125,7 @@ pub async fn up(
     // The watcher sees every message before anyone else may publish a task: through the
     // embedded broker's tap, or its `#` subscription on an external broker.
     let client_id = format!("b00t-runtime-{:016x}", client_suffix());
-    let mut bus_options = BusOptions::new(url.clone(), client_id.clone());
+    let mut bus_options = BusOptions::new(own_url.clone(), client_id.clone());
     bus_options.packet_limit = config.broker.packet_limit();
     let watcher_stop = CancellationToken::new();
     let (bus, events) = Bus::connect(bus_options, &watcher_stop);
@@ -108,7 +134,7 @@ pub async fn up(
         Some(broker) => {
             drop(events);
             let (feed_tx, feed) = mpsc::channel(intake::FEED_CAPACITY);
-            broker.set_tap(Arc::new(Intake::new(feed_tx, client_id)))?;
+            broker.set_tap(Arc::new(Intake::new(feed_tx, client_id, acl.clone())))?;
             feed
         }
         None => {
@@ -170,7 +196,7 @@ pub async fn up(
     // The scheduler fires tasks on a connection of its own: the watcher's own
     // publishes are not shown to it (it knows them), and fired tasks must be journaled.
     let mut scheduler_options = BusOptions::new(
-        url.clone(),
+        own_url.clone(),
         format!("b00t-scheduler-{:016x}", client_suffix()),
     );
     scheduler_options.packet_limit = config.broker.packet_limit();
@@ -188,7 +214,7 @@ pub async fn up(
     for spec in specs {
         let name = spec.name.to_string();
         let host = HostOptions {
-            url: url.clone(),
+            url: own_url.clone(),
             max_payload: config.broker.max_payload_bytes,
             packet_limit: config.broker.packet_limit(),
             heartbeat: config.agents.heartbeat(),
@@ -237,6 +263,26 @@ pub async fn up(
         );
     }
     Ok(())
+}
+
+/// The topic rules of `home`: the runtime's own agents are its; every group folder is
+/// its group's; `broker/acl.toml` adds where agents may send.
+fn rules(home: &Home) -> Result<Acl, RuntimeError> {
+    let launchable = groups::launchable(&home.groups_dir());
+    let acl = Acl::new(home.config().broker.anonymous)
+        .with_lookup(move |name| launchable(name).then(|| Who::Agent(name.to_owned())));
+    for own in [
+        crate::gate::RUNTIME_AGENT,
+        "echo",
+        b00t_installer::AGENT,
+        "scheduler",
+    ] {
+        acl.claim(own, Who::Runtime);
+    }
+    for (agent, sends) in AclFile::load(home.root())?.sends {
+        acl.allow_sends(&agent, sends);
+    }
+    Ok(acl)
 }
 
 async fn wait_online(presence: &Presence, agent: &str) -> Result<(), RuntimeError> {

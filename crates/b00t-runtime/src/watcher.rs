@@ -157,6 +157,9 @@ impl Watcher {
     }
 
     async fn on_message(&mut self, mut message: Feed) {
+        if let Some(forbidden) = message.forbidden.take() {
+            return self.on_forbidden(&message.topic, forbidden).await;
+        }
         let done = message.done.take();
         if let Some((agent, channel)) = AgentChannel::split(&message.topic) {
             let_through(done);
@@ -189,8 +192,9 @@ impl Watcher {
             Channel::Ack => {
                 if let Some((key, agent)) = reply_key(&message.payload) {
                     // Only acks of tasks it tracks count: a forged ack for an id nobody
-                    // sent must not make the supervisor hold an agent busy for ever.
-                    if self.table.ack(&key) {
+                    // sent must not make the supervisor hold an agent busy for ever. And
+                    // only on the topic the task's replies go to.
+                    if self.table.expects(&key, base) && self.table.ack(&key) {
                         self.journal.ack(&key.address, &key.id);
                         if self.demand.is_some() && (self.launchable)(&agent) {
                             self.tell(Demand::Acked { agent, id: key.id });
@@ -206,7 +210,7 @@ impl Watcher {
                             id: key.id.clone(),
                         });
                     }
-                    if self.table.finish(&key) {
+                    if self.table.expects(&key, base) && self.table.finish(&key) {
                         let how = if channel == Channel::Result {
                             Final::Result
                         } else {
@@ -219,6 +223,25 @@ impl Watcher {
             }
             _ => {}
         }
+    }
+
+    /// Answers a task the rules refused, on its sender's reply topic.
+    async fn on_forbidden(&mut self, topic: &str, forbidden: crate::intake::Forbidden) {
+        let Some((address, _)) = Channel::split(topic) else {
+            return;
+        };
+        let Ok(address) = b00t_proto::Address::parse(address) else {
+            return;
+        };
+        let reply = Reply::error(
+            &forbidden.id,
+            address.agent().as_str(),
+            address.skill().as_str(),
+            ErrorCode::Forbidden,
+            forbidden.why,
+        );
+        self.publish(&format!("{}/error", forbidden.base), reply.to_json())
+            .await;
     }
 
     async fn on_card(&mut self, card: StatusCard) {

@@ -48,10 +48,11 @@ impl Handler for Scheduler {
     fn handle(&self, ctx: TaskContext) -> HandlerFuture {
         let inner = self.0.clone();
         Box::pin(async move {
+            let asker = inner.asker(&ctx.task).await;
             match ctx.skill.as_str() {
-                "add" => inner.add(&ctx.task.body).await,
-                "list" => inner.list(&ctx.task.body).await,
-                "remove" => inner.remove(&ctx.task.body).await,
+                "add" => inner.add(&ctx.task.body, asker.as_ref()).await,
+                "list" => inner.list(&ctx.task.body, asker.as_ref()).await,
+                "remove" => inner.remove(&ctx.task.body, asker.as_ref()).await,
                 other => Err(Failure::new(
                     ErrorCode::NotFound,
                     format!("the scheduler has no skill `{other}`; its skills: add, list, remove"),
@@ -65,9 +66,51 @@ fn failed(e: SchedulerError) -> Failure {
     e.failure()
 }
 
+/// The only group whose schedules `asker` may touch, or `None` when it may touch every
+/// group's (the operator, a local script, `main`).
+fn confined(asker: Option<&Name>) -> Option<&Name> {
+    asker.filter(|group| group.as_str() != MAIN)
+}
+
+/// The privileged group, which may schedule for others.
+const MAIN: &str = "main";
+
+fn forbidden(group: &Name, what: &str) -> Failure {
+    Failure::new(
+        ErrorCode::Forbidden,
+        format!("group `{group}` may {what} only its own schedules; only `main` and the operator act for other groups"),
+    )
+}
+
 impl Inner {
-    async fn add(&self, body: &Value) -> Result<Value, Failure> {
+    /// The group a task comes from, on the broker's verified `from`: `None` when it is
+    /// not a group. `main` asking on behalf of another group (a message from `family`
+    /// made it ask) asks with that group's rights, never more than its own.
+    async fn asker(&self, task: &b00t_proto::Task) -> Option<Name> {
+        let group = |name: &Option<String>| name.as_deref().and_then(|n| Name::parse(n).ok());
+        let from = group(&task.from);
+        let asker = match (&from, group(&task.on_behalf_of)) {
+            (Some(main), Some(other)) if main.as_str() == MAIN => Some(other),
+            (Some(_), _) => from,
+            (None, other) => other,
+        }?;
+        let root = self.groups_root.clone();
+        let is_group = {
+            let asker = asker.clone();
+            tokio::task::spawn_blocking(move || check_group(&root, &asker).is_ok())
+                .await
+                .unwrap_or(true)
+        };
+        is_group.then_some(asker)
+    }
+
+    async fn add(&self, body: &Value, asker: Option<&Name>) -> Result<Value, Failure> {
         let request = request::add(body).map_err(failed)?;
+        if let Some(own) = confined(asker) {
+            if *own != request.group {
+                return Err(forbidden(own, "add"));
+            }
+        }
         self.check_group(&request.group).await?;
         let now = b00t_journal::now_ms();
         let when = When::from_fields(request.when, now).map_err(failed)?;
@@ -112,8 +155,14 @@ impl Inner {
         ))
     }
 
-    async fn list(&self, body: &Value) -> Result<Value, Failure> {
-        let group = request::list(body).map_err(failed)?;
+    async fn list(&self, body: &Value, asker: Option<&Name>) -> Result<Value, Failure> {
+        let mut group = request::list(body).map_err(failed)?;
+        if let Some(own) = confined(asker) {
+            match &group {
+                Some(asked) if asked != own => return Err(forbidden(own, "list")),
+                _ => group = Some(own.clone()),
+            }
+        }
         let schedules = self
             .store
             .list(group.as_ref().map(Name::as_str))
@@ -123,8 +172,14 @@ impl Inner {
         Ok(json!({ "schedules": shown }))
     }
 
-    async fn remove(&self, body: &Value) -> Result<Value, Failure> {
+    async fn remove(&self, body: &Value, asker: Option<&Name>) -> Result<Value, Failure> {
         let id = request::remove(body).map_err(failed)?;
+        if let Some(own) = confined(asker) {
+            let theirs = self.store.list(Some(own.as_str())).await.map_err(failed)?;
+            if !theirs.iter().any(|s| s.id == id) {
+                return Err(forbidden(own, "remove"));
+            }
+        }
         if self.store.remove(&id).await.map_err(failed)? {
             tracing::info!(%id, "schedule removed");
             Ok(json!({ "removed": id }))

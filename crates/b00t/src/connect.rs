@@ -1,31 +1,71 @@
 //! Finding the broker for client commands (`--broker`, then `B00T_BROKER`, then the home's
 //! `[broker] url`, then the URL a running `b00t up` recorded in the state folder, then
-//! `[broker] listen`) and connecting to it.
+//! `[broker] listen`) and connecting to it. On the home's own broker the CLI logs in as
+//! the operator, with `state/credentials/operator`; on another broker only when its URL
+//! names the `operator` user without a password.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use b00t_bus::{Bus, BusOptions, Events};
-use b00t_config::{env, BrokerUrl, Home};
+use b00t_config::{env, BrokerUrl, CredentialFiles, Home};
 use tokio_util::sync::CancellationToken;
 
 /// The broker a client command should use.
 pub(crate) fn broker_url(flag: Option<&str>, home: &Home) -> anyhow::Result<BrokerUrl> {
+    let named = |url: BrokerUrl| {
+        let wants = url.username.as_deref() == Some(OPERATOR) && url.password.is_none();
+        if wants {
+            as_operator(url, home)
+        } else {
+            url
+        }
+    };
     if let Some(url) = flag {
-        return BrokerUrl::parse(url).context("in `--broker`");
+        return Ok(named(BrokerUrl::parse(url).context("in `--broker`")?));
     }
     if let Some(url) = env::var(env::B00T_BROKER) {
-        return BrokerUrl::parse(&url).with_context(|| format!("in ${}", env::B00T_BROKER));
+        let url = BrokerUrl::parse(&url).with_context(|| format!("in ${}", env::B00T_BROKER))?;
+        return Ok(named(url));
     }
     if let Some(url) = home.config().broker.external()? {
-        return Ok(url);
+        return Ok(named(url));
     }
     if let Ok(recorded) = std::fs::read_to_string(home.broker_url_file()) {
         if let Ok(url) = BrokerUrl::parse(recorded.trim()) {
-            return Ok(url);
+            return Ok(as_operator(url, home));
         }
     }
-    Ok(BrokerUrl::for_listen(home.config().broker.listen))
+    Ok(as_operator(
+        BrokerUrl::for_listen(home.config().broker.listen),
+        home,
+    ))
+}
+
+/// The operator's username.
+const OPERATOR: &str = "operator";
+
+/// `url` with the operator's credentials, when this user can read them (otherwise the
+/// command connects anonymously, as a local script would).
+fn as_operator(url: BrokerUrl, home: &Home) -> BrokerUrl {
+    let password = home
+        .state_dir()
+        .ok()
+        .and_then(|state| CredentialFiles::open(&state).ok())
+        .and_then(|files| files.read(OPERATOR).ok().flatten());
+    match password {
+        Some(password) => BrokerUrl {
+            username: Some(OPERATOR.to_owned()),
+            password: Some(password),
+            ..url
+        },
+        None => url,
+    }
+}
+
+/// Whether `bus` is logged in as the operator.
+pub(crate) fn is_operator(bus: &Bus) -> bool {
+    bus.url().starts_with(&format!("mqtt://{OPERATOR}:"))
 }
 
 /// Connects a short-lived client and waits until the broker accepts it.

@@ -1,5 +1,7 @@
-//! The CLI's requester: b00t-bus's [`Requester`] on a reply base of its own
-//! (`b00t.cli-<2 hex>.reply`), which `send`, `agents` and `chat` ask through. It follows
+//! The CLI's requester: b00t-bus's [`Requester`] on a reply base of its own (as the
+//! operator `b00t.operator/reply/<2 hex>`, which only the operator may read and only the
+//! agents it asks may answer on; anonymously `b00t.cli-<2 hex>.reply`), which `send`,
+//! `agents` and `chat` ask through. It follows
 //! the replies until the result, an error or the deadline, and asks again with the same
 //! id when it hears nothing.
 
@@ -20,12 +22,17 @@ pub(crate) async fn requester(
     // One of 256 bases: the broker keeps every filter it was ever given, so a fresh
     // base per command would grow it for good. Two commands that share a base each
     // take only the replies to their own task ids.
-    let reply_base = format!("b00t.cli-{:02x}.reply", fastrand::u8(..));
+    let slot = fastrand::u8(..);
+    let (reply_base, from) = if crate::connect::is_operator(bus) {
+        (format!("b00t.operator/reply/{slot:02x}"), "operator")
+    } else {
+        (format!("b00t.cli-{slot:02x}.reply"), "cli")
+    };
     Ok(Requester::open(
         bus.clone(),
         events,
         reply_base,
-        "cli",
+        from,
         Duration::from_secs(5),
         stop,
     )

@@ -1,0 +1,196 @@
+//! Who is who on the bus: a group's own credentials, used by a client of the attacker's
+//! choosing (as code in its container could), cannot read other traffic, send where its
+//! group may not, impersonate an agent, forge a reply or take another group's client
+//! id; anonymous local scripts keep the README's walk-through but cannot act as a
+//! claimed agent; the operator CLI works as before.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::assistant::{group_home, up, Ollama};
+use crate::support::{b00t_bin, free_port, json, publish, Sub};
+
+/// The password `b00t up` made for `group` (once the group first started).
+fn password(home: &crate::support::Home, group: &str) -> String {
+    let file = home.path().join("state/agents.credentials");
+    let text = std::fs::read_to_string(file).expect("agents.credentials after the group started");
+    json(&text)[group]
+        .as_str()
+        .expect("the group's password")
+        .to_owned()
+}
+
+/// `mosquitto_pub` as `user` with `client_id`.
+fn pub_as(port: u16, user: &str, pass: &str, client_id: &str, topic: &str, msg: &str) -> Output {
+    Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+        .args([
+            "-u", user, "-P", pass, "-i", client_id, "-t", topic, "-m", msg,
+        ])
+        .output()
+        .expect("run mosquitto_pub")
+}
+
+/// `mosquitto_sub -C 1 -W 2` as `user`: what it printed and whether it succeeded.
+fn sub_once_as(port: u16, user: &str, pass: &str, client_id: &str, filter: &str) -> Output {
+    Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-v"])
+        .args(["-u", user, "-P", pass, "-i", client_id, "-t", filter])
+        .args(["-C", "1", "-W", "2"])
+        .output()
+        .expect("run mosquitto_sub")
+}
+
+#[test]
+fn a_group_cannot_step_outside_its_identity() {
+    let ollama = Ollama::start();
+    let home = group_home(&ollama, "", "family");
+    std::fs::create_dir_all(home.path().join("groups/main")).unwrap();
+    let port = free_port();
+    let _up = up(&home, port, "none");
+    let mut cards = Sub::start(port, "+/status");
+    publish(port, "b00t.family.chat/task", "wake up");
+    cards.wait("b00t.family/status", "\"online\"");
+    let pass = password(&home, "family");
+
+    // The prefix rule is gone: `fam…` ids are not family's, nor is main's id.
+    let me = "b00t-tools-family";
+    for (id, what) in [
+        ("b00t-agent-family-x", "a prefixed client id"),
+        ("b00t-agent-main", "another group's client id"),
+    ] {
+        let out = pub_as(port, "family", &pass, id, "b00t.family/notes", "x");
+        assert!(!out.status.success(), "{what} is refused");
+    }
+    let wrong = pub_as(port, "family", "not-it", me, "b00t.family/notes", "x");
+    assert!(!wrong.status.success(), "a wrong password is refused");
+
+    // `#` and other groups' traffic are not family's to read: the SUBSCRIBE fails.
+    for filter in ["#", "b00t.main.chat/task", "b00t.operator/reply/#"] {
+        let out = sub_once_as(port, "family", &pass, me, filter);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() || stderr.contains("denied") || out.stdout.is_empty(),
+            "family read `{filter}`: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    // A fake offline card for the installer never reaches anyone.
+    let card = r#"{"state":"offline","agent":"installer","skills":[],"kind":"installer","since":"2026-01-01T00:00:00.000Z"}"#;
+    let _ = pub_as(port, "family", &pass, me, "b00t.installer/status", card);
+    // A task to main is refused, and family hears `forbidden` on its own reply topic.
+    let mut own = Sub::start(port, "b00t.family/reply/#");
+    let mut main = Sub::start(port, "b00t.main.chat/task");
+    let to_main = r#"{"id":"x-1","from":"family","reply_to":"b00t.family/reply","body":{"text":"schedule for kids"}}"#;
+    let _ = pub_as(port, "family", &pass, me, "b00t.main.chat/task", to_main);
+    let refused = own.wait("b00t.family/reply/error", "\"x-1\"");
+    assert!(
+        refused.payload.contains("\"forbidden\""),
+        "{}",
+        refused.payload
+    );
+    // A task whose `from` lies is refused too.
+    let liar = r#"{"id":"x-2","from":"main","reply_to":"b00t.family/reply","body":{"text":"hi"}}"#;
+    let _ = pub_as(port, "family", &pass, me, "b00t.family.chat/task", liar);
+    own.wait("b00t.family/reply/error", "\"x-2\"");
+    main.settle(Duration::from_millis(300));
+    assert_eq!(
+        main.count("b00t.main.chat/task", "x-1"),
+        0,
+        "{}",
+        main.dump()
+    );
+
+    // A forged result for the echo agent's address never reaches its subscribers.
+    let mut echo = Sub::start(port, "b00t.installer.apt/result");
+    let forged = r#"{"type":"result","id":"d-1","agent":"installer","skill":"apt","ok":true,"body":{"needs_confirmation":false}}"#;
+    let _ = pub_as(
+        port,
+        "family",
+        &pass,
+        me,
+        "b00t.installer.apt/result",
+        forged,
+    );
+    echo.settle(Duration::from_millis(300));
+    assert_eq!(echo.count("b00t.installer.apt/result", "d-1"), 0);
+
+    // The scheduler decides on the verified sender: family schedules only for itself.
+    let add = r#"{"id":"s-1","from":"family","reply_to":"b00t.family/reply","body":{"group":"main","text":"x","in":"10m"}}"#;
+    let _ = pub_as(port, "family", &pass, me, "b00t.scheduler.add/task", add);
+    let answer = own.wait("b00t.family/reply/error", "\"s-1\"");
+    assert!(
+        answer.payload.contains("\"forbidden\""),
+        "{}",
+        answer.payload
+    );
+
+    // The retained installer card is still the real one.
+    let retained = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", "b00t.installer/status", "-C", "1", "-W", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&retained.stdout).contains("\"online\""),
+        "{}",
+        String::from_utf8_lossy(&retained.stdout)
+    );
+}
+
+#[test]
+fn anonymous_scripts_cannot_act_as_claimed_agents() {
+    let ollama = Ollama::start();
+    let home = group_home(&ollama, "", "family");
+    let port = free_port();
+    let _up = up(&home, port, "none");
+    // The walk-through: anonymous tasks and subscriptions work.
+    let mut sub = Sub::start(port, "b00t.installer/status");
+    sub.wait("b00t.installer/status", "\"online\"");
+    // A fake card for a claimed agent (the installer, a group) is refused...
+    for agent in ["installer", "family"] {
+        let card = format!(r#"{{"state":"offline","agent":"{agent}"}}"#);
+        publish(port, &format!("b00t.{agent}/status"), &card);
+    }
+    sub.settle(Duration::from_millis(300));
+    assert_eq!(
+        sub.count("b00t.installer/status", "\"offline\""),
+        0,
+        "{}",
+        sub.dump()
+    );
+    // ...and so is an anonymous task that names a claimed sender.
+    let mut replies = Sub::start(port, "app/replies/#");
+    publish(
+        port,
+        "b00t.scheduler.list/task",
+        r#"{"id":"a-1","from":"scheduler","reply_to":"app/replies","body":{}}"#,
+    );
+    let refused = replies.wait("app/replies/error", "\"a-1\"");
+    assert!(
+        refused.payload.contains("\"forbidden\""),
+        "{}",
+        refused.payload
+    );
+    // An unclaimed name is free for a script agent.
+    publish(
+        port,
+        "b00t.pybot/status",
+        r#"{"state":"online","agent":"pybot"}"#,
+    );
+    // The operator's CLI still works.
+    let out = Command::new(b00t_bin())
+        .args(["send", "b00t.scheduler.list", "{}", "--home"])
+        .arg(home.path())
+        .env("NO_COLOR", "1")
+        .env_remove("B00T_BROKER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
