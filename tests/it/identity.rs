@@ -194,3 +194,106 @@ fn anonymous_scripts_cannot_act_as_claimed_agents() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `b00t acl export --mosquitto` gives Debian's Mosquitto the same identities: the
+/// runtime, the operator's CLI and a group log in with their own passwords, and a group
+/// cannot read another group's tasks there either.
+#[test]
+fn exported_rules_hold_on_mosquitto() {
+    crate::support::require_tool("mosquitto");
+    let ollama = Ollama::start();
+    let home = group_home(&ollama, "", "family");
+    std::fs::create_dir_all(home.path().join("groups/main")).unwrap();
+    let rules = home.path().join("mosquitto");
+    let out = Command::new(b00t_bin())
+        .args(["acl", "export", "--mosquitto"])
+        .arg(&rules)
+        .arg("--home")
+        .arg(home.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot express"), "{stderr}");
+    let acl = std::fs::read_to_string(rules.join("acl_file")).unwrap();
+    assert!(acl.contains("user family\n"), "{acl}");
+
+    let port = free_port();
+    let conf = home.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            // As root, Mosquitto would drop to its own user, who cannot read the 0600
+            // files the export wrote; a deployment chowns them instead.
+            "listener {port} 127.0.0.1\npersistence false\nuser root\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    )
+    .unwrap();
+    let mut mosquitto = Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mosquitto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let broker = format!("mqtt://runtime@127.0.0.1:{port}");
+    let _up = crate::support::Runtime::spawn_env(
+        &home,
+        &["--broker", &broker],
+        &[("CONTAINER_RUNTIME", "none")],
+    );
+    // The operator's CLI, as `operator`.
+    let sent = Command::new(b00t_bin())
+        .args(["send", "b00t.scheduler.list", "{}", "--broker"])
+        .arg(format!("mqtt://operator@127.0.0.1:{port}"))
+        .arg("--home")
+        .arg(home.path())
+        .env_remove("B00T_BROKER")
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    // family reads its own tasks, not main's.
+    let pass = password(&home, "family");
+    let spy = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-v"])
+        .args(["-u", "family", "-P", &pass, "-i", "spy-of-family"])
+        .args(["-t", "b00t.main.chat/task", "-W", "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    publish(
+        port,
+        "b00t.main.chat/task",
+        r#"{"id":"m-1","body":{"text":"secret plans"}}"#,
+    );
+    let seen = spy.wait_with_output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&seen.stdout).contains("secret plans"),
+        "family read main's task on Mosquitto"
+    );
+    let wrong = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-u", "family", "-P", "wrong", "-t", "x", "-m", "y"])
+        .output()
+        .unwrap();
+    assert!(
+        !wrong.status.success(),
+        "a wrong password is refused by Mosquitto"
+    );
+    let _ = mosquitto.kill();
+    let _ = mosquitto.wait();
+}

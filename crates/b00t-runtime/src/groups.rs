@@ -82,7 +82,9 @@ pub async fn start(
                     remember_port(home, BROKER_PORT_FILE, addr.port());
                     (HOST_GATEWAY_NAME.to_owned(), addr.port(), true)
                 }
-                None => (container_host(&url.host), url.port, false),
+                // An external broker with b00t's exported rules (the runtime's URL names
+                // its user): groups log in as themselves there too.
+                None => (container_host(&url.host), url.port, url.username.is_some()),
             };
             let (ollama_url, ollama_credentials) = if ollama.is_loopback() {
                 let port = remembered_port(home, RELAY_PORT_FILE, gateway);
@@ -113,7 +115,7 @@ pub async fn start(
             broker_port: url.port,
             // Local group processes log in as their group too: the embedded broker's
             // rules bind the group's client ids to its identity.
-            credentials: broker.is_some(),
+            credentials: broker.is_some() || url.username.is_some(),
             ollama_url: config.assistant.ollama_url(),
             ollama_credentials: false,
             in_container: false,

@@ -174,7 +174,7 @@ pub async fn up(
     let group_agents = groups::start(
         &home,
         broker.as_ref(),
-        &url,
+        &own_url,
         commands.clone(),
         demands_rx,
         groups_stop.clone(),

@@ -84,6 +84,11 @@ pub(crate) enum Command {
     Policy(PolicyCommand),
     /// Show the audit log of install decisions, oldest first.
     Audit(AuditArgs),
+    /// The bus's identities and topic rules, for an external broker.
+    ///
+    /// Example: `b00t acl export --mosquitto /etc/mosquitto/b00t`
+    #[command(subcommand)]
+    Acl(AclCommand),
     /// Measure the bus: broker throughput, task round trip, memory.
     ///
     /// Starts its own buses, each in a temporary home on a free loopback port, so that
@@ -324,6 +329,22 @@ pub(crate) struct PolicyListArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AclCommand {
+    /// Write a password_file and an acl_file that give Mosquitto the same rules, where
+    /// its format can express them (the rest is printed).
+    Export(AclExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AclExportArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// The folder to write `password_file` and `acl_file` into.
+    #[arg(long, value_name = "DIR")]
+    pub mosquitto: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+mod acl;
 mod agent_group;
 mod agent_run;
 mod agents;
@@ -21,7 +22,7 @@ mod up;
 
 use std::process::ExitCode;
 
-use crate::cli::{AgentCommand, Cli, Command, DatumCommand, PolicyCommand};
+use crate::cli::{AclCommand, AgentCommand, Cli, Command, DatumCommand, PolicyCommand};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -41,6 +42,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(PolicyCommand::List(args)) => policy::list(args),
         Command::Policy(PolicyCommand::Check(args)) => policy::check(args),
         Command::Audit(args) => audit::run(args),
+        Command::Acl(AclCommand::Export(args)) => acl::export(args),
         Command::Bench(args) => bench::run(args).await,
         Command::Schedule(crate::cli::ScheduleCommand::Add(args)) => schedule::add(args).await,
         Command::Schedule(crate::cli::ScheduleCommand::List(args)) => schedule::list(args).await,
