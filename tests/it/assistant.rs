@@ -74,7 +74,7 @@ pub(crate) fn group_home(ollama: &Ollama, extra: &str, group: &str) -> Home {
     home
 }
 
-fn cli(home: &Home, args: &[&str]) -> std::process::Output {
+pub(crate) fn cli(home: &Home, args: &[&str]) -> std::process::Output {
     let out = Command::new(b00t_bin())
         .args(args)
         .arg("--home")

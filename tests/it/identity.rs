@@ -297,3 +297,101 @@ fn exported_rules_hold_on_mosquitto() {
     let _ = mosquitto.kill();
     let _ = mosquitto.wait();
 }
+
+/// Confused deputy: even where `broker/acl.toml` lets `family` message `main`, `main`'s
+/// assistant acts on that message with `family`'s rights: its `schedule` tool cannot
+/// name another group, and the scheduler would refuse it on `on_behalf_of` anyway.
+#[test]
+fn main_acts_for_family_with_familys_rights() {
+    use b00t_testkit::Reply;
+    use serde_json::json as value;
+    let ollama = Ollama::start();
+    let home = group_home(&ollama, "", "main");
+    crate::assistant::cli(&home, &["group", "add", "family"]);
+    crate::assistant::cli(&home, &["group", "add", "kids"]);
+    std::fs::create_dir_all(home.path().join("broker")).unwrap();
+    std::fs::write(
+        home.path().join("broker/acl.toml"),
+        "[sends]\nfamily = [\"b00t.main.chat\"]\n",
+    )
+    .unwrap();
+    // The export makes every group's password before `up` starts.
+    crate::assistant::cli(
+        &home,
+        &[
+            "acl",
+            "export",
+            "--mosquitto",
+            &home.path().join("m").display().to_string(),
+        ],
+    );
+    let pass = password(&home, "family");
+    let port = free_port();
+    let _up = up(&home, port, "none");
+    ollama.fake.push(Reply::ToolCalls(vec![(
+        "schedule".into(),
+        value!({"text": "bedtime", "in": "10m", "group": "kids"}),
+    )]));
+    ollama.fake.push(Reply::Text("I could not.".into()));
+    let mut replies = Sub::start(port, "b00t.family/reply/#");
+    let ask = r#"{"id":"dep-1","from":"family","reply_to":"b00t.family/reply","body":{"text":"schedule bedtime for kids"}}"#;
+    let sent = pub_as(
+        port,
+        "family",
+        &pass,
+        "b00t-tools-family",
+        "b00t.main.chat/task",
+        ask,
+    );
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let result = replies.wait("b00t.family/reply/result", "\"dep-1\"");
+    let result = json(&result.payload);
+    let call = &result["body"]["tool_calls"][0];
+    assert_eq!(call["name"], "schedule", "{result}");
+    assert_eq!(call["error"]["code"], "forbidden", "{result}");
+    // And nothing was scheduled for kids.
+    let listed = Command::new(b00t_bin())
+        .args([
+            "send",
+            "b00t.scheduler.list",
+            r#"{"group":"kids"}"#,
+            "--home",
+        ])
+        .arg(home.path())
+        .env_remove("B00T_BROKER")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(!listed.contains("bedtime"), "{listed}");
+}
+
+/// De-duplication is keyed on the sender too: a task published first under another
+/// sender's id does not make the real one get the stored reply.
+#[test]
+fn nobody_takes_another_senders_id_first() {
+    let home = crate::support::Home::new(crate::support::FAST_DELIVERY);
+    let bus = crate::support::Bus::start(crate::support::Mode::Embedded, &home);
+    let mut sub = bus.sub("app/+/result");
+    let task = |from: &str, base: &str| {
+        format!(
+            r#"{{"id":"same-1","from":"{from}","reply_to":"app/{base}","body":{{"who":"{from}"}}}}"#
+        )
+    };
+    bus.publish("b00t.echo.echo/task", &task("early", "early"));
+    let first = sub.wait("app/early/result", "same-1");
+    bus.publish("b00t.echo.echo/task", &task("real", "real"));
+    let real = sub.wait("app/real/result", "same-1");
+    let real = json(&real.payload);
+    assert_eq!(
+        real["body"]["echo"]["who"], "real",
+        "the real sender got {real}"
+    );
+    assert_ne!(json(&first.payload)["body"]["seq"], real["body"]["seq"]);
+    // The same sender again gets its stored reply, byte for byte.
+    bus.publish("b00t.echo.echo/task", &task("real", "real"));
+    sub.wait_count("app/real/result", "same-1", 2);
+}

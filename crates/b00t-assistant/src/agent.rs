@@ -151,6 +151,15 @@ impl Handler for Assistant {
     }
 }
 
+/// The other agent whose request a task is, by its verified `from`: `None` for the
+/// group itself, the operator and its CLI, the scheduler and the runtime (their tasks
+/// carry this group's own rights); any other sender, another group or a chat bridge,
+/// is asking for itself.
+fn asker<'a>(from: Option<&'a str>, group: &str) -> Option<&'a str> {
+    const OWN_RIGHTS: [&str; 4] = ["operator", "cli", "scheduler", "runtime"];
+    from.filter(|f| *f != group && !OWN_RIGHTS.contains(f))
+}
+
 impl Inner {
     async fn answer(&self, ctx: &TaskContext) -> Result<Value, Failure> {
         let text = task_text(&ctx.task.body)?;
@@ -203,7 +212,8 @@ impl Inner {
                         Some(u64::from(max)),
                     )
                     .await;
-                let outcome = self.tools.call(name, &arguments).await;
+                let asker = asker(ctx.task.from.as_deref(), ctx.agent.as_str());
+                let outcome = self.tools.call(name, &arguments, asker).await;
                 let (record, for_model) = match &outcome {
                     Ok(result) => (
                         json!({"name": name, "arguments": arguments, "ok": true, "result": result}),
@@ -348,6 +358,22 @@ fn cut(text: String, max: usize) -> (String, bool) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn another_agents_task_is_its_request() {
+        assert_eq!(asker(Some("family"), "main"), Some("family"));
+        assert_eq!(asker(Some("telegram:42"), "main"), Some("telegram:42"));
+        for own in [
+            None,
+            Some("main"),
+            Some("operator"),
+            Some("cli"),
+            Some("scheduler"),
+        ] {
+            assert_eq!(asker(own, "main"), None, "{own:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -60,6 +60,7 @@ impl Requester {
         address: &Address,
         body: Value,
         limit: Duration,
+        on_behalf_of: Option<&str>,
     ) -> Result<Outcome, RequestError> {
         let deadline = Instant::now() + limit;
         // Not raced against the deadline: a connect dropped halfway would leave its driver
@@ -70,6 +71,7 @@ impl Requester {
         };
         let request = Request {
             id: TaskId::fresh(&format!("{}-tool", self.group)),
+            on_behalf_of: on_behalf_of.map(str::to_owned),
             ..Request::new(
                 address.clone(),
                 "tool",

@@ -91,8 +91,16 @@ impl Tools {
         .collect()
     }
 
-    /// Runs the tool `name` with `arguments`.
-    pub(crate) async fn call(&self, name: &str, arguments: &Value) -> ToolResult {
+    /// Runs the tool `name` with `arguments`. `asker` is the other agent whose task this
+    /// is (a message from `family` to `main`): the tools then act with its rights, not
+    /// this group's (no scheduling for other groups), and every task they send says
+    /// `on_behalf_of` it, which the scheduler and the installer check.
+    pub(crate) async fn call(
+        &self,
+        name: &str,
+        arguments: &Value,
+        asker: Option<&str>,
+    ) -> ToolResult {
         if !arguments.is_object() {
             return Err(error(
                 "bad_request",
@@ -100,9 +108,9 @@ impl Tools {
             ));
         }
         match name {
-            "install" => self.install(arguments).await,
-            "send_message" => self.send_message(arguments).await,
-            "schedule" => self.schedule(arguments).await,
+            "install" => self.install(arguments, asker).await,
+            "send_message" => self.send_message(arguments, asker).await,
+            "schedule" => self.schedule(arguments, asker).await,
             "remember" => self.remember(arguments).await,
             other => Err(error(
                 "not_found",
@@ -111,7 +119,7 @@ impl Tools {
         }
     }
 
-    async fn install(&self, arguments: &Value) -> ToolResult {
+    async fn install(&self, arguments: &Value, asker: Option<&str>) -> ToolResult {
         let datum = string(arguments, "datum")?;
         let types = DATUM_TYPES.join(", ");
         let valid = datum.len() <= 200
@@ -140,10 +148,10 @@ impl Tools {
             ));
         }
         let address = Address::new(name("installer"), name(kind));
-        self.ask(&address, json!({"datum": datum})).await
+        self.ask(&address, json!({"datum": datum}), asker).await
     }
 
-    async fn send_message(&self, arguments: &Value) -> ToolResult {
+    async fn send_message(&self, arguments: &Value, asker: Option<&str>) -> ToolResult {
         let address = string(arguments, "address")?;
         let text = string(arguments, "text")?;
         let address =
@@ -154,10 +162,10 @@ impl Tools {
                 format!("`{address}` is this assistant itself: answer directly instead"),
             ));
         }
-        self.ask(&address, json!({"text": text})).await
+        self.ask(&address, json!({"text": text}), asker).await
     }
 
-    async fn schedule(&self, arguments: &Value) -> ToolResult {
+    async fn schedule(&self, arguments: &Value, asker: Option<&str>) -> ToolResult {
         let text = string(arguments, "text")?;
         let timing: Vec<(&str, &str)> = ["cron", "every", "at", "in"]
             .into_iter()
@@ -194,13 +202,22 @@ impl Tools {
                     format!("only the main group may schedule tasks for another group; leave out `group` to schedule for `{}`", self.group),
                 ))
             }
+            Value::String(_) if asker.is_some() => {
+                return Err(error(
+                    "forbidden",
+                    format!(
+                        "this task came from `{}`, so it cannot schedule for another group; leave out `group`",
+                        asker.unwrap_or_default()
+                    ),
+                ))
+            }
             Value::String(g) => Name::parse(g.trim()).map_err(|e| error("bad_request", format!("`group`: {e}")))?,
             _ => return Err(error("bad_request", "`group` must be a string")),
         };
         let mut body = json!({"group": group.as_str(), "text": text});
         body[key] = json!(when.trim());
         let address = Address::new(name("scheduler"), name("add"));
-        self.ask(&address, body).await
+        self.ask(&address, body, asker).await
     }
 
     async fn remember(&self, arguments: &Value) -> ToolResult {
@@ -215,8 +232,12 @@ impl Tools {
     }
 
     /// A task to `address`, its result body or its error as the tool's outcome.
-    async fn ask(&self, address: &Address, body: Value) -> ToolResult {
-        match self.requester.request(address, body, self.timeout).await {
+    async fn ask(&self, address: &Address, body: Value, asker: Option<&str>) -> ToolResult {
+        match self
+            .requester
+            .request(address, body, self.timeout, asker)
+            .await
+        {
             Ok(Outcome::Result(reply)) => Ok(reply["body"].clone()),
             Ok(Outcome::Error(reply)) => Err(match &reply["error"] {
                 Value::Object(_) => reply["error"].clone(),

@@ -111,10 +111,7 @@ async fn bad_options_are_refused_with_what_to_do() {
     let mut options = bench.options("family");
     options.bus.client_id = "b00t-agent-other-tools".into();
     let error = spec(options, stop.clone()).unwrap_err().to_string();
-    assert!(
-        error.contains("must start with `b00t-agent-family`"),
-        "{error}"
-    );
+    assert!(error.contains("must be `b00t-tools-family`"), "{error}");
 
     let mut options = bench.options("family");
     options.ollama_url = "ollama:11434".into();

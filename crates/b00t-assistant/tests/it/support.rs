@@ -171,7 +171,7 @@ impl Bench {
     /// Sends `body` to `b00t.<agent>.<skill>` and waits for its final reply.
     pub(crate) async fn ask(&mut self, agent: &str, skill: &str, body: Value) -> Answer {
         let id = format!("t-{:08x}", fastrand::u32(..));
-        let envelope = json!({"id": id, "from": "test", "reply_to": REPLY_BASE, "body": body});
+        let envelope = json!({"id": id, "from": "operator", "reply_to": REPLY_BASE, "body": body});
         self.send_raw(agent, skill, envelope.to_string().into_bytes())
             .await;
         self.answer(Some(&id)).await

@@ -158,7 +158,7 @@ async fn install_publishes_an_unsigned_task_and_forbidden_is_visible() {
     assert_eq!(skill, "apt");
     assert_eq!(task.from.as_deref(), Some("family"));
     assert_eq!(task.body, json!({"datum": "jq.apt"}));
-    assert!(task.reply_to.unwrap().starts_with("b00t.family-tools"));
+    assert_eq!(task.reply_to.as_deref(), Some("b00t.family/reply"));
     assert!(seen.try_recv().is_err());
     // The model saw the refusal.
     let results = tool_messages(&bench.ollama.requests()[1]);
