@@ -205,6 +205,7 @@ pub async fn up(
         &journal_path,
         home.groups_dir(),
         scheduler_bus,
+        fire_key(&credential_files)?,
         agents_stop.clone(),
     )?;
     specs.push(scheduler);
@@ -263,6 +264,15 @@ pub async fn up(
         );
     }
     Ok(())
+}
+
+/// The home's secret behind schedule fire ids, kept beside the credentials.
+fn fire_key(files: &CredentialFiles) -> Result<b00t_scheduler::FireKey, RuntimeError> {
+    let hex_key = files.get_or_make("scheduler-key")?;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(&hex_key, &mut key)
+        .map_err(|e| RuntimeError::Groups(format!("the scheduler key is damaged: {e}")))?;
+    Ok(b00t_scheduler::FireKey::new(key))
 }
 
 /// The topic rules of `home`: the runtime's own agents are its; every group folder is

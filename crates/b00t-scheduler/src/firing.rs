@@ -9,7 +9,7 @@ use b00t_bus::{Bus, Qos};
 use chrono::Local;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Schedule, SchedulerError, Store};
+use crate::{FireKey, Schedule, SchedulerError, Store};
 
 /// The longest sleep between two looks at the schedules: a wall clock that jumps (or a
 /// machine that slept) is noticed within this.
@@ -20,9 +20,9 @@ const RETRY: Duration = Duration::from_secs(1);
 /// Fires the schedules in `store` on `bus` until `shutdown` is cancelled. The publish
 /// comes before the record, so a crash in between fires that slot again after restart,
 /// under the same task id, which the bus de-duplicates.
-pub async fn run_firing(bus: Bus, store: Store, shutdown: CancellationToken) {
+pub async fn run_firing(bus: Bus, store: Store, key: FireKey, shutdown: CancellationToken) {
     loop {
-        let wait = match fire_due(&bus, &store).await {
+        let wait = match fire_due(&bus, &store, &key).await {
             Ok(wait) => wait,
             Err(e) => {
                 tracing::warn!("scheduler: {e}; trying again in {} s", RETRY.as_secs());
@@ -39,7 +39,7 @@ pub async fn run_firing(bus: Bus, store: Store, shutdown: CancellationToken) {
 }
 
 /// Fires what is due now; returns how long to sleep before the next look.
-async fn fire_due(bus: &Bus, store: &Store) -> Result<Duration, SchedulerError> {
+async fn fire_due(bus: &Bus, store: &Store, key: &FireKey) -> Result<Duration, SchedulerError> {
     let schedules = store.list(None).await?;
     let now = b00t_journal::now_ms();
     let mut soonest: Option<i64> = None;
@@ -52,7 +52,7 @@ async fn fire_due(bus: &Bus, store: &Store) -> Result<Duration, SchedulerError> 
             soonest = Some(soonest.map_or(due, |s| s.min(due)));
             continue;
         }
-        match fire(bus, store, &schedule, due).await {
+        match fire(bus, store, &schedule, due, key).await {
             Ok(Some(next)) => soonest = Some(soonest.map_or(next, |s| s.min(next))),
             Ok(None) => {}
             Err(e) => {
@@ -77,6 +77,7 @@ async fn fire(
     store: &Store,
     schedule: &Schedule,
     due: i64,
+    key: &FireKey,
 ) -> Result<Option<i64>, String> {
     if !bus.is_connected() {
         return Err(format!(
@@ -84,7 +85,7 @@ async fn fire(
             bus.url()
         ));
     }
-    let payload = schedule.task(due).to_envelope();
+    let payload = schedule.task(due, key).to_envelope();
     bus.publish(&schedule.topic(), Qos::AtLeastOnce, false, payload)
         .await
         .map_err(|e| e.to_string())?;
@@ -93,7 +94,7 @@ async fn fire(
     tracing::info!(
         schedule = %schedule.id,
         group = %schedule.group,
-        task = %schedule.task_id(due),
+        task = %schedule.task_id(due, key),
         late_ms = now - due,
         "schedule fired"
     );

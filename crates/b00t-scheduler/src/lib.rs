@@ -5,7 +5,8 @@
 //! time, or `in` a duration). The `scheduler` agent adds, lists and removes them; the
 //! firing loop fires them.
 //!
-//! A fire's task id is `sched-<schedule id>-<due ms>`, the same each time that slot is
+//! A fire's task id is `sched-<schedule id>-<due ms>-<tag>` (the tag keyed by the home's
+//! secret, so nobody can guess it and publish it first), the same each time that slot is
 //! fired, so a fire repeated after a crash is de-duplicated by the bus. After downtime, a
 //! cron or interval schedule whose slots were missed fires once at start (not once per
 //! missed slot), then keeps its usual times; a once schedule fires late, then is removed.
@@ -34,7 +35,7 @@ pub use agent::{AGENT, MAX_PER_GROUP, SKILLS};
 pub use error::SchedulerError;
 pub use firing::run_firing;
 pub use request::MAX_TEXT_BYTES;
-pub use schedule::Schedule;
+pub use schedule::{FireKey, Schedule};
 pub use store::Store;
 pub use when::When;
 
@@ -46,9 +47,10 @@ pub fn start(
     journal_path: &Path,
     groups_root: PathBuf,
     bus: Bus,
+    key: FireKey,
     shutdown: CancellationToken,
 ) -> Result<(AgentSpec, impl Future<Output = ()> + Send + 'static), SchedulerError> {
     let store = Store::open(journal_path)?;
     let spec = agent::spec(store.clone(), groups_root);
-    Ok((spec, run_firing(bus, store, shutdown)))
+    Ok((spec, run_firing(bus, store, key, shutdown)))
 }

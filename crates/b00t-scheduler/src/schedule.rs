@@ -60,15 +60,17 @@ impl Schedule {
     }
 
     /// The id of the task fired for the slot due at `due_ms`: the same every time that
-    /// slot is fired, so a fire repeated after a crash is de-duplicated by the bus.
-    pub fn task_id(&self, due_ms: i64) -> String {
-        format!("sched-{}-{due_ms}", self.id)
+    /// slot is fired, so a fire repeated after a crash is de-duplicated by the bus, and
+    /// not guessable from `b00t.scheduler.list`: `sched-<id>-<due ms>-<tag>`, the tag
+    /// keyed by the home's secret.
+    pub fn task_id(&self, due_ms: i64, key: &FireKey) -> String {
+        format!("sched-{}-{due_ms}-{}", self.id, key.tag(&self.id, due_ms))
     }
 
     /// The task fired for the slot due at `due_ms`.
-    pub fn task(&self, due_ms: i64) -> Task {
-        // Schedule ids are `s-<hex>` and due times numbers: always a valid task id.
-        let id = TaskId::parse(&self.task_id(due_ms)).expect("a valid task id");
+    pub fn task(&self, due_ms: i64, key: &FireKey) -> Task {
+        // Schedule ids are `s-<hex>`, due times numbers, tags hex: always a valid id.
+        let id = TaskId::parse(&self.task_id(due_ms, key)).expect("a valid task id");
         let body = json!({"text": self.text, "schedule": self.id});
         Task::outgoing(id, Some(FROM), None, body)
     }
@@ -152,13 +154,23 @@ mod tests {
         assert!(!is_id("s-1234567"));
         assert!(!is_id("s-ABCDEF12"));
         assert!(!is_id("x-12345678"));
-        let task = s.task(1_795_168_800_000).to_envelope();
+        let key = FireKey::new([7; 32]);
+        let task = s.task(1_795_168_800_000, &key).to_envelope();
         let parsed = parse_task(&task, 1 << 20).unwrap();
         assert_eq!(parsed.source, TaskSource::Json);
         assert_eq!(
             parsed.id.as_str(),
-            format!("sched-{}-1795168800000", s.id),
+            s.task_id(1_795_168_800_000, &key),
             "the same slot always gets the same id"
+        );
+        assert!(parsed
+            .id
+            .as_str()
+            .starts_with(&format!("sched-{}-1795168800000-", s.id)));
+        assert_ne!(
+            s.task_id(1_795_168_800_000, &key),
+            s.task_id(1_795_168_800_000, &FireKey::new([8; 32])),
+            "another home's key gives another id"
         );
         assert_eq!(parsed.from.as_deref(), Some("scheduler"));
         assert_eq!(
@@ -198,5 +210,29 @@ mod tests {
                 "fired": 0,
             })
         );
+    }
+}
+
+/// The home's secret behind fire ids (32 bytes, kept in the state folder).
+#[derive(Clone)]
+pub struct FireKey([u8; 32]);
+
+impl std::fmt::Debug for FireKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FireKey(…)")
+    }
+}
+
+impl FireKey {
+    pub fn new(bytes: [u8; 32]) -> FireKey {
+        FireKey(bytes)
+    }
+
+    /// 16 hex digits of HMAC-SHA256 over the schedule id and the slot.
+    fn tag(&self, schedule: &str, due_ms: i64) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("any key length");
+        mac.update(format!("{schedule}\n{due_ms}").as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..8])
     }
 }

@@ -78,9 +78,14 @@ impl Harness {
         let (fire_bus, _fire_events) =
             Bus::connect(BusOptions::new(url.clone(), "b00t-scheduler-fire"), &stop);
         fire_bus.wait_connected(DEADLINE).await.unwrap();
-        let (spec, firing) =
-            b00t_scheduler::start(&journal(home), home.join("groups"), fire_bus, stop.clone())
-                .unwrap();
+        let (spec, firing) = b00t_scheduler::start(
+            &journal(home),
+            home.join("groups"),
+            fire_bus,
+            b00t_scheduler::FireKey::new([3; 32]),
+            stop.clone(),
+        )
+        .unwrap();
         let options = HostOptions {
             url,
             max_payload: 1 << 20,
@@ -228,13 +233,15 @@ impl Harness {
     }
 }
 
-/// The due time in a fired task's id, `sched-<schedule>-<due ms>`.
+/// The due time in a fired task's id, `sched-<schedule>-<due ms>-<tag>`.
 fn due_of(fire: &Value, schedule: &str) -> i64 {
     let id = fire["id"].as_str().unwrap();
-    id.strip_prefix(&format!("sched-{schedule}-"))
-        .unwrap_or_else(|| panic!("fire id `{id}` is not of schedule `{schedule}`"))
-        .parse()
-        .unwrap()
+    let rest = id
+        .strip_prefix(&format!("sched-{schedule}-"))
+        .unwrap_or_else(|| panic!("fire id `{id}` is not of schedule `{schedule}`"));
+    let (due, tag) = rest.split_once('-').expect("a tag after the due time");
+    assert_eq!(tag.len(), 16, "the tag of `{id}`");
+    due.parse().unwrap()
 }
 
 fn rfc3339_ms(text: &str) -> i64 {
@@ -268,7 +275,7 @@ async fn a_once_schedule_fires_its_task_on_the_groups_chat_address() {
     assert_eq!(
         fire,
         json!({
-            "id": format!("sched-{id}-{due}"),
+            "id": fire["id"],
             "from": "scheduler",
             "ts": fire["ts"],
             "body": {"text": "remember the milk", "schedule": id},
