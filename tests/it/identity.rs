@@ -395,3 +395,55 @@ fn nobody_takes_another_senders_id_first() {
     bus.publish("b00t.echo.echo/task", &task("real", "real"));
     sub.wait_count("app/real/result", "same-1", 2);
 }
+
+/// A forged final reply on a topic the task's replies do not go to does not end the
+/// task: it is still retried and dead-lettered.
+#[test]
+fn a_forged_reply_on_another_topic_does_not_end_a_task() {
+    let home = crate::support::Home::new(crate::support::FAST_DELIVERY);
+    let bus = crate::support::Bus::start(crate::support::Mode::Embedded, &home);
+    let mut sub = bus.sub("b00t.nobody.work/#");
+    bus.publish(
+        "b00t.nobody.work/task",
+        r#"{"id":"f-1","reply_to":"app/f","body":{}}"#,
+    );
+    sub.wait("b00t.nobody.work/task", "f-1");
+    // Its replies go to app/f; a "result" on the address itself is not one of them.
+    bus.publish(
+        "b00t.nobody.work/result",
+        r#"{"type":"result","id":"f-1","agent":"nobody","skill":"work","ok":true,"body":{}}"#,
+    );
+    sub.wait("b00t.nobody.work/dead", "f-1");
+}
+
+/// `group.toml` planted as a symlink to the operator key is not read through: the task
+/// fails, and neither the bus nor the log sees the key.
+#[test]
+fn a_group_toml_symlink_to_the_operator_key_leaks_nothing() {
+    let ollama = Ollama::start();
+    let home = group_home(&ollama, "", "family");
+    // Made as `b00t install` would make it.
+    let key = home.path().join("state/operator.key");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    let secret = "ab".repeat(32);
+    std::fs::write(&key, &secret).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let planted = home.path().join("groups/family/group.toml");
+    let _ = std::fs::remove_file(&planted);
+    std::os::unix::fs::symlink(&key, &planted).unwrap();
+    let port = free_port();
+    let mut up = up(&home, port, "none");
+    let mut sub = Sub::start(port, "b00t.family.chat/#");
+    publish(
+        port,
+        "b00t.family.chat/task",
+        r#"{"id":"k-1","body":{"text":"hi"}}"#,
+    );
+    let reply = sub.wait("b00t.family.chat/error", "k-1");
+    assert!(!reply.payload.contains(&secret), "{}", reply.payload);
+    assert!(reply.payload.contains("symlink"), "{}", reply.payload);
+    sub.settle(Duration::from_millis(200));
+    assert!(!sub.dump().contains(&secret));
+    assert!(!up.drain().contains(&secret), "the log quoted the key");
+}

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use b00t_proto::{Address, AgentChannel, Channel, PREFIX};
 use serde::Deserialize;
@@ -63,7 +64,15 @@ pub struct Acl {
     /// Agent identity -> the extra address filters it may send tasks to.
     sends: RwLock<HashMap<String, Vec<String>>>,
     routes: Mutex<Routes>,
+    /// What `lookup` said lately: it may touch the disk, and the rules ask on every
+    /// message an anonymous client sends.
+    looked_up: Mutex<HashMap<String, (Instant, Option<Who>)>>,
 }
+
+/// How long a lookup's answer is used again (a group added or removed is seen this late).
+const LOOKUP_TTL: Duration = Duration::from_secs(1);
+/// Answers kept, at most; past it the cache starts again.
+const LOOKUP_CACHE: usize = 4096;
 
 /// Finds the owner of an agent name that was not claimed (a group folder).
 type Lookup = Box<dyn Fn(&str) -> Option<Who> + Send + Sync>;
@@ -104,6 +113,7 @@ impl Acl {
             owners: RwLock::default(),
             sends: RwLock::default(),
             routes: Mutex::default(),
+            looked_up: Mutex::default(),
         }
     }
 
@@ -158,7 +168,23 @@ impl Acl {
         if let Some(owner) = read(&self.owners).get(agent) {
             return Some(owner.clone());
         }
-        self.lookup.as_ref().and_then(|lookup| lookup(agent))
+        let lookup = self.lookup.as_ref()?;
+        let now = Instant::now();
+        let mut cache = self
+            .looked_up
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, owner)) = cache.get(agent) {
+            if now.duration_since(*at) < LOOKUP_TTL {
+                return owner.clone();
+            }
+        }
+        let owner = lookup(agent);
+        if cache.len() >= LOOKUP_CACHE {
+            cache.clear();
+        }
+        cache.insert(agent.to_owned(), (now, owner.clone()));
+        owner
     }
 
     fn claimed(&self, name: &str) -> bool {

@@ -43,6 +43,9 @@ pub struct BrokerConfig {
     /// Let clients without credentials connect on the loopback listener (local scripts
     /// with `mosquitto_pub`); they may not act as any agent that has an identity.
     pub anonymous: bool,
+    /// Hold every connection to the topic rules (docs/PROTOCOL.md). Off only to measure
+    /// what they cost (`b00t bench` does): then any client may act as anyone.
+    pub acl: bool,
 }
 
 /// `[delivery]`: ack timeout, retries and dead letters.
@@ -102,6 +105,7 @@ impl Default for BrokerConfig {
             max_inflight: 1024,
             max_filters: 4096,
             anonymous: true,
+            acl: true,
         }
     }
 }

@@ -50,11 +50,12 @@ pub struct Intake {
     /// The watcher's own connection: what it publishes (retries, dead letters, its own
     /// answers) it already knows, and waiting on itself could deadlock a full feed.
     own_client_id: String,
-    acl: Arc<Acl>,
+    /// The topic rules; `None` when `[broker] acl = false`.
+    acl: Option<Arc<Acl>>,
 }
 
 impl Intake {
-    pub fn new(feed: mpsc::Sender<Feed>, own_client_id: String, acl: Arc<Acl>) -> Intake {
+    pub fn new(feed: mpsc::Sender<Feed>, own_client_id: String, acl: Option<Arc<Acl>>) -> Intake {
         Intake {
             feed,
             own_client_id,
@@ -67,6 +68,7 @@ impl Intake {
         let who = crate::door::who(message.identity);
         let denied = self
             .acl
+            .as_ref()?
             .check_publish(&who, message.topic, message.payload)
             .err()?;
         tracing::warn!(client_id = %message.client_id, identity = %who, topic = %message.topic.escape_debug(), "refused a publish: {}", denied.why);

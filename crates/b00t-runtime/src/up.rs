@@ -93,8 +93,13 @@ pub async fn up(
     };
     let embedded = broker.is_some();
     let acl = Arc::new(rules(&home)?);
-    if let Some(broker) = &broker {
-        broker.set_gate(Arc::new(Door::new(acl.clone())))?;
+    let enforced = config.broker.acl.then(|| acl.clone());
+    match (&broker, &enforced) {
+        (Some(broker), Some(acl)) => broker.set_gate(Arc::new(Door::new(acl.clone())))?,
+        (Some(_), None) => tracing::warn!(
+            "the topic rules are OFF ([broker] acl = false): any client may act as any agent"
+        ),
+        (None, _) => {}
     }
     // How the runtime's own clients log in: as `runtime` on the embedded broker, and on
     // an external one when its URL names the `runtime` user without a password (the
@@ -134,7 +139,7 @@ pub async fn up(
         Some(broker) => {
             drop(events);
             let (feed_tx, feed) = mpsc::channel(intake::FEED_CAPACITY);
-            broker.set_tap(Arc::new(Intake::new(feed_tx, client_id, acl.clone())))?;
+            broker.set_tap(Arc::new(Intake::new(feed_tx, client_id, enforced)))?;
             feed
         }
         None => {

@@ -22,6 +22,8 @@ pub(super) enum Mode {
     BrokerOnly,
     /// `up`: broker, journal, delivery watcher and the default agents (echo included).
     Runtime,
+    /// The same with `[broker] acl = false`: what the topic rules cost.
+    RuntimeWithoutRules,
 }
 
 /// A running `b00t up`. Dropping it kills the process (`kill_on_drop`), which is what
@@ -59,6 +61,10 @@ impl BusChild {
             .prefix("b00t-bench-")
             .tempdir()
             .with_context(|| format!("cannot make a temporary home for the {what}"))?;
+        if mode == Mode::RuntimeWithoutRules {
+            std::fs::write(home.path().join("b00t.toml"), "[broker]\nacl = false\n")
+                .with_context(|| format!("cannot write the {what}'s b00t.toml"))?;
+        }
         // Group agents are measured on their own (`--groups`).
         let env = [("CONTAINER_RUNTIME", "none")];
         BusChild::spawn(exe, home, &env, mode == Mode::BrokerOnly, what).await
@@ -184,6 +190,7 @@ impl Mode {
         match self {
             Mode::BrokerOnly => "broker under test (`b00t up --broker-only`)",
             Mode::Runtime => "runtime under test (`b00t up`)",
+            Mode::RuntimeWithoutRules => "runtime without topic rules (`[broker] acl = false`)",
         }
     }
 }

@@ -90,19 +90,19 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 
     progress.say("starting the runtime (`b00t up`)");
-    let runtime = BusChild::start(&exe, Mode::Runtime).await?;
-    let mut client = EchoClient::connect(runtime.url()).await.with_context(|| {
-        format!(
-            "connecting to the runtime under test at `{}`",
-            runtime.url()
-        )
-    })?;
     let latency_tasks = args.tasks.min(MAX_LATENCY_TASKS);
-    let (latency, pipelined) =
-        round_trips(&progress, &mut client, latency_tasks, args.tasks).await?;
-    client.close().await;
+    let runtime = BusChild::start(&exe, Mode::Runtime).await?;
+    let (latency, pipelined, runtime_qos1) =
+        measure_runtime(&progress, &runtime, latency_tasks, &args).await?;
     let peak_rss_mib = runtime.peak_rss_mib();
     runtime.stop().await;
+
+    // The same again without the topic rules, in the same run: what they cost.
+    progress.say("starting the runtime without topic rules (`[broker] acl = false`)");
+    let open = BusChild::start(&exe, Mode::RuntimeWithoutRules).await?;
+    let (open_latency, open_pipelined, open_qos1) =
+        measure_runtime(&progress, &open, latency_tasks, &args).await?;
+    open.stop().await;
 
     let floor_figures = match floor::find_mosquitto() {
         None => {
@@ -144,6 +144,11 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         pipelined_tasks: pipelined.tasks,
         pipeline_window: pipelined.window,
         broker_only_peak_rss_mib,
+        runtime_qos1_msgs_per_s: runtime_qos1.msgs_per_s,
+        acl_off_task_p50_us: open_latency.p50_us,
+        acl_off_task_p99_us: open_latency.p99_us,
+        acl_off_tasks_per_s: open_pipelined.tasks_per_s,
+        acl_off_qos1_msgs_per_s: open_qos1.msgs_per_s,
     }
     .rounded();
     if args.json {
@@ -152,6 +157,27 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         out!("{}", report.table())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Round trips (an anonymous client, so the topic rules hold it) and QoS 1 throughput
+/// through one running `b00t up`.
+async fn measure_runtime(
+    progress: &Progress,
+    runtime: &BusChild,
+    latency_tasks: u64,
+    args: &BenchArgs,
+) -> anyhow::Result<(Latency, Pipelined, throughput::Throughput)> {
+    let mut client = EchoClient::connect(runtime.url()).await.with_context(|| {
+        format!(
+            "connecting to the runtime under test at `{}`",
+            runtime.url()
+        )
+    })?;
+    let (latency, pipelined) =
+        round_trips(progress, &mut client, latency_tasks, args.tasks).await?;
+    client.close().await;
+    let qos1 = throughput(progress, "runtime", runtime.url(), 1, args.messages).await?;
+    Ok((latency, pipelined, qos1))
 }
 
 /// The echo round trips through the broker `client` is connected to: `latency_tasks` one

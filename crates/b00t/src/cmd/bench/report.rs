@@ -34,6 +34,14 @@ pub(super) struct Report {
     pub pipelined_tasks: u64,
     pub pipeline_window: u64,
     pub broker_only_peak_rss_mib: Option<f64>,
+    /// QoS 1 throughput through the whole runtime (tap and topic rules on).
+    pub runtime_qos1_msgs_per_s: f64,
+    /// The same round trips and throughput with `[broker] acl = false`: what the topic
+    /// rules cost.
+    pub acl_off_task_p50_us: u64,
+    pub acl_off_task_p99_us: u64,
+    pub acl_off_tasks_per_s: f64,
+    pub acl_off_qos1_msgs_per_s: f64,
 }
 
 /// The targets the table shows.
@@ -54,6 +62,9 @@ impl Report {
         let hundredth = |x: f64| (x * 100.0).round() / 100.0;
         self.embedded_qos0_msgs_per_s = tenth(self.embedded_qos0_msgs_per_s);
         self.embedded_qos1_msgs_per_s = tenth(self.embedded_qos1_msgs_per_s);
+        self.runtime_qos1_msgs_per_s = tenth(self.runtime_qos1_msgs_per_s);
+        self.acl_off_tasks_per_s = tenth(self.acl_off_tasks_per_s);
+        self.acl_off_qos1_msgs_per_s = tenth(self.acl_off_qos1_msgs_per_s);
         self.against_qos0_msgs_per_s = self.against_qos0_msgs_per_s.map(tenth);
         self.against_qos1_msgs_per_s = self.against_qos1_msgs_per_s.map(tenth);
         self.tasks_per_s = tenth(self.tasks_per_s);
@@ -228,6 +239,73 @@ impl Report {
             ),
         }
 
+        heading(
+            &mut out,
+            "what the topic rules cost: the runtime with and without them (`[broker] acl`)",
+        );
+        let within = |on: f64, off: f64, higher_is_better: bool| {
+            if off <= 0.0 {
+                return (0.0, false);
+            }
+            let ratio = on / off;
+            let met = if higher_is_better {
+                ratio >= 0.9
+            } else {
+                ratio <= 1.1
+            };
+            (ratio, met)
+        };
+        for (label, on, off, figure, better) in [
+            (
+                "one at a time, p50",
+                self.task_p50_us as f64,
+                self.acl_off_task_p50_us as f64,
+                format!("{} us", grouped(self.acl_off_task_p50_us)),
+                false,
+            ),
+            (
+                "one at a time, p99",
+                self.task_p99_us as f64,
+                self.acl_off_task_p99_us as f64,
+                format!("{} us", grouped(self.acl_off_task_p99_us)),
+                false,
+            ),
+            (
+                "64 in flight",
+                self.tasks_per_s,
+                self.acl_off_tasks_per_s,
+                rate(self.acl_off_tasks_per_s, "tasks/s"),
+                true,
+            ),
+            (
+                "QoS 1 throughput",
+                self.runtime_qos1_msgs_per_s,
+                self.acl_off_qos1_msgs_per_s,
+                rate(self.acl_off_qos1_msgs_per_s, "msgs/s"),
+                true,
+            ),
+        ] {
+            let (ratio, met) = within(on, off, better);
+            row(
+                &mut out,
+                Row::new(&format!("rules off, {label}"), figure)
+                    .target("on within 10% of off", Some(met))
+                    .note(format!("on ÷ off = {ratio:.2}")),
+            );
+        }
+        row(
+            &mut out,
+            Row::new(
+                "runtime (rules on), QoS 1",
+                rate(self.runtime_qos1_msgs_per_s, "msgs/s"),
+            )
+            .target(
+                "≥ against, QoS 1",
+                self.against_qos1_msgs_per_s
+                    .map(|against| self.runtime_qos1_msgs_per_s >= against),
+            ),
+        );
+
         heading(&mut out, "peak memory (VmHWM)");
         row(
             &mut out,
@@ -383,6 +461,11 @@ mod tests {
             pipelined_tasks: 10,
             pipeline_window: 64,
             broker_only_peak_rss_mib: None,
+            runtime_qos1_msgs_per_s: 900.0,
+            acl_off_task_p50_us: 95,
+            acl_off_task_p99_us: 880,
+            acl_off_tasks_per_s: 21_000.0,
+            acl_off_qos1_msgs_per_s: 950.0,
         }
         .rounded();
         let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
@@ -426,6 +509,11 @@ mod tests {
             pipelined_tasks: 1,
             pipeline_window: 64,
             broker_only_peak_rss_mib: None,
+            runtime_qos1_msgs_per_s: 900.0,
+            acl_off_task_p50_us: 95,
+            acl_off_task_p99_us: 880,
+            acl_off_tasks_per_s: 21_000.0,
+            acl_off_qos1_msgs_per_s: 950.0,
         }
         .rounded();
         let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
