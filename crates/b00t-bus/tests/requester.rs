@@ -144,3 +144,53 @@ async fn concurrent_requests_get_their_own_replies_and_silence_times_out() {
         Outcome::Timeout
     );
 }
+
+/// A forger that answers every echo task first, as another agent: the requester takes
+/// only the reply of the agent it asked (a forged dry-run reply cannot stand in for the
+/// installer's).
+#[tokio::test]
+async fn a_reply_from_another_agent_is_ignored() {
+    let (_broker, url, stop) = setup().await;
+    let (forger, mut tasks) = connected(&url, "forger", &stop).await;
+    forger
+        .subscribe_confirmed(
+            "b00t.echo.echo/task",
+            Qos::AtLeastOnce,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Some(event) = tasks.recv().await {
+            let BusEvent::Message(m) = event else {
+                continue;
+            };
+            let task = parse_task(&m.payload, 1 << 20).unwrap();
+            let base = task.reply_to.clone().unwrap();
+            let forged = Reply::result(task.id.as_str(), "family", "echo", json!("forged"), 0);
+            let _ = forger
+                .publish(
+                    &format!("{base}/result"),
+                    Qos::AtLeastOnce,
+                    false,
+                    forged.to_json(),
+                )
+                .await;
+        }
+    });
+    // The real echo answers after the forger.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    responder(&url, 0, &stop).await;
+    let requester = asker(&url, "b00t.t-3.reply", &stop).await;
+    let request = Request::new(
+        Address::parse("b00t.echo.echo").unwrap(),
+        "t",
+        json!("real"),
+        Duration::from_secs(10),
+    );
+    let Outcome::Result(reply) = requester.request(&request, |_, _| {}).await.unwrap() else {
+        panic!("no result")
+    };
+    assert_eq!(reply["agent"], "echo");
+    assert_eq!(reply["body"]["echo"], json!("real"));
+}
