@@ -242,6 +242,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn replies_count_only_on_the_topic_they_go_to() {
+        let mut t = Table::new(Duration::from_millis(100), Duration::from_millis(50), 2);
+        t.track(key("plain"), Bytes::new(), None, 0);
+        t.track(key("routed"), Bytes::new(), Some("app/r".into()), 0);
+        for (id, base, expected) in [
+            ("plain", "b00t.a.s", true),
+            ("plain", "app/r", false),
+            ("routed", "app/r", true),
+            ("routed", "b00t.a.s", false),
+            ("unknown", "b00t.a.s", false),
+        ] {
+            assert_eq!(t.expects(&key(id), base), expected, "{id} on {base}");
+        }
+        // A forged ack for an id nobody sent leaves nothing behind.
+        assert!(!t.ack(&key("forged")));
+        assert!(!t.knows(&key("forged")));
+        assert_eq!(t.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_ack_stops_the_timer() {
         let mut t = Table::new(Duration::from_millis(100), Duration::from_millis(50), 2);
         t.track(key("1"), Bytes::from_static(b"{}"), None, 0);
