@@ -373,6 +373,10 @@ pub(crate) struct BenchArgs {
     /// Tasks for the latency and pipelined runs.
     #[arg(long, default_value_t = 20_000)]
     pub tasks: u64,
+    /// Tasks for the flood (published as fast as one client can, on a fresh runtime
+    /// whose peak memory is reported); 0 skips it.
+    #[arg(long, default_value_t = 200_000)]
+    pub flood: u64,
     /// Measure group agents instead: a container's cold start to online, and the warm
     /// dispatch of a chat task, against a fake Ollama that answers at once.
     #[arg(long)]

@@ -8,6 +8,7 @@
 //! `rss` (`VmHWM`), `report` (table and JSON).
 
 mod child;
+mod flood;
 mod floor;
 mod groups;
 mod report;
@@ -104,6 +105,22 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         measure_runtime(&progress, &open, latency_tasks, &args).await?;
     open.stop().await;
 
+    let flood_figures = if args.flood > 0 {
+        progress.say(&format!(
+            "a flood of {} tasks on a fresh runtime, as fast as one client publishes",
+            args.flood
+        ));
+        let fresh = BusChild::start(&exe, Mode::Runtime).await?;
+        let figures = flood::run(fresh.url(), args.flood)
+            .await
+            .context("flooding the runtime")?;
+        let peak = fresh.peak_rss_mib();
+        fresh.stop().await;
+        Some((figures, peak))
+    } else {
+        None
+    };
+
     let floor_figures = match floor::find_mosquitto() {
         None => {
             progress.say("no `mosquitto` installed: the floor is not measured");
@@ -149,6 +166,10 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         acl_off_task_p99_us: open_latency.p99_us,
         acl_off_tasks_per_s: open_pipelined.tasks_per_s,
         acl_off_qos1_msgs_per_s: open_qos1.msgs_per_s,
+        flood_tasks: flood_figures.map(|(f, _)| f.tasks),
+        flood_results: flood_figures.map(|(f, _)| f.results),
+        flood_tasks_per_s: flood_figures.map(|(f, _)| f.tasks as f64 / f.seconds.max(1e-9)),
+        flood_peak_rss_mib: flood_figures.and_then(|(_, peak)| peak),
     }
     .rounded();
     if args.json {

@@ -42,6 +42,12 @@ pub(super) struct Report {
     pub acl_off_task_p99_us: u64,
     pub acl_off_tasks_per_s: f64,
     pub acl_off_qos1_msgs_per_s: f64,
+    /// The flood (`--flood`): tasks published, results received, the rate, and the
+    /// runtime's peak memory by the end (`null` when skipped).
+    pub flood_tasks: Option<u64>,
+    pub flood_results: Option<u64>,
+    pub flood_tasks_per_s: Option<f64>,
+    pub flood_peak_rss_mib: Option<f64>,
 }
 
 /// The targets the table shows.
@@ -65,6 +71,8 @@ impl Report {
         self.runtime_qos1_msgs_per_s = tenth(self.runtime_qos1_msgs_per_s);
         self.acl_off_tasks_per_s = tenth(self.acl_off_tasks_per_s);
         self.acl_off_qos1_msgs_per_s = tenth(self.acl_off_qos1_msgs_per_s);
+        self.flood_tasks_per_s = self.flood_tasks_per_s.map(tenth);
+        self.flood_peak_rss_mib = self.flood_peak_rss_mib.map(hundredth);
         self.against_qos0_msgs_per_s = self.against_qos0_msgs_per_s.map(tenth);
         self.against_qos1_msgs_per_s = self.against_qos1_msgs_per_s.map(tenth);
         self.tasks_per_s = tenth(self.tasks_per_s);
@@ -321,6 +329,24 @@ impl Report {
                 mib(self.broker_only_peak_rss_mib),
             ),
         );
+        if let (Some(tasks), Some(results)) = (self.flood_tasks, self.flood_results) {
+            row(
+                &mut out,
+                Row::new(
+                    &format!("runtime, a flood of {} tasks", grouped(tasks)),
+                    mib(self.flood_peak_rss_mib),
+                )
+                .target(
+                    &format!("≤ {TARGET_RSS_MIB} MiB"),
+                    self.flood_peak_rss_mib.map(|m| m <= TARGET_RSS_MIB),
+                )
+                .note(format!(
+                    "{} results reached the client, {}",
+                    grouped(results),
+                    rate(self.flood_tasks_per_s.unwrap_or(0.0), "tasks/s")
+                )),
+            );
+        }
         out
     }
 
@@ -466,6 +492,10 @@ mod tests {
             acl_off_task_p99_us: 880,
             acl_off_tasks_per_s: 21_000.0,
             acl_off_qos1_msgs_per_s: 950.0,
+            flood_tasks: None,
+            flood_results: None,
+            flood_tasks_per_s: None,
+            flood_peak_rss_mib: None,
         }
         .rounded();
         let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
@@ -514,6 +544,10 @@ mod tests {
             acl_off_task_p99_us: 880,
             acl_off_tasks_per_s: 21_000.0,
             acl_off_qos1_msgs_per_s: 950.0,
+            flood_tasks: None,
+            flood_results: None,
+            flood_tasks_per_s: None,
+            flood_peak_rss_mib: None,
         }
         .rounded();
         let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
