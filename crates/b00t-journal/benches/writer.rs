@@ -35,7 +35,7 @@ fn tasks(c: &mut Criterion) {
                     for id in &ids {
                         handle.task("b00t.echo.echo", id, payload, Some("b00t.bench.reply"));
                         handle.ack("b00t.echo.echo", id);
-                        handle.finish("b00t.echo.echo", id, Final::Result, reply);
+                        handle.finish("b00t.echo.echo", id, Final::Result, None);
                         committed.push(handle.execution("echo", "b00t.echo.echo", id, reply));
                     }
                     for done in committed {

@@ -16,8 +16,9 @@ pub(crate) struct Merged<'a> {
     pub(crate) task: Option<(&'a [u8], Option<&'a str>)>,
     pub(crate) acked: bool,
     pub(crate) attempts: Option<u32>,
-    /// The first final reply (a final reply is never overwritten, as in SQL).
-    pub(crate) end: Option<(Final, &'a [u8])>,
+    /// The first final state and its reply, if the runtime keeps it (a final reply is
+    /// never overwritten, as in SQL).
+    pub(crate) end: Option<(Final, Option<&'a [u8]>)>,
 }
 
 type Key<'a> = (&'a str, &'a str);
@@ -63,7 +64,7 @@ fn write_task(
 ) -> rusqlite::Result<()> {
     if let Some((payload, reply_to)) = m.task {
         let (state, finished_ms, reply) = match m.end {
-            Some((how, reply)) => (how.state(), Some(now), Some(reply)),
+            Some((how, reply)) => (how.state(), Some(now), reply),
             None if m.acked => ("acked", None, None),
             None => ("pending", None, None),
         };

@@ -76,7 +76,7 @@ enum Op {
         address: String,
         id: String,
         how: Final,
-        reply: Vec<u8>,
+        reply: Option<Vec<u8>>,
     },
     Execution {
         address: String,
@@ -327,13 +327,15 @@ impl JournalHandle {
         });
     }
 
-    /// The task ended with `reply` (a result, an error, or the dead letter's error).
-    pub fn finish(&self, address: &str, id: &str, how: Final, reply: &[u8]) {
+    /// The task ended. `reply` is kept when the runtime made it (an error it answered,
+    /// the dead letter's); an agent's own reply is `None` here, since the agent's
+    /// execution record holds it: a final reply is stored once.
+    pub fn finish(&self, address: &str, id: &str, how: Final, reply: Option<&[u8]>) {
         self.send(Op::Final {
             address: address.to_owned(),
             id: id.to_owned(),
             how,
-            reply: reply.to_vec(),
+            reply: reply.map(<[u8]>::to_vec),
         });
     }
 
@@ -489,7 +491,10 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                 how,
                 reply,
             } => {
-                tasks.entry(address, id).end.get_or_insert((*how, reply));
+                tasks
+                    .entry(address, id)
+                    .end
+                    .get_or_insert((*how, reply.as_deref()));
             }
             Op::Execution {
                 address,
@@ -529,7 +534,7 @@ mod tests {
         h.task("b00t.a.s", "t-1", b"duplicate is ignored", None);
         h.ack("b00t.a.s", "t-2");
         h.attempt("b00t.a.s", "t-2", 2);
-        h.finish("b00t.a.s", "t-3", Final::Result, b"{}");
+        h.finish("b00t.a.s", "t-3", Final::Result, Some(b"{}"));
         h.execution("a", "b00t.a.s", "t-3", b"{\"type\":\"result\"}")
             .await
             .unwrap();
@@ -567,8 +572,8 @@ mod tests {
                 "task" => h.task("b00t.a.s", id, id.as_bytes(), None),
                 "ack" => h.ack("b00t.a.s", id),
                 "retry" => h.attempt("b00t.a.s", id, 1),
-                "result" => h.finish("b00t.a.s", id, Final::Result, b"r"),
-                "dead" => h.finish("b00t.a.s", id, Final::Dead, b"d"),
+                "result" => h.finish("b00t.a.s", id, Final::Result, Some(b"r")),
+                "dead" => h.finish("b00t.a.s", id, Final::Dead, Some(b"d")),
                 other => panic!("{other}"),
             }
             if flush_each {
@@ -667,7 +672,7 @@ mod tests {
         let journal = Journal::open(&path).unwrap();
         let h = journal.handle();
         h.task("b00t.a.s", "old", b"{}", None);
-        h.finish("b00t.a.s", "old", Final::Result, b"{}");
+        h.finish("b00t.a.s", "old", Final::Result, Some(b"{}"));
         h.task("b00t.a.s", "open", b"{}", None);
         h.execution("a", "b00t.a.s", "old", b"{}").await.unwrap();
         drop(h);
@@ -696,8 +701,8 @@ mod tests {
         let journal = Journal::open(&dir.path().join("j.db")).unwrap();
         let h = journal.handle();
         h.task("b00t.a.s", "t", b"{}", None);
-        h.finish("b00t.a.s", "t", Final::Dead, b"dead");
-        h.finish("b00t.a.s", "t", Final::Result, b"late");
+        h.finish("b00t.a.s", "t", Final::Dead, Some(b"dead"));
+        h.finish("b00t.a.s", "t", Final::Result, Some(b"late"));
         h.flush().await.unwrap();
         assert!(journal.open_tasks().unwrap().is_empty());
         let conn = journal.reader().unwrap();

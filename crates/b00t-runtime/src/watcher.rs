@@ -216,8 +216,7 @@ impl Watcher {
                         } else {
                             Final::Error
                         };
-                        self.journal
-                            .finish(&key.address, &key.id, how, &message.payload);
+                        self.journal.finish(&key.address, &key.id, how, None);
                     }
                 }
             }
@@ -302,7 +301,7 @@ impl Watcher {
         let reply = Reply::error(&key.id, agent, skill, ErrorCode::Failed, message).to_json();
         if journal_it {
             self.journal
-                .finish(&key.address, &key.id, Final::Error, &reply);
+                .finish(&key.address, &key.id, Final::Error, Some(&reply));
         }
         self.table.finish(key);
         self.publish(&format!("{base}/error"), reply).await;
@@ -354,7 +353,7 @@ impl Watcher {
                     self.journal
                         .task(&key.address, &key.id, &payload, Some(&base));
                     self.journal
-                        .finish(&key.address, &key.id, Final::Error, &bytes);
+                        .finish(&key.address, &key.id, Final::Error, Some(&bytes));
                     self.table.finish(&key);
                 }
                 self.publish(&format!("{base}/{}", reply.channel().as_str()), bytes)
@@ -485,7 +484,7 @@ impl Watcher {
                 tracing::warn!(%address, %id, "dead letter: {message}");
                 let reply =
                     Reply::error(id, agent, skill, ErrorCode::Undeliverable, message).to_json();
-                self.journal.finish(address, id, Final::Dead, &reply);
+                self.journal.finish(address, id, Final::Dead, Some(&reply));
                 self.publish(&format!("{address}/dead"), payload).await;
                 let base = reply_to.unwrap_or_else(|| address.clone());
                 self.publish(&format!("{base}/error"), reply).await;
