@@ -18,6 +18,12 @@ pub enum ContainerError {
     #[error("the Docker engine has no {what} `{name}`")]
     NotFound { what: &'static str, name: String },
 
+    #[error("no container `{name}`: `docker ps -a` lists them")]
+    NoSuchContainer { name: String },
+
+    #[error("the container `{name}` is not running: `docker start {name}` starts it")]
+    NotRunning { name: String },
+
     #[error("`{tag}` is not a valid image tag: {problem}")]
     InvalidTag { tag: String, problem: &'static str },
 

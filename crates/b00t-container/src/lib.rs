@@ -16,6 +16,9 @@
 //! - `network`: the default bridge's gateway, where containers reach the host.
 //! - `ops`: create (with the security spec), start, stop, remove, wait, logs, list.
 //! - `pull`: other images (the installer's Docker datums): present or not, and pulling.
+//! - `observe`: any container, for the container CI agents: list, events, facts (inspect),
+//!   top, logs, one stats sample, listening ports from its network namespace, restart and
+//!   stop; its plain data types in `observe/facts.rs`.
 //! - `local`: the `none` runtime's child process.
 //! - `launched`: one handle over both runtimes.
 //! - `testing`: `docker_or_skip` for tests that need an engine.
@@ -29,6 +32,7 @@ mod ldd;
 mod local;
 mod mounts;
 mod network;
+mod observe;
 mod ops;
 mod ownership;
 mod pull;
@@ -49,6 +53,11 @@ pub use ldd::{parse_ldd, shared_libraries};
 pub use local::LocalAgent;
 pub use mounts::{plan_mounts, plan_mounts_hiding, HIDDEN_IN_PROJECT};
 pub use network::bridge_gateway;
+pub use observe::{
+    events, facts, list_containers, listening, logs, restart, stats_once, stop_container, top,
+    ContainerEvent, Facts, Health, Listed, Listening, LogLine, LogQuery, Logs, MountSummary, Port,
+    Probe, Process, Stats, Stream, LOGS_MAX_BYTES, LOGS_MAX_TAIL, PROBE_OUTPUT_MAX_BYTES,
+};
 pub use ops::{
     create, create_body, inspect, list_owned, logs_tail, remove, start, stop, wait_exit, Owned,
     HOST_GATEWAY, NO_NEW_PRIVILEGES,

@@ -176,12 +176,13 @@ pub async fn create(docker: &Docker, spec: &GroupContainer) -> Result<String, Co
     }
 }
 
-/// Starts a created (or stopped) container; starting a running one is fine.
+/// Starts a created (or stopped) container; starting a running one is fine, a missing
+/// one is [`ContainerError::NoSuchContainer`].
 pub async fn start(docker: &Docker, id: &str) -> Result<(), ContainerError> {
     docker
         .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
         .await
-        .map_err(|e| ContainerError::engine(format!("start the container `{id}`"), &e))
+        .map_err(|e| crate::observe::container_error("start the container", id, &e))
 }
 
 /// Stops a container: SIGTERM, then SIGKILL after `grace`. A stopped or missing
