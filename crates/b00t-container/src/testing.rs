@@ -1,10 +1,18 @@
 //! For tests that need a Docker engine, here and in other crates: [`docker_or_skip`]
 //! runs them whenever an engine answers, and makes them fail rather than skip when
-//! `B00T_REQUIRE_DOCKER=1` (which CI sets when its machine has an engine).
+//! `B00T_REQUIRE_DOCKER=1` (which CI sets when its machine has an engine); `busybox`
+//! builds a tiny local image and runs test containers on it.
+
+mod busybox;
 
 use std::time::Duration;
 
 use bollard::Docker;
+
+pub use busybox::{
+    create_test_container, ensure_busybox_image, run_test_container, TestContainer,
+    TestContainerSpec, TestHealth, TestRestart, BUSYBOX_BINARY, BUSYBOX_IMAGE, TEST_LABEL,
+};
 
 /// Set to `1` to make Docker tests fail when no engine answers.
 pub const REQUIRE_DOCKER_ENV: &str = b00t_config::env::B00T_REQUIRE_DOCKER;

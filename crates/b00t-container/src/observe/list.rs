@@ -35,11 +35,19 @@ pub async fn list_containers(docker: &Docker, all: bool) -> Result<Vec<Listed>, 
 /// ones (each health probe makes three). The stream ends when the engine closes it, and
 /// yields an error when the connection fails: list again and call this again, with
 /// backoff, to follow a restarted engine.
+///
+/// "Now" is when this is called, not when the stream connects (on its first poll): the
+/// engine is asked for events since this machine's clock at the call, so that calling
+/// this, then [`list_containers`], then reading the stream misses nothing in between
+/// (with an engine on another machine, up to the clocks' difference).
 pub fn events(
     docker: &Docker,
 ) -> impl Stream<Item = Result<ContainerEvent, ContainerError>> + Send + Unpin + 'static {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let options = EventsOptions {
-        since: None,
+        since: Some(format!("{}.{:09}", now.as_secs(), now.subsec_nanos())),
         until: None,
         filters: Some(HashMap::from([(
             "type".to_owned(),

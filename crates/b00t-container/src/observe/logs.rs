@@ -23,7 +23,8 @@ pub const LOGS_MAX_BYTES: usize = 1024 * 1024;
 /// Which lines to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogQuery {
-    /// The last this many lines (at most [`LOGS_MAX_TAIL`]).
+    /// The last this many lines (at most [`LOGS_MAX_TAIL`]), counted over both streams
+    /// before `stdout` and `stderr` choose (the engine's way).
     pub tail: usize,
     /// Only lines since this Unix time, in seconds.
     pub since: Option<i64>,
