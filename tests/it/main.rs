@@ -27,6 +27,7 @@ mod assistant;
 mod audit_output;
 mod bad_input;
 mod burst;
+mod ci;
 mod cli;
 mod config;
 mod containers;

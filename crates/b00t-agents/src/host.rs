@@ -52,6 +52,7 @@ pub async fn run(
         // Where it runs, so that a second agent with this name can say where to look.
         host: host_name(),
         pid: Some(std::process::id()),
+        container: spec.container.clone(),
     };
     let status_topic = AgentChannel::Status.topic(&name);
     let offline = card.with_state(AgentState::Offline).to_json();
@@ -403,6 +404,7 @@ mod tests {
             skills: vec![Name::parse("work").unwrap()],
             handler: Arc::new(Steps),
             skill_updates: None,
+            container: None,
         };
         let options = HostOptions {
             url: url.clone(),

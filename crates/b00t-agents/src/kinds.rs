@@ -34,6 +34,7 @@ pub fn echo(name: Name) -> AgentSpec {
         skills: vec![Name::parse("echo").expect("a valid name")],
         handler: Arc::new(Echo),
         skill_updates: None,
+        container: None,
     }
 }
 

@@ -100,6 +100,8 @@ pub struct AgentSpec {
     /// whose skill folders are synced live). The host re-subscribes and publishes its
     /// card again on each change.
     pub skill_updates: Option<tokio::sync::watch::Receiver<Vec<Name>>>,
+    /// The container this agent answers for (a container CI agent), shown on its card.
+    pub container: Option<b00t_proto::ContainerRef>,
 }
 
 impl AgentSpec {
@@ -116,6 +118,7 @@ impl AgentSpec {
             skills,
             handler,
             skill_updates: None,
+            container: None,
         }
     }
 
@@ -125,6 +128,12 @@ impl AgentSpec {
         updates: tokio::sync::watch::Receiver<Vec<Name>>,
     ) -> AgentSpec {
         self.skill_updates = Some(updates);
+        self
+    }
+
+    /// The agent answers for `container`; its card says which.
+    pub fn for_container(mut self, container: b00t_proto::ContainerRef) -> AgentSpec {
+        self.container = Some(container);
         self
     }
 }

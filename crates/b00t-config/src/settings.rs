@@ -20,7 +20,31 @@ pub struct Config {
     pub installer: InstallerConfig,
     pub containers: ContainersConfig,
     pub assistant: AssistantConfig,
+    pub ci: CiConfig,
     pub state: StateConfig,
+}
+
+/// `[ci]`: container CI agents, one per running container of the local Docker engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CiConfig {
+    /// Run a CI agent for every container in scope while `b00t up` runs (when an engine
+    /// answers).
+    pub enabled: bool,
+    /// Only containers with this label (`key` or `key=value`); empty: every container.
+    pub label: String,
+    /// Also b00t's own group containers (their group agent answers for them already).
+    pub include_groups: bool,
+}
+
+impl Default for CiConfig {
+    fn default() -> Self {
+        CiConfig {
+            enabled: true,
+            label: String::new(),
+            include_groups: false,
+        }
+    }
 }
 
 /// `[broker]`: the embedded broker, or the external one to use instead.

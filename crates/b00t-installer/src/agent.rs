@@ -77,6 +77,7 @@ pub fn spec(name: Name, options: InstallerOptions, stop: CancellationToken) -> A
             stop,
         }))),
         skill_updates: None,
+        container: None,
     }
 }
 

@@ -31,6 +31,19 @@ pub struct StatusCard {
     /// The agent process's id on that host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// The container a container CI agent answers for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerRef>,
+}
+
+/// Which container a `container-ci` agent answers for, on its card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerRef {
+    /// The engine's full id.
+    pub id: String,
+    /// Its name, without Docker's leading `/`.
+    pub name: String,
+    pub image: String,
 }
 
 impl StatusCard {
@@ -79,6 +92,7 @@ mod tests {
             heartbeat_ms: None,
             host: None,
             pid: None,
+            container: None,
         };
         let v: serde_json::Value = serde_json::from_slice(&card.to_json()).unwrap();
         assert_eq!(v["state"], "online");

@@ -144,6 +144,7 @@ mod tests {
             heartbeat_ms: None,
             host: None,
             pid: None,
+            container: None,
         });
         p
     }

@@ -9,6 +9,7 @@
 //! publish to the topic rules), `door` (the broker's gate: who may connect and subscribe), `home_lock` (one `up` per home), `runtime_agent` (the `runtime` agent's
 //! `agents` skill), `error`.
 
+pub mod ci;
 pub mod door;
 pub mod error;
 pub mod gate;

@@ -18,6 +18,7 @@ pub fn spec(presence: Presence) -> AgentSpec {
         skills: vec![Name::parse("agents").expect("a valid name")],
         handler: Arc::new(Agents { presence }),
         skill_updates: None,
+        container: None,
     }
 }
 

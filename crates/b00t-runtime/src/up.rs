@@ -240,6 +240,24 @@ pub async fn up(
         wait_online(&presence, name).await?;
     }
 
+    // Container CI agents come and go with the engine's containers; `up` never waits
+    // for the engine.
+    let ci_stop = CancellationToken::new();
+    let ci_task = config.ci.enabled.then(|| {
+        crate::ci::start(
+            crate::ci::CiOptions {
+                config: config.ci.clone(),
+                url: own_url.clone(),
+                max_payload: config.broker.max_payload_bytes,
+                packet_limit: config.broker.packet_limit(),
+                heartbeat: config.agents.heartbeat(),
+            },
+            acl.clone(),
+            bus.clone(),
+            ci_stop.clone(),
+        )
+    });
+
     let open = journal.open_tasks()?;
     let _ = commands.send(Command::Redrive(open)).await;
 
@@ -253,6 +271,10 @@ pub async fn up(
 
     tracing::info!("shutting down");
     let stopping = async {
+        ci_stop.cancel();
+        if let Some(task) = ci_task {
+            let _ = task.await;
+        }
         groups_stop.cancel();
         let _ = group_agents.task.await;
         agents_stop.cancel();

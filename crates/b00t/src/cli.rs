@@ -84,6 +84,9 @@ pub(crate) enum Command {
     Policy(PolicyCommand),
     /// Show the audit log of install decisions, oldest first.
     Audit(AuditArgs),
+    /// Container CI agents: one per running container of the local Docker engine.
+    #[command(subcommand)]
+    Ci(CiCommand),
     /// The bus's identities and topic rules, for an external broker.
     ///
     /// Example: `b00t acl export --mosquitto /etc/mosquitto/b00t`
@@ -329,6 +332,12 @@ pub(crate) struct PolicyListArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CiCommand {
+    /// The container CI agents and the containers they answer for.
+    List(AgentsArgs),
 }
 
 #[derive(Debug, Subcommand)]

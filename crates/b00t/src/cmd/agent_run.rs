@@ -176,6 +176,7 @@ mod tests {
             heartbeat_ms: None,
             host: host.map(str::to_owned),
             pid,
+            container: None,
         }
     }
 

@@ -17,8 +17,22 @@ use crate::request::{self, Outcome, Request};
 use crate::style::{colour_stdout, Paint};
 
 pub(super) async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
-    let home = Home::resolve(args.home.home.as_deref())?;
-    let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
+    let agents = list(args.home.home.as_deref(), args.broker.broker.as_deref()).await?;
+    if args.json {
+        outln!("{}", Value::Array(agents))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_table(&agents)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The agents on the bus, as the runtime knows them (or their retained cards).
+pub(super) async fn list(
+    home: Option<&std::path::Path>,
+    broker: Option<&str>,
+) -> anyhow::Result<Vec<Value>> {
+    let home = Home::resolve(home)?;
+    let url = connect::broker_url(broker, &home)?;
     let stop = CancellationToken::new();
     let (bus, events) = connect::client(url, "agents", &home, &stop).await?;
     let (requester, mut events) = request::requester(&bus, events, &stop).await?;
@@ -42,12 +56,7 @@ pub(super) async fn run(args: AgentsArgs) -> anyhow::Result<ExitCode> {
         }
     };
     bus.close(Duration::from_millis(200)).await;
-    if args.json {
-        outln!("{}", Value::Array(agents))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    print_table(&agents)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(agents)
 }
 
 async fn retained_cards(

@@ -7,6 +7,7 @@ mod agents;
 mod audit;
 mod bench;
 pub(crate) mod chat;
+mod ci;
 mod config;
 mod datum;
 mod group;
@@ -22,7 +23,7 @@ mod up;
 
 use std::process::ExitCode;
 
-use crate::cli::{AclCommand, AgentCommand, Cli, Command, DatumCommand, PolicyCommand};
+use crate::cli::{AclCommand, AgentCommand, CiCommand, Cli, Command, DatumCommand, PolicyCommand};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -43,6 +44,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(PolicyCommand::Check(args)) => policy::check(args),
         Command::Audit(args) => audit::run(args),
         Command::Acl(AclCommand::Export(args)) => acl::export(args),
+        Command::Ci(CiCommand::List(args)) => ci::list(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Schedule(crate::cli::ScheduleCommand::Add(args)) => schedule::add(args).await,
         Command::Schedule(crate::cli::ScheduleCommand::List(args)) => schedule::list(args).await,

@@ -1,0 +1,287 @@
+//! The skills of a container CI agent, deterministic first: `status`, `services`,
+//! `health`, `logs`, `stats`, `diagnose` and `optimize`, each answered from what the
+//! engine says now (b00t-container's `observe`) and b00t-ci's analyzers. No skill
+//! changes the container.
+
+use std::time::Duration;
+
+use b00t_agents::{Failure, Handler, HandlerFuture, TaskContext};
+use b00t_ci::{Evidence, ServiceTable};
+use b00t_container::{ContainerError, Docker, Facts, LogQuery};
+use b00t_proto::ErrorCode;
+use serde_json::{json, Value};
+
+/// The skills, in the order the card lists them.
+pub const SKILLS: [&str; 7] = [
+    "status", "services", "health", "logs", "stats", "diagnose", "optimize",
+];
+
+/// Log lines `logs` returns when the body says nothing.
+const DEFAULT_LOG_LINES: usize = 100;
+/// Log lines `diagnose` reads for error lines.
+const DIAGNOSE_LOG_LINES: usize = 200;
+/// How long a TCP probe of a published port may take.
+const PROBE_LIMIT: Duration = Duration::from_secs(1);
+
+/// One container's agent.
+pub struct CiAgent {
+    pub docker: Docker,
+    /// The container's id: the agent answers for it even after a rename.
+    pub id: String,
+    pub services: &'static ServiceTable,
+    /// Replies are cut below this (the bus's payload limit).
+    pub max_reply: usize,
+}
+
+impl Handler for CiAgent {
+    fn handle(&self, ctx: TaskContext) -> HandlerFuture {
+        let (docker, id, services, max_reply) = (
+            self.docker.clone(),
+            self.id.clone(),
+            self.services,
+            self.max_reply,
+        );
+        Box::pin(async move {
+            let body = &ctx.task.body;
+            match ctx.skill.as_str() {
+                "status" => status(&docker, &id).await,
+                "services" => services_of(&docker, &id, services).await,
+                "health" => health(&docker, &id).await,
+                "logs" => logs(&docker, &id, body, max_reply).await,
+                "stats" => stats(&docker, &id).await,
+                "diagnose" => diagnose(&docker, &id).await,
+                "optimize" => optimize(&docker, &id).await,
+                other => Err(Failure::new(
+                    ErrorCode::NotFound,
+                    format!(
+                        "a container CI agent has no skill `{other}`; its skills: {}",
+                        SKILLS.join(", ")
+                    ),
+                )),
+            }
+        })
+    }
+}
+
+/// An engine error as a task's error: a container that is gone is `not_found`.
+fn failure(e: ContainerError) -> Failure {
+    match e {
+        ContainerError::NoSuchContainer { .. } => Failure::new(ErrorCode::NotFound, e.to_string()),
+        other => Failure::new(ErrorCode::Failed, other.to_string()),
+    }
+}
+
+async fn status(docker: &Docker, id: &str) -> Result<Value, Failure> {
+    let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
+    let stats = if facts.running {
+        b00t_container::stats_once(docker, id).await.ok()
+    } else {
+        None
+    };
+    Ok(json!({
+        "container": {"id": facts.id, "name": facts.name, "image": facts.image},
+        "state": facts.state,
+        "running": facts.running,
+        "image": facts.image,
+        "started_at": facts.started_at,
+        "finished_at": facts.finished_at,
+        "uptime_s": uptime_s(&facts),
+        "restart_count": facts.restart_count,
+        "exit_code": facts.exit_code,
+        "oom_killed": facts.oom_killed,
+        "health": facts.health.as_ref().map(|h| h.status.clone()),
+        "ports": facts.ports,
+        "networks": facts.networks,
+        "mounts": facts.mounts,
+        "stats": stats,
+    }))
+}
+
+/// Seconds since the container started, while it runs.
+fn uptime_s(facts: &Facts) -> Option<i64> {
+    let started = facts.started_at.as_deref()?;
+    if !facts.running {
+        return None;
+    }
+    let started = chrono::DateTime::parse_from_rfc3339(started).ok()?;
+    Some((chrono::Utc::now() - started.with_timezone(&chrono::Utc)).num_seconds())
+}
+
+async fn services_of(docker: &Docker, id: &str, table: &ServiceTable) -> Result<Value, Failure> {
+    let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
+    if !facts.running {
+        return Ok(json!({"running": false, "services": [], "unknown": [], "listening": []}));
+    }
+    let processes = b00t_container::top(docker, id).await.map_err(failure)?;
+    let classified = table.classify(&processes);
+    let listening = b00t_container::listening(facts.pid).await.ok();
+    Ok(json!({
+        "running": true,
+        "services": classified.services,
+        "unknown": classified.unknown,
+        "listening": listening,
+    }))
+}
+
+/// Everything the analyzers look at, read now.
+async fn evidence(docker: &Docker, id: &str, log_lines: usize) -> Result<Evidence, Failure> {
+    let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
+    let (stats, listening) = if facts.running {
+        (
+            b00t_container::stats_once(docker, id).await.ok(),
+            b00t_container::listening(facts.pid).await.ok(),
+        )
+    } else {
+        (None, None)
+    };
+    let query = LogQuery {
+        tail: log_lines,
+        since: None,
+        stdout: true,
+        stderr: true,
+    };
+    let recent_logs = b00t_container::logs(docker, id, query)
+        .await
+        .map(|l| l.lines)
+        .unwrap_or_default();
+    Ok(Evidence {
+        facts,
+        stats,
+        listening,
+        recent_logs,
+        restarts_in_window: None,
+    })
+}
+
+async fn health(docker: &Docker, id: &str) -> Result<Value, Failure> {
+    let evidence = evidence(docker, id, DIAGNOSE_LOG_LINES).await?;
+    let (verdict, reasons) = b00t_ci::verdict(&evidence);
+    let mut probes = Vec::new();
+    for port in evidence.facts.ports.iter().filter(|p| p.protocol == "tcp") {
+        let Some(host_port) = port.host_port else {
+            continue;
+        };
+        let host = match port.host_ip.as_deref() {
+            None | Some("") | Some("0.0.0.0") => "127.0.0.1".to_owned(),
+            Some("::") => "::1".to_owned(),
+            Some(ip) => ip.to_owned(),
+        };
+        let target = if host.contains(':') {
+            format!("[{host}]:{host_port}")
+        } else {
+            format!("{host}:{host_port}")
+        };
+        let outcome =
+            tokio::time::timeout(PROBE_LIMIT, tokio::net::TcpStream::connect(&target)).await;
+        let (ok, error) = match outcome {
+            Ok(Ok(_)) => (true, None),
+            Ok(Err(e)) => (false, Some(e.to_string())),
+            Err(_) => (
+                false,
+                Some(format!("no answer within {} s", PROBE_LIMIT.as_secs())),
+            ),
+        };
+        probes.push(json!({"port": port.private, "host": target, "ok": ok, "error": error}));
+    }
+    Ok(json!({
+        "verdict": verdict,
+        "reasons": reasons,
+        "health": evidence.facts.health,
+        "probes": probes,
+    }))
+}
+
+async fn logs(docker: &Docker, id: &str, body: &Value, max_reply: usize) -> Result<Value, Failure> {
+    let bad = |why: String| Failure::new(ErrorCode::BadRequest, why);
+    let lines = match body.get("lines") {
+        None | Some(Value::Null) => DEFAULT_LOG_LINES,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n >= 1)
+            .map(|n| (n as usize).min(b00t_container::LOGS_MAX_TAIL))
+            .ok_or_else(|| bad(format!("`lines` must be a whole number from 1, got {v}")))?,
+    };
+    let since = match body.get("since") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_i64()
+                .ok_or_else(|| bad("`since` must be unix seconds".into()))?,
+        ),
+        Some(Value::String(s)) => Some(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|e| bad(format!("`since` is not RFC 3339 ({e}): give e.g. 2026-12-01T09:00:00Z or unix seconds")))?
+                .timestamp(),
+        ),
+        Some(v) => return Err(bad(format!("`since` must be unix seconds or RFC 3339, got {v}"))),
+    };
+    let (stdout, stderr) = match body.get("stream").and_then(Value::as_str) {
+        None => (true, true),
+        Some("both") => (true, true),
+        Some("stdout") => (true, false),
+        Some("stderr") => (false, true),
+        Some(other) => {
+            return Err(bad(format!(
+                "`stream` is `{other}`: use stdout, stderr or both"
+            )))
+        }
+    };
+    let filter = match body.get("filter") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.to_lowercase()),
+        Some(v) => return Err(bad(format!("`filter` must be a string, got {v}"))),
+    };
+    let query = LogQuery {
+        tail: lines,
+        since,
+        stdout,
+        stderr,
+    };
+    let got = b00t_container::logs(docker, id, query)
+        .await
+        .map_err(failure)?;
+    let mut kept: Vec<_> = got
+        .lines
+        .into_iter()
+        .filter(|l| {
+            filter
+                .as_deref()
+                .is_none_or(|f| l.text.to_lowercase().contains(f))
+        })
+        .collect();
+    // Cut from the oldest so the reply fits the bus's payload limit.
+    let budget = max_reply.saturating_sub(4096);
+    let mut size: usize = kept.iter().map(|l| l.text.len() + 64).sum();
+    let mut cut = 0;
+    while size > budget && !kept.is_empty() {
+        size -= kept[0].text.len() + 64;
+        kept.remove(0);
+        cut += 1;
+    }
+    let note = match (got.truncated, cut) {
+        (false, 0) => None,
+        (_, 0) => Some("the engine's logs were cut to the newest 1 MiB".to_owned()),
+        (_, n) => Some(format!(
+            "{n} older lines were left out to fit the bus's payload limit; ask with a smaller `lines` or a `since`"
+        )),
+    };
+    Ok(json!({"lines": kept, "truncated": got.truncated || cut > 0, "note": note}))
+}
+
+async fn stats(docker: &Docker, id: &str) -> Result<Value, Failure> {
+    let stats = b00t_container::stats_once(docker, id)
+        .await
+        .map_err(failure)?;
+    Ok(json!({"sample": stats}))
+}
+
+async fn diagnose(docker: &Docker, id: &str) -> Result<Value, Failure> {
+    let evidence = evidence(docker, id, DIAGNOSE_LOG_LINES).await?;
+    let findings = b00t_ci::diagnose(&evidence);
+    let (verdict, _) = b00t_ci::verdict(&evidence);
+    Ok(json!({"verdict": verdict, "findings": findings}))
+}
+
+async fn optimize(docker: &Docker, id: &str) -> Result<Value, Failure> {
+    let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
+    Ok(json!({"advice": b00t_ci::advise(&facts), "changed": false}))
+}
