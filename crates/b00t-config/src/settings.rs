@@ -35,6 +35,9 @@ pub struct CiConfig {
     pub label: String,
     /// Also b00t's own group containers (their group agent answers for them already).
     pub include_groups: bool,
+    /// Where a container's incidents are told as a chat task (`b00t.main.chat`, say),
+    /// rate-limited per container; empty: only on `b00t.ci-<name>/event`.
+    pub chat: String,
 }
 
 impl Default for CiConfig {
@@ -43,6 +46,7 @@ impl Default for CiConfig {
             enabled: true,
             label: String::new(),
             include_groups: false,
+            chat: String::new(),
         }
     }
 }
@@ -317,6 +321,14 @@ impl Config {
                 "must be from 1000 to 3600000 (one hour)",
             ));
         }
+        if !self.ci.chat.is_empty() {
+            if let Err(e) = b00t_proto::Address::parse(&self.ci.chat) {
+                return Err(fail(
+                    "ci.chat",
+                    &format!("must be empty or an address such as `b00t.main.chat`: {e}"),
+                ));
+            }
+        }
         if let Some((key, problem)) = self.containers.problem().or(self.assistant.problem()) {
             return Err(fail(key, problem));
         }
@@ -380,6 +392,16 @@ mod tests {
         assert!(err.contains("broker.url"), "{err}");
         let err = parse("[broker]\nlisten = \"nope\"\n").unwrap_err();
         assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn the_ci_chat_address_is_checked() {
+        let c = parse("[ci]\nchat = \"b00t.main.chat\"\n").unwrap();
+        assert_eq!(c.ci.chat, "b00t.main.chat");
+        for bad in ["main", "b00t.main", "b00t.Main.chat", "b00t.main.chat/task"] {
+            let err = parse(&format!("[ci]\nchat = \"{bad}\"\n")).unwrap_err();
+            assert!(err.contains("ci.chat") && err.contains("b00t.main.chat"), "{err}");
+        }
     }
 
     #[test]
