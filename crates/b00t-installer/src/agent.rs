@@ -71,7 +71,7 @@ pub fn spec(name: Name, options: InstallerOptions, stop: CancellationToken) -> A
         handler: Arc::new(Installer(Arc::new(Inner {
             audit: AuditLog::new(options.audit.clone()),
             options,
-            seen: Mutex::new(HashMap::new()),
+            replays: sign::Replays::new(),
             inflight: Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
             stop,
@@ -86,8 +86,8 @@ type Shared = Option<Result<Value, Failure>>;
 struct Inner {
     options: InstallerOptions,
     audit: AuditLog,
-    /// Signed task keys seen within the signature window, with their timestamps.
-    seen: Mutex<HashMap<String, u64>>,
+    /// Signed tasks seen lately: each signature is taken once.
+    replays: sign::Replays,
     /// Real runs under way: datum key → (task id, its outcome when done).
     inflight: Mutex<HashMap<String, (String, watch::Receiver<Shared>)>>,
     /// One install at a time: package managers do not share.
@@ -302,20 +302,15 @@ impl Inner {
         ) {
             return Err(refuse(e.to_string()));
         }
-        let key = format!("{}/{}", record.address, ctx.task.id);
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let horizon = now.saturating_sub(2 * window.as_millis() as u64);
-        seen.retain(|_, ts| *ts >= horizon);
-        if seen.contains_key(&key) {
-            drop(seen);
-            return Err(refuse(
-                sign::SignatureError::Replayed {
-                    id: ctx.task.id.to_string(),
-                }
-                .to_string(),
-            ));
+        if let Err(e) = self.replays.take(
+            &record.address,
+            ctx.task.id.as_str(),
+            signature.ts,
+            now,
+            window,
+        ) {
+            return Err(refuse(e.to_string()));
         }
-        seen.insert(key, signature.ts);
         record.trust = "operator".into();
         Ok(true)
     }

@@ -1,5 +1,7 @@
 //! The audit log: every install decision (who asked, what, the plan, the verdict, the
-//! outcome, the duration) as one JSON line appended to `<home>/state/audit.jsonl`.
+//! outcome, the duration) as one JSON line appended to `<home>/state/audit.jsonl`, and
+//! beside them every decision on a container CI agent's action (`"kind": "ci-action"`:
+//! who asked, which container, which action, the verdict, the outcome).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,54 @@ pub struct Record {
     pub ms: u64,
 }
 
+/// One decision on a container CI agent's action (`restart`, `stop`, `start`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// Always `ci-action`: what tells this record from an install's.
+    pub kind: ActionKind,
+    /// When the decision was made (RFC 3339).
+    pub ts: String,
+    /// The task's id and address.
+    pub id: String,
+    pub address: String,
+    /// Who asked: the task's verified `from`, or `-`.
+    pub from: String,
+    /// `operator` for a signed task, `policy` for an unsigned one that policy.toml lets
+    /// through, `unsigned` for one it does not, `bad-signature` when a signature was given
+    /// and refused.
+    pub trust: String,
+    /// `restart`, `stop` or `start`.
+    pub action: String,
+    /// The container's name and id.
+    pub container: String,
+    pub container_id: String,
+    /// `allowed`, `forbidden`, or `-` when no verdict was reached (bad request).
+    pub verdict: String,
+    /// Why: the rule that let it through or refused it, or what failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `done`, `failed`, `refused`, `invalid`.
+    pub outcome: String,
+    pub ms: u64,
+}
+
+/// The `kind` of an [`ActionRecord`]; one value, so that a line without it is an install's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActionKind {
+    #[default]
+    #[serde(rename = "ci-action")]
+    CiAction,
+}
+
+/// One line of the log, whichever decision it records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Entry {
+    /// A container CI agent's action (tried first: only it has `"kind": "ci-action"`).
+    Action(ActionRecord),
+    Install(Record),
+}
+
 /// The log file, appended to by one writer at a time.
 #[derive(Debug)]
 pub struct AuditLog {
@@ -65,6 +115,15 @@ impl AuditLog {
 
     /// Appends `record` as one line, synced to disk.
     pub fn append(&self, record: &Record) -> Result<(), InstallerError> {
+        self.append_line(record)
+    }
+
+    /// Appends a container CI agent's decision as one line, synced to disk.
+    pub fn append_action(&self, record: &ActionRecord) -> Result<(), InstallerError> {
+        self.append_line(record)
+    }
+
+    fn append_line(&self, record: &impl Serialize) -> Result<(), InstallerError> {
         let io = |source| InstallerError::Io {
             path: self.path.clone(),
             source,
@@ -86,10 +145,11 @@ impl AuditLog {
 }
 
 /// A line of the log: a record, or the line number and text of one that is not.
-pub type Line = Result<Record, (usize, String)>;
+pub type Line = Result<Entry, (usize, String)>;
 
-/// Reads the log: each line parsed, or the line number and text of one that is not a
-/// record (a hand edit, a torn write) so a reader can say so instead of failing.
+/// Reads the log: each line parsed (an install's record or an action's), or the line
+/// number and text of one that is not a record (a hand edit, a torn write) so a reader can
+/// say so instead of failing.
 pub fn read(path: &Path) -> Result<Vec<Line>, InstallerError> {
     let text = match fs_err::read_to_string(path) {
         Ok(text) => text,
@@ -141,7 +201,42 @@ mod tests {
             .unwrap();
         let lines = read(log.path()).unwrap();
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[1].as_ref().unwrap().id, "t-2");
+        assert!(matches!(&lines[1], Ok(Entry::Install(r)) if r.id == "t-2"));
         assert_eq!(lines[2].as_ref().unwrap_err().0, 3);
+    }
+
+    #[test]
+    fn actions_and_installs_read_back_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("state/audit.jsonl"));
+        let action = ActionRecord {
+            ts: "2026-12-01T09:00:00Z".into(),
+            id: "a-1".into(),
+            address: "b00t.ci-web.restart".into(),
+            from: "-".into(),
+            trust: "unsigned".into(),
+            action: "restart".into(),
+            container: "web".into(),
+            container_id: "abc".into(),
+            verdict: "forbidden".into(),
+            reason: Some("not in [ci] actions".into()),
+            outcome: "refused".into(),
+            ..ActionRecord::default()
+        };
+        log.append_action(&action).unwrap();
+        log.append(&Record {
+            id: "t-1".into(),
+            datum: "jq".into(),
+            ..Record::default()
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(text.starts_with(r#"{"kind":"ci-action","#), "{text}");
+        let lines = read(log.path()).unwrap();
+        assert_eq!(lines[0], Ok(Entry::Action(action)));
+        assert!(matches!(&lines[1], Ok(Entry::Install(r)) if r.datum == "jq"));
+        // A record of another kind is not taken for an install.
+        std::fs::write(log.path(), "{\"kind\":\"other\",\"id\":\"x\"}\n").unwrap();
+        assert!(read(log.path()).unwrap()[0].is_err());
     }
 }

@@ -2,7 +2,10 @@
 //! default. A task that is not signed by the operator may install a datum only when its
 //! id matches an `[allow] datums` pattern and no `[deny] datums` pattern, its install
 //! method is one of `[allow] managers`, and (Docker) its image matches `[allow] images`.
-//! Every dependency in the plan is held to the same rules.
+//! Every dependency in the plan is held to the same rules. The `[ci]` table does the same
+//! for the container CI agents' actions: an unsigned `restart`, `stop` or `start` runs
+//! only when the action is in `[ci] actions` and the container's name matches a
+//! `[ci] containers` glob.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +34,13 @@ images = []
 
 [deny]
 datums = []
+
+# The container CI agents' actions (restart, stop, start) for tasks the operator did not
+# sign (`b00t ci restart <container>` signs). Deny by default: the action must be listed
+# and the container's name must match a glob (`web*`).
+[ci]
+actions = []
+containers = []
 "#;
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -38,6 +48,7 @@ datums = []
 struct File {
     allow: AllowRules,
     deny: DenyRules,
+    ci: CiRules,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -52,6 +63,13 @@ struct AllowRules {
 #[serde(default, deny_unknown_fields)]
 struct DenyRules {
     datums: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct CiRules {
+    actions: Vec<String>,
+    containers: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +106,8 @@ pub struct Policy {
     deny: Vec<Pattern>,
     managers: Vec<String>,
     images: Vec<Pattern>,
+    ci_actions: Vec<String>,
+    ci_containers: Vec<Pattern>,
 }
 
 /// One datum's verdict, with the reasons that explain it.
@@ -100,6 +120,9 @@ pub struct Verdict {
 
 /// The install methods the installer knows.
 pub const MANAGERS: &[&str] = &["apt", "cli", "bash", "docker", "mcp", "stack"];
+
+/// The container CI agents' actions that `[ci] actions` may name.
+pub const CI_ACTIONS: &[&str] = &["restart", "stop", "start"];
 
 impl Policy {
     /// Reads `path`; a missing file is the empty policy, which refuses everything.
@@ -142,12 +165,22 @@ impl Policy {
                 )));
             }
         }
+        for action in &file.ci.actions {
+            if !CI_ACTIONS.contains(&action.as_str()) {
+                return Err(fail(format!(
+                    "unknown action `{action}` in [ci] actions: the actions are {}",
+                    CI_ACTIONS.join(", ")
+                )));
+            }
+        }
         Ok(Policy {
             path: path.to_owned(),
             allow: compile(&file.allow.datums)?,
             deny: compile(&file.deny.datums)?,
             managers: file.allow.managers,
             images: compile(&file.allow.images)?,
+            ci_actions: file.ci.actions,
+            ci_containers: compile(&file.ci.containers)?,
         })
     }
 
@@ -215,6 +248,39 @@ impl Policy {
         Verdict {
             allowed: true,
             reasons,
+        }
+    }
+}
+
+impl Policy {
+    /// The verdict on a container CI agent's `action` (`restart`, `stop`, `start`) on the
+    /// container named `container`, for a task the operator did not sign: the action must
+    /// be in `[ci] actions` and the name must match a `[ci] containers` glob.
+    pub fn judge_ci(&self, action: &str, container: &str) -> Verdict {
+        let path = self.path.display();
+        let approve = format!(
+            "the operator can run it signed with `b00t ci {action} {container}`, or allow it in {path}: [ci] actions = [\"{action}\"], containers = [\"{container}\"]"
+        );
+        if !self.ci_actions.iter().any(|a| a == action) {
+            return refuse(format!(
+                "action `{action}` is not in [ci] actions of {path}, so an unsigned task may not {action} container `{container}`; {approve}"
+            ));
+        }
+        match self
+            .ci_containers
+            .iter()
+            .find(|p| p.matcher.is_match(container))
+        {
+            Some(p) => Verdict {
+                allowed: true,
+                reasons: vec![
+                    format!("action `{action}` is in [ci] actions"),
+                    format!("container `{container}` matches [ci] containers pattern `{}`", p.text),
+                ],
+            },
+            None => refuse(format!(
+                "container `{container}` matches no pattern in [ci] containers of {path}, so an unsigned task may not {action} it; {approve}"
+            )),
         }
     }
 }
@@ -353,6 +419,8 @@ pub struct Listing {
     pub deny_datums: Vec<String>,
     pub managers: Vec<String>,
     pub images: Vec<String>,
+    pub ci_actions: Vec<String>,
+    pub ci_containers: Vec<String>,
 }
 
 impl Policy {
@@ -365,6 +433,8 @@ impl Policy {
             deny_datums: texts(&self.deny),
             managers: self.managers.clone(),
             images: texts(&self.images),
+            ci_actions: self.ci_actions.clone(),
+            ci_containers: texts(&self.ci_containers),
         }
     }
 }
@@ -483,6 +553,74 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pattern `a[`"), "{err}");
+    }
+
+    #[test]
+    fn ci_actions_are_denied_by_default() {
+        let empty = Policy::default();
+        let v = empty.judge_ci("restart", "web");
+        assert!(!v.allowed);
+        assert!(v.reasons[0].contains("not in [ci] actions"), "{v:?}");
+        assert!(v.reasons[0].contains("`b00t ci restart web`"), "{v:?}");
+        let template = policy(TEMPLATE);
+        assert!(!template.judge_ci("stop", "web").allowed);
+    }
+
+    #[test]
+    fn ci_actions_need_the_action_and_a_matching_container() {
+        let p = policy("[ci]\nactions = [\"restart\"]\ncontainers = [\"web*\", \"db\"]\n");
+        for (action, container, allowed, needle) in [
+            ("restart", "web", true, "pattern `web*`"),
+            ("restart", "web-2", true, "pattern `web*`"),
+            ("restart", "db", true, "pattern `db`"),
+            (
+                "restart",
+                "db-2",
+                false,
+                "matches no pattern in [ci] containers",
+            ),
+            ("restart", "myweb", false, "matches no pattern"),
+            ("stop", "web", false, "action `stop` is not in [ci] actions"),
+            (
+                "start",
+                "web",
+                false,
+                "action `start` is not in [ci] actions",
+            ),
+        ] {
+            let v = p.judge_ci(action, container);
+            assert_eq!(v.allowed, allowed, "{action} {container}: {v:?}");
+            assert!(
+                v.reasons.iter().any(|r| r.contains(needle)),
+                "{action} {container}: {v:?}"
+            );
+            if !allowed {
+                assert!(v.reasons[0].contains("/h/policy.toml"), "{v:?}");
+                assert!(
+                    v.reasons[0].contains(&format!("containers = [\"{container}\"]")),
+                    "{v:?}"
+                );
+            }
+        }
+        let listing = p.listing();
+        assert_eq!(listing.ci_actions, ["restart"]);
+        assert_eq!(listing.ci_containers, ["web*", "db"]);
+    }
+
+    #[test]
+    fn bad_ci_tables_name_the_problem() {
+        let err = Policy::parse(Path::new("/h/policy.toml"), "[ci]\nactions = [\"rm\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown action `rm` in [ci] actions"), "{err}");
+        let err = Policy::parse(Path::new("/h/policy.toml"), "[ci]\naction = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("action"), "{err}");
+        let err = Policy::parse(Path::new("/h/policy.toml"), "[ci]\ncontainers = [\"w[\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pattern `w[`"), "{err}");
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! Operator signatures: an HMAC-SHA256 over a task's address, id, timestamp and body, with
 //! a key generated into the home's state folder (mode 0600) on first use. A signed task is
 //! the operator's and is trusted past the policy; the timestamp window and the (address,
-//! id) in the signed text stop a signature from being replayed on another task.
+//! id) in the signed text stop a signature from being replayed on another task, and
+//! [`Replays`] from being used twice. Nothing here is particular to the installer: the
+//! container CI agents' actions are signed the same way (`b00t ci restart` signs).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -31,9 +35,9 @@ pub struct Signature {
 /// Why a signature was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("the signature is malformed ({0}); sign tasks with `b00t install`")]
+    #[error("the signature is malformed ({0}); sign tasks with `b00t install` or `b00t ci`")]
     Malformed(String),
-    #[error("the signature does not verify: it was made with another key or for another task; sign with this home's key (`b00t install` does)")]
+    #[error("the signature does not verify: it was made with another key or for another task; sign with this home's key (`b00t install` and `b00t ci` do)")]
     Mismatch,
     #[error("the signature is {age} old, outside the {window} window: a replay, or a clock out of step; sign a new task")]
     Expired { age: String, window: String },
@@ -178,6 +182,42 @@ impl OperatorKey {
     }
 }
 
+/// The signed tasks seen lately, so that each signature is used once: a task key
+/// (address and id) is remembered for twice the signature window, after which its
+/// signature has expired anyway.
+#[derive(Debug, Default)]
+pub struct Replays {
+    /// `<address>/<id>` → the signature's timestamp (unix ms).
+    seen: Mutex<HashMap<String, u64>>,
+}
+
+impl Replays {
+    pub fn new() -> Replays {
+        Replays::default()
+    }
+
+    /// Takes the signature made at `ts` for task `id` on `address`: [`SignatureError::Replayed`]
+    /// when that address and id were already taken with a signature.
+    pub fn take(
+        &self,
+        address: &str,
+        id: &str,
+        ts: u64,
+        now: u64,
+        window: Duration,
+    ) -> Result<(), SignatureError> {
+        let key = format!("{address}/{id}");
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let horizon = now.saturating_sub(2 * window.as_millis() as u64);
+        seen.retain(|_, ts| *ts >= horizon);
+        if seen.contains_key(&key) {
+            return Err(SignatureError::Replayed { id: id.to_owned() });
+        }
+        seen.insert(key, ts);
+        Ok(())
+    }
+}
+
 /// The text an HMAC covers: domain, address, id, timestamp, and the body without its
 /// signature, as canonical JSON (object keys sorted, no spaces).
 fn signed_text(address: &str, id: &str, ts: u64, body: &Value) -> String {
@@ -281,6 +321,21 @@ mod tests {
             stranger.verify("b00t.installer.apt", "t-1", &body, &sig, 1_000_000, WINDOW),
             Err(SignatureError::Mismatch)
         );
+    }
+
+    #[test]
+    fn a_signature_is_taken_once() {
+        let replays = Replays::new();
+        let take = |address: &str, id: &str, now| replays.take(address, id, 1_000, now, WINDOW);
+        assert_eq!(take("b00t.ci-web.restart", "t-1", 1_000), Ok(()));
+        assert_eq!(
+            take("b00t.ci-web.restart", "t-1", 2_000),
+            Err(SignatureError::Replayed { id: "t-1".into() })
+        );
+        assert_eq!(take("b00t.ci-web.stop", "t-1", 2_000), Ok(()));
+        assert_eq!(take("b00t.ci-web.restart", "t-2", 2_000), Ok(()));
+        // Long after the window the key is forgotten (the signature has expired by then).
+        assert_eq!(take("b00t.ci-web.restart", "t-1", 1_000 + 601_000), Ok(()));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `b00t audit`: the install decisions in `<home>/state/audit.jsonl`, readable, oldest
-//! first. Lines that are not records are shown as such rather than failing. Every field
+//! `b00t audit`: the install decisions and the container CI agents' actions in
+//! `<home>/state/audit.jsonl`, readable, oldest first. Lines that are not records are
+//! shown as such rather than failing. Every field
 //! comes from a task someone sent, so control characters are shown escaped, never sent to
 //! the terminal as they are.
 
@@ -7,7 +8,7 @@ use std::borrow::Cow;
 use std::process::ExitCode;
 
 use b00t_config::Home;
-use b00t_installer::audit::{self, Record};
+use b00t_installer::audit::{self, ActionRecord, Entry, Record};
 
 use crate::cli::AuditArgs;
 use crate::style::{colour_stdout, Paint};
@@ -21,16 +22,20 @@ pub(super) fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         lines.drain(..skip);
     }
     if lines.is_empty() && !args.json {
-        errln!("no install decisions yet in {}", path.display());
+        errln!("no decisions yet in {}", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let colour = colour_stdout();
     for line in lines {
         match line {
-            Ok(record) if args.json => outln!("{}", serde_json::to_string(&record)?)?,
-            Ok(record) => {
-                for shown in human(&record, colour) {
-                    outln!("{shown}")?;
+            Ok(entry) if args.json => outln!("{}", serde_json::to_string(&entry)?)?,
+            Ok(entry) => {
+                let shown = match &entry {
+                    Entry::Install(record) => human(record, colour),
+                    Entry::Action(record) => human_action(record, colour),
+                };
+                for line in shown {
+                    outln!("{line}")?;
                 }
             }
             Err((number, text)) if args.json => outln!("{}", json_line(number, &text))?,
@@ -146,6 +151,41 @@ fn human(record: &Record, colour: bool) -> Vec<String> {
     lines
 }
 
+/// The lines that show a container CI agent's action: a summary, then the verdict and
+/// why, indented.
+fn human_action(record: &ActionRecord, colour: bool) -> Vec<String> {
+    let outcome = format!("{:9}", printable(&record.outcome));
+    let outcome = match record.outcome.as_str() {
+        "done" => Paint::Green.paint(colour, &outcome),
+        _ => Paint::Red.paint(colour, &outcome),
+    };
+    let what = format!(
+        "{} {}",
+        printable(&record.action),
+        printable(&record.container)
+    );
+    let who = format!("{} ({})", printable(&record.from), printable(&record.trust));
+    let mut lines = vec![format!(
+        "{}  {outcome}  {what:28}  {who:24}  {}  {} ms",
+        Paint::Dim.paint(colour, &printable(&record.ts)),
+        printable(&record.id),
+        record.ms
+    )];
+    let mut details = Vec::new();
+    if record.verdict != "-" {
+        details.push(format!("verdict: {}", printable(&record.verdict)));
+    }
+    if let Some(reason) = &record.reason {
+        details.push(format!("why: {}", printable(reason)));
+    }
+    lines.extend(
+        details
+            .into_iter()
+            .map(|d| format!("    {}", Paint::Dim.paint(colour, &d))),
+    );
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +245,34 @@ mod tests {
             "{rest}"
         );
         assert!(rest.contains(r"failed: a\tb"), "{rest}");
+    }
+
+    #[test]
+    fn an_action_shows_what_was_done_to_which_container() {
+        let record = ActionRecord {
+            ts: "2026-12-01T09:00:00Z".into(),
+            id: "a-1".into(),
+            address: "b00t.ci-web.restart".into(),
+            from: "-".into(),
+            trust: "unsigned".into(),
+            action: "restart".into(),
+            container: "web\u{1b}[2J".into(),
+            container_id: "abc".into(),
+            verdict: "forbidden".into(),
+            reason: Some("not in [ci] actions".into()),
+            outcome: "refused".into(),
+            ms: 2,
+            ..ActionRecord::default()
+        };
+        let lines = human_action(&record, false);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].contains(r"restart web\u{1b}[2J"), "{}", lines[0]);
+        assert!(lines[0].contains("- (unsigned)") && lines[0].contains("refused"));
+        assert!(
+            lines[2].contains("why: not in [ci] actions"),
+            "{}",
+            lines[2]
+        );
     }
 
     fn needs_escape_but_backslash(c: char) -> bool {

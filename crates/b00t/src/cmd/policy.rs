@@ -73,6 +73,8 @@ pub(super) fn list(args: PolicyListArgs) -> anyhow::Result<ExitCode> {
     show("deny datums", &listing.deny_datums)?;
     show("allow managers", &listing.managers)?;
     show("allow images", &listing.images)?;
+    show("ci actions", &listing.ci_actions)?;
+    show("ci containers", &listing.ci_containers)?;
     Ok(ExitCode::SUCCESS)
 }
 
