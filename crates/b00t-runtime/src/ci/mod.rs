@@ -11,7 +11,13 @@
 //! containers are left out unless `include_groups`, since their group agent answers for
 //! them and their names would only repeat it. The agents are the runtime's own: they log
 //! in as `runtime`, and their names are claimed in the topic rules while they exist.
+//!
+//! Every event about a container with an agent also goes to `incidents`, which turns
+//! deaths, OOM kills, failing health checks and crash loops into messages.
 
+mod chat;
+mod evidence;
+mod incidents;
 mod skills;
 
 use std::collections::HashMap;
@@ -24,12 +30,14 @@ use b00t_bus::{Bus, Qos};
 use b00t_ci::{Registry, ServiceTable};
 use b00t_config::{BrokerUrl, CiConfig};
 use b00t_container::{ContainerEvent, Docker, Listed};
-use b00t_proto::{AgentChannel, ContainerRef, Name};
+use b00t_proto::{Address, AgentChannel, ContainerRef, Name};
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use skills::{CiAgent, SKILLS};
+
+use incidents::Incidents;
 
 /// The card's `kind`.
 pub const KIND: &str = "container-ci";
@@ -65,6 +73,9 @@ struct Manager {
     registry: Registry,
     running: HashMap<String, Running>,
     services: &'static ServiceTable,
+    /// The restart windows of the containers with agents, and the worker that reports
+    /// their incidents.
+    incidents: Incidents,
     stop: CancellationToken,
 }
 
@@ -77,6 +88,17 @@ pub fn start(
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     let services = ServiceTable::embedded();
+    let chat = match options.config.chat.as_str() {
+        "" => None,
+        chat => match Address::parse(chat) {
+            Ok(address) => Some(address),
+            Err(e) => {
+                tracing::warn!("`[ci] chat`: {e}; incidents are not told to a chat");
+                None
+            }
+        },
+    };
+    let incidents = Incidents::start(bus.clone(), chat, stop.clone());
     let manager = Manager {
         options,
         acl,
@@ -84,6 +106,7 @@ pub fn start(
         registry: Registry::new(),
         running: HashMap::new(),
         services,
+        incidents,
         stop,
     };
     tokio::spawn(manager.run())
@@ -157,6 +180,7 @@ impl Manager {
         for id in ids {
             self.remove(&id).await;
         }
+        self.incidents.close().await;
     }
 
     /// Waits the backoff (doubling it); true when stopped meanwhile.
@@ -243,6 +267,9 @@ impl Manager {
             }
             _ => {}
         }
+        // After the agent is added or removed: only containers with an agent have
+        // incidents.
+        self.incidents.on_event(docker, &event);
     }
 
     fn add(&mut self, docker: &Docker, listed: &Listed) {
@@ -262,11 +289,13 @@ impl Manager {
             services: self.services,
             max_reply: self.options.max_payload,
         });
-        let spec = AgentSpec::new(agent, KIND, skills, handler).for_container(ContainerRef {
+        let container = ContainerRef {
             id: listed.id.clone(),
             name: listed.name.clone(),
             image: listed.image.clone(),
-        });
+        };
+        self.incidents.watch(container.clone(), &name);
+        let spec = AgentSpec::new(agent, KIND, skills, handler).for_container(container);
         let host = HostOptions {
             url: self.options.url.clone(),
             max_payload: self.options.max_payload,
@@ -291,6 +320,7 @@ impl Manager {
 
     async fn remove(&mut self, id: &str) {
         self.registry.remove(id);
+        self.incidents.forget(id);
         let Some(running) = self.running.remove(id) else {
             return;
         };
