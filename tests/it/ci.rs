@@ -2,7 +2,9 @@
 //! its agent `ci-<name>` with a card naming the container; `status`, `services`,
 //! `diagnose` and `optimize` answer over `mosquitto_pub`; a removed container's card is
 //! cleared; `b00t ci list` shows the mapping. Images are built locally (Debian's static
-//! busybox on scratch); nothing is pulled.
+//! busybox on scratch); nothing is pulled. A death, an OOM kill, a failing health check
+//! and a crash loop arrive as incidents on `b00t.ci-<name>/event`, and a crash loop reaches
+//! `[ci] chat` once.
 
 use std::process::Command;
 use std::time::Duration;
@@ -157,3 +159,233 @@ fn every_container_answers_for_itself() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A runtime whose CI agents answer only for this run's containers (label
+/// `b00t.test=<run>`), with `extra` in `[ci]`; the run and the label.
+fn incident_runtime(extra: &str) -> (Home, Runtime, u16, String, String) {
+    let run = format!("{:06x}", fastrand::u32(..0xff_ffff));
+    let label = format!("b00t.test={run}");
+    let home = Home::new(&format!(
+        "[agents]\necho = false\n[ci]\nenabled = true\nlabel = \"{label}\"\n{extra}"
+    ));
+    let port = free_port();
+    let up = Runtime::spawn_env(
+        &home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[("CONTAINER_RUNTIME", "none")],
+    );
+    (home, up, port, run, label)
+}
+
+/// The incident of `kind` on `b00t.<agent>/event`, as JSON.
+fn incident(events: &mut Sub, agent: &str, kind: &str) -> serde_json::Value {
+    let line = events.wait(
+        &format!("b00t.{agent}/event"),
+        &format!(r#""incident":"{kind}""#),
+    );
+    let event = json(&line.payload);
+    assert_eq!(event["type"], "incident", "{event}");
+    assert_eq!(event["agent"], agent, "{event}");
+    event
+}
+
+fn finding_codes(event: &serde_json::Value) -> Vec<String> {
+    event["findings"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(|f| f["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_container_that_dies_is_oom_killed_or_turns_unhealthy_says_so_on_its_event_topic() {
+    if !docker_or_skip(
+        "a_container_that_dies_is_oom_killed_or_turns_unhealthy_says_so_on_its_event_topic",
+    ) {
+        return;
+    }
+    let image = busybox_image();
+    let (_home, _up, port, run, label) = incident_runtime("");
+    let mut cards = Sub::start(port, "+/status");
+    let mut events = Sub::start(port, "+/event");
+
+    // A failing health check; its card also says the agents follow the engine's events.
+    let sick = format!("sick-{run}");
+    let sick_guard = docker_run_flags(
+        &label,
+        &sick,
+        &image,
+        &[
+            "--health-cmd",
+            "exit 1",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+        &["sleep", "60"],
+    );
+    cards.wait(&format!("b00t.ci-{sick}/status"), "\"online\"");
+
+    // Exits with 1.
+    let failing = format!("failing-{run}");
+    let _failing = docker_run_flags(&label, &failing, &image, &[], &["sh", "-c", "exit 1"]);
+    // Allocates past 8 MiB without swap.
+    let hungry = format!("hungry-{run}");
+    let _hungry = docker_run_flags(
+        &label,
+        &hungry,
+        &image,
+        &["--memory", "8m", "--memory-swap", "8m"],
+        &["tail", "/dev/zero"],
+    );
+
+    let died = incident(&mut events, &format!("ci-{failing}"), "died");
+    assert_eq!(died["exit_code"], 1, "{died}");
+    assert_eq!(died["container"]["name"], failing, "{died}");
+    assert_eq!(died["container"]["image"], image, "{died}");
+    assert!(
+        finding_codes(&died).contains(&"exit_code".to_owned()),
+        "{died}"
+    );
+    assert_eq!(died["verdict"], "unhealthy", "{died}");
+
+    let oom = incident(&mut events, &format!("ci-{hungry}"), "oom_killed");
+    assert!(
+        finding_codes(&oom).contains(&"oom_killed".to_owned()),
+        "{oom}"
+    );
+    assert_eq!(oom["exit_code"], 137, "{oom}");
+
+    let unhealthy = incident(&mut events, &format!("ci-{sick}"), "unhealthy");
+    assert!(
+        finding_codes(&unhealthy).contains(&"unhealthy".to_owned()),
+        "{unhealthy}"
+    );
+    assert!(unhealthy["exit_code"].is_null(), "{unhealthy}");
+
+    // The OOM kill's death is part of it, and removing the containers (a stop someone
+    // asked for) is no incident.
+    drop(sick_guard);
+    events.settle(Duration::from_millis(1500));
+    let hungry_events = events.count(&format!("b00t.ci-{hungry}/event"), "incident");
+    assert_eq!(hungry_events, 1, "{}", events.dump());
+    let sick_events = events.count(&format!("b00t.ci-{sick}/event"), "incident");
+    assert_eq!(sick_events, 1, "{}", events.dump());
+}
+
+/// `docker run -d --name NAME --label LABEL FLAGS… IMAGE COMMAND…`.
+fn docker_run_flags(
+    label: &str,
+    name: &str,
+    image: &str,
+    flags: &[&str],
+    command: &[&str],
+) -> Removed {
+    let out = Command::new("docker")
+        .args(["run", "-d", "--name", name, "--label", label])
+        .args(flags)
+        .arg(image)
+        .args(command)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker run {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Removed(name.to_owned())
+}
+
+#[test]
+fn a_crash_loop_is_one_incident_and_one_chat_message() {
+    if !docker_or_skip("a_crash_loop_is_one_incident_and_one_chat_message") {
+        return;
+    }
+    let image = busybox_image();
+    let (_home, _up, port, run, label) = incident_runtime("chat = \"b00t.main.chat\"\n");
+    let mut cards = Sub::start(port, "+/status");
+    let mut events = Sub::start(port, "+/event");
+    let mut chat = Sub::start(port, "b00t.main.chat/task");
+
+    // Its card says the agents follow the engine's events.
+    let calm = format!("calm-{run}");
+    let _calm = docker_run_flags(&label, &calm, &image, &[], &["sleep", "60"]);
+    cards.wait(&format!("b00t.ci-{calm}/status"), "\"online\"");
+
+    let looping = format!("loop-{run}");
+    let agent = format!("ci-{looping}");
+    let started = std::time::Instant::now();
+    let _looping = docker_run_flags(
+        &label,
+        &looping,
+        &image,
+        &["--restart", "always"],
+        &["sh", "-c", "exit 1"],
+    );
+    let crash_loop = incident(&mut events, &agent, "crash_loop");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the crash loop took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(crash_loop["exit_code"], 1, "{crash_loop}");
+    assert!(
+        crash_loop["restarts_in_window"]["restarts"].as_u64() >= Some(3),
+        "{crash_loop}"
+    );
+    assert!(
+        finding_codes(&crash_loop).contains(&"crash_loop".to_owned()),
+        "{crash_loop}"
+    );
+
+    // The chat hears of it once, as the loop, from the container's agent.
+    let told = chat.wait("b00t.main.chat/task", r#""incident":"crash_loop""#);
+    let task = json(&told.payload);
+    assert_eq!(task["from"], agent.as_str(), "{task}");
+    assert!(task["reply_to"].is_null(), "{task}");
+    let text = task["body"]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&format!("Container `{looping}` is in a crash loop")),
+        "{text}"
+    );
+    assert_eq!(task["body"]["incident"]["incident"], "crash_loop", "{task}");
+    assert!(
+        task["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with(&format!("incident-{agent}-"))),
+        "{task}"
+    );
+    // It keeps restarting; past the 5 s a death's message waits, still one message,
+    // and one crash loop on the event topic.
+    chat.settle(Duration::from_secs(6));
+    let mut ids: Vec<String> = chat
+        .seen
+        .iter()
+        .map(|l| {
+            json(&l.payload)["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{}", chat.dump());
+    events.settle(Duration::from_millis(100));
+    let loops = events.count(&format!("b00t.{agent}/event"), r#""incident":"crash_loop""#);
+    assert_eq!(loops, 1, "{}", events.dump());
+    let restarts = Command::new("docker")
+        .args(["inspect", "--format", "{{.RestartCount}}", &looping])
+        .output()
+        .unwrap();
+    let restarts: u32 = String::from_utf8_lossy(&restarts.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(restarts >= 4, "it restarted {restarts} times only");
+}
+
+// `ask` and the actions.
