@@ -400,7 +400,10 @@ mod tests {
         assert_eq!(c.ci.chat, "b00t.main.chat");
         for bad in ["main", "b00t.main", "b00t.Main.chat", "b00t.main.chat/task"] {
             let err = parse(&format!("[ci]\nchat = \"{bad}\"\n")).unwrap_err();
-            assert!(err.contains("ci.chat") && err.contains("b00t.main.chat"), "{err}");
+            assert!(
+                err.contains("ci.chat") && err.contains("b00t.main.chat"),
+                "{err}"
+            );
         }
     }
 
