@@ -6,9 +6,10 @@
 //! Layout: `options` (what it is given), `agent` (the [`spec`] and the chat loop),
 //! `prompt` (the system prompt: name, memories, skills), `memory` (MEMORY.md),
 //! `history` (the persisted conversation), `llm` (Ollama through ollama-rs, errors that
-//! say how to fix them), `tools` (install, send_message, schedule, remember),
-//! `requester` (the tools' own bus connection: request and wait for the reply),
-//! `skills` (the skill list, watched), `error`; `testing` (helpers of the unit tests).
+//! say how to fix them; public: the container CI agents' `ask` uses it), `tools`
+//! (install, send_message, schedule, remember), `requester` (the tools' own bus
+//! connection: request and wait for the reply), `skills` (the skill list, watched),
+//! `error`; `testing` (helpers of the unit tests).
 
 mod agent;
 mod error;
@@ -26,6 +27,7 @@ mod tools;
 pub use agent::{spec, KIND};
 pub use error::AssistantError;
 pub use history::{Turn, HISTORY_FILE};
+pub use llm::Llm;
 pub use memory::MEMORY_FILE;
 pub use options::AssistantOptions;
 pub use skills::SKILLS_DIR;

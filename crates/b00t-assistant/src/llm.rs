@@ -3,6 +3,7 @@
 //! do: start Ollama, pull the model, or wait less. A URL with credentials
 //! (`http://<group>:<password>@…`, what `b00t up` gives a container for its Ollama relay)
 //! sends them as `Authorization: Basic` on every request and is never shown with them.
+//! Public so that the runtime's container CI agents ask the same Ollama the same way.
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use ollama_rs::Ollama;
 use crate::AssistantError;
 
 /// A client of one Ollama for one model.
-pub(crate) struct Llm {
+pub struct Llm {
     ollama: Ollama,
     /// The URL as configured, for messages.
     url: String,
@@ -28,7 +29,7 @@ pub(crate) struct Llm {
 
 impl Llm {
     /// A client of the Ollama at `url` (http only), answering with `model`.
-    pub(crate) fn new(url: &str, model: &str, timeout: Duration) -> Result<Llm, AssistantError> {
+    pub fn new(url: &str, model: &str, timeout: Duration) -> Result<Llm, AssistantError> {
         let shown = without_credentials(url.trim());
         let bad = |reason: String| AssistantError::OllamaUrl {
             url: shown.clone(),
@@ -97,12 +98,12 @@ impl Llm {
         })
     }
 
-    pub(crate) fn model(&self) -> &str {
+    pub fn model(&self) -> &str {
         &self.model
     }
 
     /// One `/api/chat` call (not streamed); the assistant's message.
-    pub(crate) async fn chat(
+    pub async fn chat(
         &self,
         messages: Vec<ChatMessage>,
         tools: Vec<ToolInfo>,

@@ -251,6 +251,17 @@ pub async fn up(
                 max_payload: config.broker.max_payload_bytes,
                 packet_limit: config.broker.packet_limit(),
                 heartbeat: config.agents.heartbeat(),
+                ask: crate::ci::AskSettings {
+                    ollama_url: config.assistant.ollama_url(),
+                    model: config.assistant.model(),
+                    timeout: config.assistant.ollama_timeout(),
+                },
+                actions: Arc::new(crate::ci::ActionGate::new(
+                    home.policy_file(),
+                    home.audit_file(),
+                    home.operator_key_file(),
+                    config.installer.signature_window(),
+                )),
             },
             acl.clone(),
             bus.clone(),

@@ -15,6 +15,8 @@
 //! Every event about a container with an agent also goes to `incidents`, which turns
 //! deaths, OOM kills, failing health checks and crash loops into messages.
 
+mod actions;
+mod ask;
 mod chat;
 mod evidence;
 mod incidents;
@@ -35,6 +37,8 @@ use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use actions::ActionGate;
+pub use ask::AskSettings;
 pub use skills::{CiAgent, SKILLS};
 
 use incidents::Incidents;
@@ -55,6 +59,10 @@ pub struct CiOptions {
     pub max_payload: usize,
     pub packet_limit: usize,
     pub heartbeat: Duration,
+    /// How `ask` reaches the model (the group agents' Ollama settings).
+    pub ask: AskSettings,
+    /// Judges and audits every agent's `restart`, `stop` and `start`.
+    pub actions: Arc<ActionGate>,
 }
 
 /// One running agent.
@@ -288,6 +296,8 @@ impl Manager {
             id: listed.id.clone(),
             services: self.services,
             max_reply: self.options.max_payload,
+            ask: self.options.ask.clone(),
+            actions: self.options.actions.clone(),
         });
         let container = ContainerRef {
             id: listed.id.clone(),

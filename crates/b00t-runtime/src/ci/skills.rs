@@ -1,8 +1,11 @@
 //! The skills of a container CI agent, deterministic first: `status`, `services`,
 //! `health`, `logs`, `stats`, `diagnose` and `optimize`, each answered from what the
-//! engine says now (b00t-container's `observe`) and b00t-ci's analyzers. No skill
-//! changes the container.
+//! engine says now (b00t-container's `observe`) and b00t-ci's analyzers; `ask`, the
+//! local model's answer from those facts (`ask.rs`); and the actions `restart`, `stop`
+//! and `start`, the only skills that change the container, signed or allowed by the
+//! policy (`actions.rs`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use b00t_agents::{Failure, Handler, HandlerFuture, TaskContext};
@@ -11,9 +14,13 @@ use b00t_container::{ContainerError, Docker, Facts, LogQuery};
 use b00t_proto::ErrorCode;
 use serde_json::{json, Value};
 
+use super::actions::{Action, ActionGate};
+use super::ask::{self, AskSettings};
+
 /// The skills, in the order the card lists them.
-pub const SKILLS: [&str; 7] = [
-    "status", "services", "health", "logs", "stats", "diagnose", "optimize",
+pub const SKILLS: [&str; 11] = [
+    "status", "services", "health", "logs", "stats", "diagnose", "optimize", "ask", "restart",
+    "stop", "start",
 ];
 
 /// Log lines `logs` returns when the body says nothing.
@@ -31,6 +38,10 @@ pub struct CiAgent {
     pub services: &'static ServiceTable,
     /// Replies are cut below this (the bus's payload limit).
     pub max_reply: usize,
+    /// How `ask` reaches the model.
+    pub ask: AskSettings,
+    /// What judges and audits `restart`, `stop` and `start` (one for every agent).
+    pub actions: Arc<ActionGate>,
 }
 
 impl Handler for CiAgent {
@@ -41,6 +52,7 @@ impl Handler for CiAgent {
             self.services,
             self.max_reply,
         );
+        let (ask_settings, actions) = (self.ask.clone(), self.actions.clone());
         Box::pin(async move {
             let body = &ctx.task.body;
             match ctx.skill.as_str() {
@@ -51,13 +63,17 @@ impl Handler for CiAgent {
                 "stats" => stats(&docker, &id).await,
                 "diagnose" => diagnose(&docker, &id).await,
                 "optimize" => optimize(&docker, &id).await,
-                other => Err(Failure::new(
-                    ErrorCode::NotFound,
-                    format!(
-                        "a container CI agent has no skill `{other}`; its skills: {}",
-                        SKILLS.join(", ")
-                    ),
-                )),
+                "ask" => ask::ask(&ctx, &docker, &id, services, &ask_settings, max_reply).await,
+                other => match Action::of_skill(other) {
+                    Some(action) => actions.act(&ctx, &docker, &id, action).await,
+                    None => Err(Failure::new(
+                        ErrorCode::NotFound,
+                        format!(
+                            "a container CI agent has no skill `{other}`; its skills: {}",
+                            SKILLS.join(", ")
+                        ),
+                    )),
+                },
             }
         })
     }
@@ -71,7 +87,7 @@ fn failure(e: ContainerError) -> Failure {
     }
 }
 
-async fn status(docker: &Docker, id: &str) -> Result<Value, Failure> {
+pub(super) async fn status(docker: &Docker, id: &str) -> Result<Value, Failure> {
     let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
     let stats = if facts.running {
         b00t_container::stats_once(docker, id).await.ok()
@@ -107,7 +123,11 @@ fn uptime_s(facts: &Facts) -> Option<i64> {
     Some((chrono::Utc::now() - started.with_timezone(&chrono::Utc)).num_seconds())
 }
 
-async fn services_of(docker: &Docker, id: &str, table: &ServiceTable) -> Result<Value, Failure> {
+pub(super) async fn services_of(
+    docker: &Docker,
+    id: &str,
+    table: &ServiceTable,
+) -> Result<Value, Failure> {
     let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
     if !facts.running {
         return Ok(json!({"running": false, "services": [], "unknown": [], "listening": []}));
@@ -153,7 +173,7 @@ async fn evidence(docker: &Docker, id: &str, log_lines: usize) -> Result<Evidenc
     })
 }
 
-async fn health(docker: &Docker, id: &str) -> Result<Value, Failure> {
+pub(super) async fn health(docker: &Docker, id: &str) -> Result<Value, Failure> {
     let evidence = evidence(docker, id, DIAGNOSE_LOG_LINES).await?;
     let (verdict, reasons) = b00t_ci::verdict(&evidence);
     let mut probes = Vec::new();
@@ -274,14 +294,14 @@ async fn stats(docker: &Docker, id: &str) -> Result<Value, Failure> {
     Ok(json!({"sample": stats}))
 }
 
-async fn diagnose(docker: &Docker, id: &str) -> Result<Value, Failure> {
+pub(super) async fn diagnose(docker: &Docker, id: &str) -> Result<Value, Failure> {
     let evidence = evidence(docker, id, DIAGNOSE_LOG_LINES).await?;
     let findings = b00t_ci::diagnose(&evidence);
     let (verdict, _) = b00t_ci::verdict(&evidence);
     Ok(json!({"verdict": verdict, "findings": findings}))
 }
 
-async fn optimize(docker: &Docker, id: &str) -> Result<Value, Failure> {
+pub(super) async fn optimize(docker: &Docker, id: &str) -> Result<Value, Failure> {
     let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
     Ok(json!({"advice": b00t_ci::advise(&facts), "changed": false}))
 }
