@@ -338,6 +338,55 @@ pub(crate) struct PolicyListArgs {
 pub(crate) enum CiCommand {
     /// The container CI agents and the containers they answer for.
     List(AgentsArgs),
+    /// Ask a container's CI agent a question: the local model answers from the
+    /// container's facts (status, services, health, diagnosis, logs, advice).
+    ///
+    /// Example: `b00t ci ask web why did you restart?`
+    Ask(CiAskArgs),
+    /// Restart a container through its CI agent (signed with the operator key).
+    ///
+    /// Example: `b00t ci restart web --grace 5`
+    Restart(CiActionArgs),
+    /// Stop a container through its CI agent (signed with the operator key).
+    Stop(CiActionArgs),
+    /// Start a stopped container through its CI agent (signed with the operator key).
+    Start(CiActionArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CiAskArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    /// The container (its name, its agent `ci-<name>`, or the start of its id).
+    pub container: String,
+    /// The question, in plain words.
+    #[arg(required = true, num_args = 1..)]
+    pub question: Vec<String>,
+    /// Print the answer with the facts it was given, as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for the answer (default: `[assistant] ollama_timeout_ms` + 30 s).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CiActionArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    /// The container (its name, its agent `ci-<name>`, or the start of its id).
+    pub container: String,
+    /// Seconds `restart` and `stop` wait for the process to exit before SIGKILL
+    /// (default 10, Docker's).
+    #[arg(long, value_name = "SECS")]
+    pub grace: Option<u64>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
