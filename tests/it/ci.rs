@@ -1,10 +1,12 @@
 //! Container CI agents on the real engine: a container started with `docker run` gets
 //! its agent `ci-<name>` with a card naming the container; `status`, `services`,
 //! `diagnose` and `optimize` answer over `mosquitto_pub`; a removed container's card is
-//! cleared; `b00t ci list` shows the mapping. Images are built locally (Debian's static
-//! busybox on scratch); nothing is pulled. A death, an OOM kill, a failing health check
-//! and a crash loop arrive as incidents on `b00t.ci-<name>/event`, and a crash loop reaches
-//! `[ci] chat` once.
+//! cleared; `b00t ci list` shows the mapping; `ask` answers with the fake Ollama from the
+//! container's facts (and with the facts when Ollama is down); `restart` is refused
+//! unsigned, runs signed by `b00t ci restart` or allowed by policy.toml, and is audited.
+//! Images are built locally (Debian's static busybox on scratch); nothing is pulled.
+//! A death, an OOM kill, a failing health check and a crash loop arrive as incidents on
+//! `b00t.ci-<name>/event`, and a crash loop reaches `[ci] chat` once.
 
 use std::process::Command;
 use std::time::Duration;
@@ -389,3 +391,322 @@ fn a_crash_loop_is_one_incident_and_one_chat_message() {
 }
 
 // `ask` and the actions.
+
+/// A runtime with CI agents for the containers labelled for this test, `extra` config
+/// beside them; the label, the run's suffix and the port.
+fn ci_runtime(extra: &str) -> (Home, Runtime, u16, String, String) {
+    let run = format!("{:06x}", fastrand::u32(..0xff_ffff));
+    let label = format!("b00t.test={run}");
+    let home = Home::new(&format!(
+        "[agents]\necho = false\n{extra}\n[ci]\nenabled = true\nlabel = \"{label}\"\n"
+    ));
+    let port = free_port();
+    let up = Runtime::spawn_env(
+        &home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[("CONTAINER_RUNTIME", "none")],
+    );
+    (home, up, port, label, run)
+}
+
+/// A busybox web server `web-<run>` and its agent `ci-web-<run>`, once its card is online.
+fn web_server(port: u16, label: &str, run: &str) -> (Removed, String, String) {
+    let mut cards = Sub::start(port, "+/status");
+    let name = format!("web-{run}");
+    let agent = format!("ci-web-{run}");
+    let guard = docker_run(
+        label,
+        &name,
+        &busybox_image(),
+        &["httpd", "-f", "-p", "8080"],
+    );
+    cards.wait(&format!("b00t.{agent}/status"), "\"online\"");
+    (guard, name, agent)
+}
+
+/// Publishes `payload` on `b00t.<agent>.<skill>/task` with `mosquitto_pub` and returns
+/// the final reply (result or error) on the task's `reply_to`.
+fn final_reply(port: u16, agent: &str, skill: &str, id: &str, body: &str) -> serde_json::Value {
+    let base = format!("app/ci-{id}");
+    let mut sub = Sub::start(port, &format!("{base}/#"));
+    publish(
+        port,
+        &format!("b00t.{agent}.{skill}/task"),
+        &format!(r#"{{"id":"{id}","reply_to":"{base}","body":{body}}}"#),
+    );
+    let line = sub
+        .try_wait(
+            |l| {
+                (l.topic == format!("{base}/result") || l.topic == format!("{base}/error"))
+                    && l.payload.contains(id)
+            },
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|| panic!("no reply to `{id}`: {}", sub.dump()));
+    json(&line.payload)
+}
+
+/// The `ci-action` lines of the home's audit log.
+fn ci_audit(home: &Home) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(home.path().join("state/audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(json)
+        .filter(|r| r["kind"] == "ci-action")
+        .collect()
+}
+
+fn audit_of(home: &Home, id: &str) -> serde_json::Value {
+    ci_audit(home)
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no ci-action audit line for `{id}`: {:#?}", ci_audit(home)))
+}
+
+fn b00t_ci(home: &Home, args: &[&str]) -> std::process::Output {
+    Command::new(b00t_bin())
+        .arg("ci")
+        .args(args)
+        .arg("--home")
+        .arg(home.path())
+        .env("NO_COLOR", "1")
+        .env_remove("B00T_BROKER")
+        .output()
+        .expect("run b00t ci")
+}
+
+#[test]
+fn ask_answers_from_the_containers_facts_with_the_local_model() {
+    if !docker_or_skip("ask_answers_from_the_containers_facts_with_the_local_model") {
+        return;
+    }
+    let ollama = crate::assistant::Ollama::start();
+    let (home, _up, port, label, run) = ci_runtime(&format!(
+        "[assistant]\nollama_url = \"{}\"\nmodel = \"llama3.2\"\n",
+        ollama.fake.url()
+    ));
+    let (_web, name, agent) = web_server(port, &label, &run);
+
+    // Plain text from mosquitto_pub: the answer goes to the address's result topic.
+    let mut results = Sub::start(port, &format!("b00t.{agent}.ask/result"));
+    publish(port, &format!("b00t.{agent}.ask/task"), "what runs in you?");
+    let result = json(
+        &results
+            .wait(
+                &format!("b00t.{agent}.ask/result"),
+                "echo: what runs in you?",
+            )
+            .payload,
+    );
+    let body = &result["body"];
+    assert_eq!(body["text"], "echo: what runs in you?", "{body}");
+    assert_eq!(body["model"], "llama3.2", "{body}");
+    assert!(body["llm_ms"].is_number(), "{body}");
+    let facts = &body["facts"];
+    assert_eq!(facts["container"]["name"], name, "{facts}");
+    assert_eq!(facts["status"]["state"], "running", "{facts}");
+    assert!(facts["services"].to_string().contains("httpd"), "{facts}");
+    assert!(facts["health"]["verdict"].is_string(), "{facts}");
+    assert!(facts["diagnose"]["findings"].is_array(), "{facts}");
+    assert!(facts["optimize"]["advice"].is_array(), "{facts}");
+    assert!(facts["logs"].is_array(), "{facts}");
+
+    // The model was told who it is and given the facts.
+    let asked = ollama.requests();
+    let request = asked
+        .iter()
+        .find(|r| r.to_string().contains("what runs in you?"))
+        .unwrap_or_else(|| panic!("the fake Ollama never saw the question: {asked:#?}"));
+    assert_eq!(request["model"], "llama3.2", "{request}");
+    let messages = request["messages"].as_array().unwrap();
+    let system = messages
+        .iter()
+        .find(|m| m["role"] == "system")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
+    assert!(
+        system.contains(&format!("CI agent of the Docker container `{name}`")),
+        "{system}"
+    );
+    assert!(system.contains("httpd"), "{system}");
+    assert!(system.contains("facts below only"), "{system}");
+    assert_eq!(messages.last().unwrap()["content"], "what runs in you?");
+
+    // The CLI asks the same, by the container's name.
+    let out = b00t_ci(&home, &["ask", &name, "is", "it", "healthy?"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "echo: is it healthy?"
+    );
+    let out = b00t_ci(&home, &["ask", "--json", &agent, "and now?"]);
+    assert!(out.status.success());
+    let answer = json(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(answer["text"], "echo: and now?", "{answer}");
+    assert_eq!(answer["facts"]["container"]["name"], name, "{answer}");
+}
+
+#[test]
+fn ask_with_ollama_down_answers_with_the_facts_and_why() {
+    if !docker_or_skip("ask_with_ollama_down_answers_with_the_facts_and_why") {
+        return;
+    }
+    // A port nobody listens on.
+    let closed = free_port();
+    let (home, _up, port, label, run) = ci_runtime(&format!(
+        "[assistant]\nollama_url = \"http://127.0.0.1:{closed}\"\nmodel = \"llama3.2\"\n"
+    ));
+    let (_web, name, agent) = web_server(port, &label, &run);
+
+    let reply = final_reply(port, &agent, "ask", "ask-down-1", r#"{"text":"why?"}"#);
+    assert_eq!(reply["type"], "result", "{reply}");
+    let body = &reply["body"];
+    assert!(body["text"].is_null(), "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("not reachable") && error.contains("ollama serve"),
+        "{body}"
+    );
+    assert_eq!(body["facts"]["container"]["name"], name, "{body}");
+    assert_eq!(body["facts"]["status"]["running"], true, "{body}");
+
+    // The CLI says why and exits 1.
+    let out = b00t_ci(&home, &["ask", &name, "why?"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the model did not answer") && stderr.contains("not reachable"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unsigned_restart_is_forbidden_and_a_signed_one_restarts_both_audited() {
+    if !docker_or_skip("an_unsigned_restart_is_forbidden_and_a_signed_one_restarts_both_audited") {
+        return;
+    }
+    let (home, _up, port, label, run) = ci_runtime("");
+    let (_web, name, agent) = web_server(port, &label, &run);
+    let started = ask(port, &agent, "status", "st-before")["started_at"].clone();
+    assert!(started.is_string(), "{started}");
+
+    // From mosquitto_pub, unsigned: refused, with the rule and how to approve it.
+    let reply = final_reply(port, &agent, "restart", "r-unsigned", r#"{"grace_s":1}"#);
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["error"]["code"], "forbidden", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not in [ci] actions") && message.contains("policy.toml"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("`b00t ci restart {name}`")),
+        "{message}"
+    );
+    let line = audit_of(&home, "r-unsigned");
+    assert_eq!(line["verdict"], "forbidden", "{line}");
+    assert_eq!(line["outcome"], "refused", "{line}");
+    assert_eq!(line["trust"], "unsigned", "{line}");
+    assert_eq!(line["action"], "restart", "{line}");
+    assert_eq!(line["container"], name, "{line}");
+    assert_eq!(line["from"], "-", "{line}");
+    let now = ask(port, &agent, "status", "st-still")["started_at"].clone();
+    assert_eq!(now, started, "a refused restart restarted it");
+
+    // A forged signature is refused too.
+    let reply = final_reply(
+        port,
+        &agent,
+        "restart",
+        "r-forged",
+        r#"{"signature":{"ts":1,"hmac":"00"}}"#,
+    );
+    assert_eq!(reply["error"]["code"], "forbidden", "{reply}");
+    assert_eq!(audit_of(&home, "r-forged")["trust"], "bad-signature");
+
+    // `b00t ci restart`, signed with the operator key: allowed, and it restarts.
+    let out = b00t_ci(&home, &["restart", &name, "--grace", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("restarted `{name}`: now running")),
+        "{stdout}"
+    );
+    let after = ask(port, &agent, "status", "st-after");
+    assert_eq!(after["running"], true, "{after}");
+    assert_ne!(after["started_at"], started, "{after}");
+    let signed = ci_audit(&home)
+        .into_iter()
+        .find(|r| r["trust"] == "operator")
+        .unwrap_or_else(|| panic!("no signed action audited: {:#?}", ci_audit(&home)));
+    assert_eq!(signed["verdict"], "allowed", "{signed}");
+    assert_eq!(signed["outcome"], "done", "{signed}");
+    assert_eq!(signed["from"], "operator", "{signed}");
+    assert_eq!(signed["container"], name, "{signed}");
+
+    // `b00t audit` prints both beside the installs.
+    let out = Command::new(b00t_bin())
+        .args(["audit", "--home"])
+        .arg(home.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("restart {name}")) && text.contains("(operator)"),
+        "{text}"
+    );
+    assert!(!text.contains("not a record"), "{text}");
+}
+
+#[test]
+fn the_policy_lets_an_unsigned_restart_through_and_nothing_else() {
+    if !docker_or_skip("the_policy_lets_an_unsigned_restart_through_and_nothing_else") {
+        return;
+    }
+    let (home, _up, port, label, run) = ci_runtime("");
+    std::fs::write(
+        home.path().join("policy.toml"),
+        "[ci]\nactions = [\"restart\"]\ncontainers = [\"web-*\"]\n",
+    )
+    .unwrap();
+    let (_web, name, agent) = web_server(port, &label, &run);
+    let started = ask(port, &agent, "status", "st-before")["started_at"].clone();
+
+    let reply = final_reply(port, &agent, "restart", "p-restart", r#"{"grace_s":1}"#);
+    assert_eq!(reply["type"], "result", "{reply}");
+    let body = &reply["body"];
+    assert_eq!(body["trust"], "policy", "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("pattern `web-*`"),
+        "{body}"
+    );
+    assert_eq!(body["container"]["name"], name, "{body}");
+    assert_eq!(body["before"]["started_at"], started, "{body}");
+    assert_ne!(body["after"]["started_at"], started, "{body}");
+    assert_eq!(body["after"]["running"], true, "{body}");
+    let line = audit_of(&home, "p-restart");
+    assert_eq!(line["trust"], "policy", "{line}");
+    assert_eq!(line["outcome"], "done", "{line}");
+
+    // `stop` is not in the list: still refused.
+    let reply = final_reply(port, &agent, "stop", "p-stop", "{}");
+    assert_eq!(reply["error"]["code"], "forbidden", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("action `stop` is not in [ci] actions"),
+        "{reply}"
+    );
+    assert_eq!(audit_of(&home, "p-stop")["verdict"], "forbidden");
+}
