@@ -54,9 +54,10 @@ pub use local::LocalAgent;
 pub use mounts::{plan_mounts, plan_mounts_hiding, HIDDEN_IN_PROJECT};
 pub use network::bridge_gateway;
 pub use observe::{
-    events, facts, list_containers, listening, logs, restart, stats_once, stop_container, top,
-    ContainerEvent, Facts, Health, Listed, Listening, LogLine, LogQuery, Logs, MountSummary, Port,
-    Probe, Process, Stats, Stream, LOGS_MAX_BYTES, LOGS_MAX_TAIL, PROBE_OUTPUT_MAX_BYTES,
+    events, facts, list_containers, listening, logs, restart, stats_once, stats_quick,
+    stop_container, top, ContainerEvent, Facts, Health, Listed, Listening, LogLine, LogQuery, Logs,
+    MountSummary, Port, Probe, Process, Stats, Stream, LOGS_MAX_BYTES, LOGS_MAX_TAIL,
+    PROBE_OUTPUT_MAX_BYTES,
 };
 pub use ops::{
     create, create_body, inspect, list_owned, logs_tail, remove, start, stop, wait_exit, Owned,

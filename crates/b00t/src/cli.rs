@@ -439,6 +439,14 @@ pub(crate) struct BenchArgs {
     /// dispatch of a chat task, against a fake Ollama that answers at once.
     #[arg(long)]
     pub groups: bool,
+    /// Measure the container CI agents instead (needs a Docker engine): a container's
+    /// start to its agent's online card, `status` round trips, and memory with
+    /// `--ci-watched` containers watched.
+    #[arg(long, conflicts_with = "groups")]
+    pub ci: bool,
+    /// With `--ci`: containers watched for the memory figure.
+    #[arg(long, default_value_t = 100, requires = "ci")]
+    pub ci_watched: usize,
     /// With `--groups`: `docker` or `none` (local processes).
     #[arg(
         long,

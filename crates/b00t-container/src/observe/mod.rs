@@ -23,7 +23,7 @@ pub use inspect::{facts, top, PROBE_OUTPUT_MAX_BYTES};
 pub use list::{events, list_containers};
 pub use listening::listening;
 pub use logs::{logs, LogQuery, Logs, LOGS_MAX_BYTES, LOGS_MAX_TAIL};
-pub use stats::stats_once;
+pub use stats::{stats_once, stats_quick};
 
 use crate::error::{engine_message, is_not_found, ContainerError};
 

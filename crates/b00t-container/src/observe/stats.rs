@@ -29,6 +29,24 @@ pub async fn stats_once(docker: &Docker, id: &str) -> Result<Stats, ContainerErr
     }
 }
 
+/// One sample at once (the engine's one-shot): memory, network, block IO and pids, but no
+/// previous sample, so its CPU % is 0. For answers that must be quick (`status`).
+pub async fn stats_quick(docker: &Docker, id: &str) -> Result<Stats, ContainerError> {
+    let options = StatsOptions {
+        stream: false,
+        one_shot: true,
+    };
+    let mut samples = docker.stats(id, Some(options));
+    match samples.next().await {
+        Some(Ok(sample)) => Ok(stats_from(&sample)),
+        Some(Err(e)) => Err(container_error("read the stats of", id, &e)),
+        None => Err(ContainerError::Engine {
+            action: format!("read the stats of `{id}`"),
+            message: "the engine closed the stream without a sample".to_owned(),
+        }),
+    }
+}
+
 fn stats_from(sample: &ContainerStatsResponse) -> Stats {
     let memory = sample.memory_stats.clone().unwrap_or_default();
     let (mut net_rx_bytes, mut net_tx_bytes) = (0u64, 0u64);

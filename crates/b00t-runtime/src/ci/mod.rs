@@ -298,6 +298,7 @@ impl Manager {
             max_reply: self.options.max_payload,
             ask: self.options.ask.clone(),
             actions: self.options.actions.clone(),
+            recent_stats: Default::default(),
         });
         let container = ContainerRef {
             id: listed.id.clone(),

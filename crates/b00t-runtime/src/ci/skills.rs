@@ -42,7 +42,15 @@ pub struct CiAgent {
     pub ask: AskSettings,
     /// What judges and audits `restart`, `stop` and `start` (one for every agent).
     pub actions: Arc<ActionGate>,
+    /// The last quick stats sample and when it was taken: the engine answers a second
+    /// one-shot request only at its next one-second tick, so `status` reuses a recent one.
+    pub recent_stats: Arc<Recent>,
 }
+
+/// How long `status` reuses a stats sample when the engine is slow to give a new one.
+const STATS_FRESH: Duration = Duration::from_secs(5);
+/// How long `status` waits for the engine's sample before answering with an older one.
+const STATS_WAIT: Duration = Duration::from_millis(150);
 
 impl Handler for CiAgent {
     fn handle(&self, ctx: TaskContext) -> HandlerFuture {
@@ -52,11 +60,12 @@ impl Handler for CiAgent {
             self.services,
             self.max_reply,
         );
+        let recent = self.recent_stats.clone();
         let (ask_settings, actions) = (self.ask.clone(), self.actions.clone());
         Box::pin(async move {
             let body = &ctx.task.body;
             match ctx.skill.as_str() {
-                "status" => status(&docker, &id).await,
+                "status" => status_with(&docker, &id, &recent).await,
                 "services" => services_of(&docker, &id, services).await,
                 "health" => health(&docker, &id).await,
                 "logs" => logs(&docker, &id, body, max_reply).await,
@@ -87,10 +96,52 @@ fn failure(e: ContainerError) -> Failure {
     }
 }
 
-pub(super) async fn status(docker: &Docker, id: &str) -> Result<Value, Failure> {
+pub(super) type Recent = std::sync::Mutex<Option<(std::time::Instant, b00t_container::Stats)>>;
+
+/// A quick stats sample: a recent one, or the engine's one-shot within [`STATS_WAIT`].
+async fn quick_stats(docker: &Docker, id: &str, recent: &Recent) -> Option<b00t_container::Stats> {
+    let cached = |max_age: Duration| {
+        let guard = recent.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < max_age)
+            .map(|(_, s)| s.clone())
+    };
+    if let Some(stats) = cached(Duration::from_millis(900)) {
+        return Some(stats);
+    }
+    match tokio::time::timeout(STATS_WAIT, b00t_container::stats_quick(docker, id)).await {
+        Ok(Ok(stats)) => {
+            *recent.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((std::time::Instant::now(), stats.clone()));
+            Some(stats)
+        }
+        _ => cached(STATS_FRESH),
+    }
+}
+
+/// `status` without a cache of recent samples (for `ask`).
+pub(crate) async fn status(docker: &Docker, id: &str) -> Result<Value, Failure> {
+    status_with(docker, id, &Recent::default()).await
+}
+
+async fn status_with(docker: &Docker, id: &str, recent: &Recent) -> Result<Value, Failure> {
     let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
+    // The engine's one-shot sample answers at once; CPU % needs two samples a second
+    // apart, which the `stats` skill takes.
     let stats = if facts.running {
-        b00t_container::stats_once(docker, id).await.ok()
+        quick_stats(docker, id, recent).await.map(|s| {
+            json!({
+                "memory_used": s.memory_used,
+                "memory_limit": s.memory_limit,
+                "net_rx_bytes": s.net_rx_bytes,
+                "net_tx_bytes": s.net_tx_bytes,
+                "block_read_bytes": s.block_read_bytes,
+                "block_write_bytes": s.block_write_bytes,
+                "pids": s.pids,
+                "cpu_percent": null,
+            })
+        })
     } else {
         None
     };
@@ -143,34 +194,11 @@ pub(super) async fn services_of(
     }))
 }
 
-/// Everything the analyzers look at, read now.
+/// Everything the analyzers look at, read now (shared with the incidents).
 async fn evidence(docker: &Docker, id: &str, log_lines: usize) -> Result<Evidence, Failure> {
-    let facts = b00t_container::facts(docker, id).await.map_err(failure)?;
-    let (stats, listening) = if facts.running {
-        (
-            b00t_container::stats_once(docker, id).await.ok(),
-            b00t_container::listening(facts.pid).await.ok(),
-        )
-    } else {
-        (None, None)
-    };
-    let query = LogQuery {
-        tail: log_lines,
-        since: None,
-        stdout: true,
-        stderr: true,
-    };
-    let recent_logs = b00t_container::logs(docker, id, query)
+    super::evidence::evidence(docker, id, log_lines)
         .await
-        .map(|l| l.lines)
-        .unwrap_or_default();
-    Ok(Evidence {
-        facts,
-        stats,
-        listening,
-        recent_logs,
-        restarts_in_window: None,
-    })
+        .map_err(failure)
 }
 
 pub(super) async fn health(docker: &Docker, id: &str) -> Result<Value, Failure> {

@@ -150,6 +150,11 @@ impl BusChild {
     }
 
     /// Where the child's broker listens.
+    /// The child's process id.
+    pub(super) fn pid(&self) -> u32 {
+        self.pid
+    }
+
     pub(super) fn url(&self) -> &BrokerUrl {
         &self.url
     }

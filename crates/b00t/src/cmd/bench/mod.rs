@@ -8,6 +8,7 @@
 //! `rss` (`VmHWM`), `report` (table and JSON).
 
 mod child;
+mod ci;
 mod flood;
 mod floor;
 mod groups;
@@ -65,6 +66,19 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             args.runtime, args.cold_runs, args.warm_tasks
         ));
         let figures = groups::measure(&exe, &args.runtime, args.cold_runs, args.warm_tasks).await?;
+        if args.json {
+            outln!("{}", serde_json::to_string(&figures)?)?;
+        } else {
+            out!("{}", figures.table())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.ci {
+        Progress::new().say(&format!(
+            "container CI agents: {} containers watched on the local engine",
+            args.ci_watched
+        ));
+        let figures = ci::measure(&exe, args.ci_watched.max(10)).await?;
         if args.json {
             outln!("{}", serde_json::to_string(&figures)?)?;
         } else {
