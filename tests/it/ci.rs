@@ -710,3 +710,43 @@ fn the_policy_lets_an_unsigned_restart_through_and_nothing_else() {
     );
     assert_eq!(audit_of(&home, "p-stop")["verdict"], "forbidden");
 }
+
+/// `stats` over a short window gives min, avg and max of a sample a second.
+#[test]
+fn stats_over_a_window() {
+    if !docker_or_skip("stats_over_a_window") {
+        return;
+    }
+    let image = busybox_image();
+    let run = format!("{:06x}", fastrand::u32(..0xff_ffff));
+    let label = format!("b00t.test={run}");
+    let home = Home::new(&format!(
+        "[agents]\necho = false\n[ci]\nenabled = true\nlabel = \"{label}\"\n"
+    ));
+    let port = free_port();
+    let _up = Runtime::spawn_env(
+        &home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[("CONTAINER_RUNTIME", "none")],
+    );
+    let mut cards = Sub::start(port, "+/status");
+    let name = format!("st-{run}");
+    let agent = format!("ci-st-{run}");
+    let _c = docker_run(&label, &name, &image, &["sleep", "60"]);
+    cards.wait(&format!("b00t.{agent}/status"), "\"online\"");
+    let base = format!("app/st-{run}");
+    let mut sub = Sub::start(port, &format!("{base}/#"));
+    publish(
+        port,
+        &format!("b00t.{agent}.stats/task"),
+        &format!(r#"{{"id":"w-{run}","reply_to":"{base}","body":{{"window_s":2}}}}"#),
+    );
+    let reply = json(
+        &sub.wait(&format!("{base}/result"), &format!("w-{run}"))
+            .payload,
+    );
+    let body = &reply["body"];
+    assert!(body["samples"].as_u64().unwrap() >= 2, "{body}");
+    assert!(body["memory_used"]["max"].as_f64().unwrap() > 0.0, "{body}");
+    assert!(body["pids"]["min"].as_f64().unwrap() >= 1.0, "{body}");
+}

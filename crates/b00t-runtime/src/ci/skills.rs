@@ -69,7 +69,7 @@ impl Handler for CiAgent {
                 "services" => services_of(&docker, &id, services).await,
                 "health" => health(&docker, &id).await,
                 "logs" => logs(&docker, &id, body, max_reply).await,
-                "stats" => stats(&docker, &id).await,
+                "stats" => stats(&docker, &id, body).await,
                 "diagnose" => diagnose(&docker, &id).await,
                 "optimize" => optimize(&docker, &id).await,
                 "ask" => ask::ask(&ctx, &docker, &id, services, &ask_settings, max_reply).await,
@@ -315,11 +315,55 @@ async fn logs(docker: &Docker, id: &str, body: &Value, max_reply: usize) -> Resu
     Ok(json!({"lines": kept, "truncated": got.truncated || cut > 0, "note": note}))
 }
 
-async fn stats(docker: &Docker, id: &str) -> Result<Value, Failure> {
-    let stats = b00t_container::stats_once(docker, id)
+/// The longest window `stats` samples over.
+const MAX_STATS_WINDOW_S: u64 = 30;
+
+/// One sample, or with `{"window_s": N}` one a second for N seconds and their min, avg
+/// and max.
+async fn stats(docker: &Docker, id: &str, body: &Value) -> Result<Value, Failure> {
+    let window = match body.get("window_s") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n <= MAX_STATS_WINDOW_S)
+            .ok_or_else(|| {
+                Failure::new(
+                    ErrorCode::BadRequest,
+                    format!("`window_s` must be a whole number of seconds from 0 to {MAX_STATS_WINDOW_S}, got {v}"),
+                )
+            })?,
+    };
+    let first = b00t_container::stats_once(docker, id)
         .await
         .map_err(failure)?;
-    Ok(json!({"sample": stats}))
+    if window == 0 {
+        return Ok(json!({"sample": first}));
+    }
+    // Each sample takes the engine about a second (two readings a second apart).
+    let started = std::time::Instant::now();
+    let mut samples = vec![first];
+    while started.elapsed() < Duration::from_secs(window) {
+        samples.push(
+            b00t_container::stats_once(docker, id)
+                .await
+                .map_err(failure)?,
+        );
+    }
+    let summary = |f: &dyn Fn(&b00t_container::Stats) -> f64| {
+        let values: Vec<f64> = samples.iter().map(f).collect();
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let avg = values.iter().sum::<f64>() / values.len() as f64;
+        json!({"min": min, "avg": avg, "max": max})
+    };
+    Ok(json!({
+        "sample": samples.last(),
+        "window_s": window,
+        "samples": samples.len(),
+        "cpu_percent": summary(&|s| s.cpu_percent),
+        "memory_used": summary(&|s| s.memory_used as f64),
+        "pids": summary(&|s| s.pids as f64),
+    }))
 }
 
 pub(super) async fn diagnose(docker: &Docker, id: &str) -> Result<Value, Failure> {
