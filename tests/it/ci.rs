@@ -750,3 +750,135 @@ fn stats_over_a_window() {
     assert!(body["memory_used"]["max"].as_f64().unwrap() > 0.0, "{body}");
     assert!(body["pids"]["min"].as_f64().unwrap() >= 1.0, "{body}");
 }
+
+/// A stand-in for the engine's socket that the test can cut: a proxy to Docker's own
+/// socket, whose connections (the event stream among them) all drop when it goes down.
+struct EngineProxy {
+    path: std::path::PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::os::unix::net::UnixStream>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EngineProxy {
+    fn up(path: &std::path::Path) -> EngineProxy {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::sync::atomic::Ordering;
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path).expect("bind the engine proxy");
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop2, conns2) = (stop.clone(), conns.clone());
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(upstream) = UnixStream::connect("/var/run/docker.sock") else {
+                            continue;
+                        };
+                        let mut kept = conns2.lock().unwrap();
+                        kept.push(client.try_clone().unwrap());
+                        kept.push(upstream.try_clone().unwrap());
+                        for (mut from, mut to) in [
+                            (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                            (upstream, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        EngineProxy {
+            path: path.to_owned(),
+            stop,
+            conns,
+            thread: Some(thread),
+        }
+    }
+
+    /// The engine is gone: no new connection, and every open one dropped.
+    fn down(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        for conn in self.conns.lock().unwrap().drain(..) {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for EngineProxy {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// The engine goes away under a running `b00t up` and comes back: the bus keeps
+/// serving meanwhile, and once it is back the agents match the containers again (the
+/// removed one's card cleared, the new one's agent there, no duplicate).
+#[test]
+fn the_engine_going_away_and_coming_back_is_reconciled() {
+    if !docker_or_skip("the_engine_going_away_and_coming_back_is_reconciled") {
+        return;
+    }
+    let image = busybox_image();
+    let run = format!("{:06x}", fastrand::u32(..0xff_ffff));
+    let label = format!("b00t.test={run}");
+    let home = Home::new(&format!(
+        "[agents]\necho = true\n[ci]\nenabled = true\nlabel = \"{label}\"\n"
+    ));
+    let socket = home.path().join("engine.sock");
+    let mut proxy = EngineProxy::up(&socket);
+    let port = free_port();
+    let docker_host = format!("unix://{}", socket.display());
+    let _up = Runtime::spawn_env(
+        &home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[("CONTAINER_RUNTIME", "none"), ("DOCKER_HOST", &docker_host)],
+    );
+    let mut cards = Sub::start(port, "+/status");
+    let old = format!("old-{run}");
+    let old_guard = docker_run(&label, &old, &image, &["sleep", "120"]);
+    cards.wait(&format!("b00t.ci-old-{run}/status"), "\"online\"");
+
+    // The engine goes away; meanwhile one container goes and another comes.
+    proxy.down();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(old_guard);
+    let new = format!("new-{run}");
+    let _new_guard = docker_run(&label, &new, &image, &["sleep", "120"]);
+    // The rest of the bus keeps serving.
+    let echo = ask(port, "echo", "echo", &format!("e-{run}"));
+    assert!(echo.get("echo").is_some(), "{echo}");
+
+    let _proxy = EngineProxy::up(&socket);
+    cards.wait(&format!("b00t.ci-new-{run}/status"), "\"online\"");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = Command::new(b00t_bin())
+            .args(["ci", "list", "--json", "--home"])
+            .arg(home.path())
+            .env_remove("B00T_BROKER")
+            .output()
+            .unwrap();
+        let listed = String::from_utf8_lossy(&out.stdout).to_string();
+        let ours: Vec<&str> = listed.lines().filter(|l| l.contains(&run)).collect();
+        if ours.len() == 1 && ours[0].contains(&new) && ours[0].contains("online") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after the engine came back the agents are not one per container: {listed}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

@@ -265,6 +265,7 @@ pub async fn up(
             },
             acl.clone(),
             bus.clone(),
+            presence.clone(),
             ci_stop.clone(),
         )
     });

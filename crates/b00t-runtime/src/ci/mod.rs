@@ -78,6 +78,9 @@ struct Manager {
     acl: Arc<Acl>,
     /// The runtime's connection, to clear the card of an agent that went.
     bus: Bus,
+    /// The runtime's presence table: the watcher does not see what its own connection
+    /// publishes, so a cleared card is forgotten here too.
+    presence: crate::Presence,
     registry: Registry,
     running: HashMap<String, Running>,
     services: &'static ServiceTable,
@@ -93,6 +96,7 @@ pub fn start(
     options: CiOptions,
     acl: Arc<Acl>,
     bus: Bus,
+    presence: crate::Presence,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     let services = ServiceTable::embedded();
@@ -108,6 +112,7 @@ pub fn start(
     };
     let incidents = Incidents::start(bus.clone(), chat, stop.clone());
     let manager = Manager {
+        presence,
         options,
         acl,
         bus,
@@ -346,6 +351,7 @@ impl Manager {
         {
             tracing::warn!(agent = %running.name, "could not clear the card: {e}");
         }
+        self.presence.forget(&running.name);
         self.acl.release(&running.name);
         tracing::info!(agent = %running.name, "container CI agent stopped: its container is gone");
     }
