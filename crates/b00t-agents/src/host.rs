@@ -58,6 +58,11 @@ pub async fn run(
     let offline = card.with_state(AgentState::Offline).to_json();
     let mut bus_options = BusOptions::new(options.url.clone(), format!("b00t-agent-{name}"));
     bus_options.packet_limit = options.packet_limit;
+    // An agent that answers for one container (a CI agent) sends few replies at once,
+    // and there may be a hundred of them: a small window keeps each connection small.
+    if spec.container.is_some() {
+        bus_options.inflight = 32;
+    }
     bus_options.will = Some(Will {
         topic: status_topic.clone(),
         payload: offline.clone(),

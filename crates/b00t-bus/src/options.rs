@@ -24,6 +24,9 @@ pub struct BusOptions {
     pub keep_alive: Duration,
     /// Longest wait between reconnection attempts.
     pub max_backoff: Duration,
+    /// QoS 1 publishes in flight before the client waits for acks (rumqttc allocates a
+    /// slot for each, per connection).
+    pub inflight: u16,
 }
 
 impl BusOptions {
@@ -35,6 +38,7 @@ impl BusOptions {
             packet_limit: 16 * 1024 * 1024,
             keep_alive: Duration::from_secs(10),
             max_backoff: Duration::from_secs(5),
+            inflight: 200,
         }
     }
 
@@ -43,7 +47,7 @@ impl BusOptions {
         o.set_keep_alive(self.keep_alive)
             .set_clean_session(true)
             .set_max_packet_size(self.packet_limit, self.packet_limit)
-            .set_inflight(200)
+            .set_inflight(self.inflight)
             .set_request_channel_capacity(4096);
         if let Some(user) = &self.url.username {
             o.set_credentials(user, self.url.password.clone().unwrap_or_default());
