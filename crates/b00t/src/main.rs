@@ -14,6 +14,7 @@ mod cli;
 mod cmd;
 mod connect;
 mod exit;
+mod printable;
 mod request;
 mod shutdown;
 mod style;

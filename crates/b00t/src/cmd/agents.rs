@@ -96,13 +96,17 @@ fn print_table(agents: &[Value]) -> Result<(), crate::out::StdoutError> {
                         .join(",")
                 })
                 .unwrap_or_default();
+            // Cards come from the bus: what they say is shown escaped.
+            let shown = |v: &Value, missing: &str| {
+                crate::printable::printable(v.as_str().unwrap_or(missing)).into_owned()
+            };
             [
-                a["agent"].as_str().unwrap_or("?").to_owned(),
-                a["state"].as_str().unwrap_or("?").to_owned(),
-                a["kind"].as_str().unwrap_or("").to_owned(),
-                skills,
-                a["since"].as_str().unwrap_or("").to_owned(),
-                a["last_heartbeat"].as_str().unwrap_or("-").to_owned(),
+                shown(&a["agent"], "?"),
+                shown(&a["state"], "?"),
+                shown(&a["kind"], ""),
+                crate::printable::printable(&skills).into_owned(),
+                shown(&a["since"], ""),
+                shown(&a["last_heartbeat"], "-"),
             ]
         })
         .collect();

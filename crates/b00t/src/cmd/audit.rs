@@ -11,6 +11,7 @@ use b00t_config::Home;
 use b00t_installer::audit::{self, ActionRecord, Entry, Record};
 
 use crate::cli::AuditArgs;
+use crate::printable::printable;
 use crate::style::{colour_stdout, Paint};
 
 pub(super) fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
@@ -49,41 +50,6 @@ pub(super) fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `text` with every character that could move the cursor, recolour the terminal or
-/// reorder what it shows written as an escape (`\n`, `\u{1b}`, `\u{202e}`), and `\`
-/// doubled so that an escape in the text cannot pass for one made here.
-fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut shown = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if needs_escape(c) {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    Cow::Owned(shown)
-}
-
-/// C0 and C1 controls and DEL (`\n`, `\r`, `\t`, ESC, U+0080–U+009F), the bidi marks,
-/// embeddings, overrides and isolates, the Unicode line and paragraph separators, and `\`.
-fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{200E}'
-                | '\u{200F}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2066}'..='\u{2069}'
-        )
 }
 
 /// A line that is not a record, as JSON all the same: the value when it is JSON (written
@@ -276,7 +242,7 @@ mod tests {
     }
 
     fn needs_escape_but_backslash(c: char) -> bool {
-        c != '\\' && needs_escape(c)
+        c != '\\' && crate::printable::needs_escape(c)
     }
 
     #[test]

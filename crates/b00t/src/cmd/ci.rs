@@ -48,7 +48,7 @@ pub(super) async fn list(args: AgentsArgs) -> anyhow::Result<ExitCode> {
         outln!("no container CI agents: no container is running, or `[ci] enabled = false`, or no Docker engine answers `b00t up`")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let text = |v: &Value| crate::printable::printable(v.as_str().unwrap_or("-")).into_owned();
     let rows: Vec<[String; 5]> = ci
         .iter()
         .map(|a| {

@@ -11,6 +11,7 @@ use b00t_proto::{clock, AgentChannel, Channel};
 use serde_json::{json, Value};
 
 use crate::cli::TailArgs;
+use crate::printable::printable;
 use crate::style::{colour_stdout, Paint};
 use crate::{connect, shutdown};
 
@@ -87,8 +88,8 @@ fn readable_line(message: &Message, colour: bool) -> String {
     format!(
         "{} {}{retained} {}",
         Paint::Dim.paint(colour, time),
-        paint.paint(colour, &message.topic),
-        summary(&message.payload)
+        paint.paint(colour, &printable(&message.topic)),
+        printable(&summary(&message.payload))
     )
 }
 
@@ -99,7 +100,7 @@ fn summary(payload: &[u8]) -> String {
     };
     let one_line = match serde_json::from_str::<Value>(text) {
         Ok(v) => v.to_string(),
-        Err(_) => text.replace('\n', "\\n"),
+        Err(_) => text.to_owned(),
     };
     if one_line.chars().count() > 240 {
         let cut: String = one_line.chars().take(240).collect();
@@ -116,7 +117,11 @@ mod tests {
     #[test]
     fn summaries() {
         assert_eq!(summary(b"{ \"a\" : 1 }"), "{\"a\":1}");
-        assert_eq!(summary(b"hi\nthere"), "hi\\nthere");
+        assert_eq!(printable(&summary(b"hi\nthere")), "hi\\nthere");
+        assert_eq!(
+            printable(&summary("{\"t\":\"\u{202e}x\"}".as_bytes())),
+            "{\"t\":\"\\u{202e}x\"}"
+        );
         assert_eq!(summary(b"\xff"), "<1 bytes, not UTF-8>");
         assert!(summary(&[b'a'; 500]).ends_with("(500 bytes)"));
     }
