@@ -61,7 +61,8 @@ impl CredentialFiles {
         };
         let mut file = match std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc_o_nofollow())
+            // A credential planted as a symlink is not read through.
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
         {
             Ok(file) => file,
@@ -158,11 +159,6 @@ impl CredentialFiles {
         }
         Ok(self.dir.join(name))
     }
-}
-
-/// `O_NOFOLLOW` on Linux: a credential planted as a symlink is not read through.
-fn libc_o_nofollow() -> i32 {
-    0o400000
 }
 
 fn valid_name(name: &str) -> bool {

@@ -165,3 +165,16 @@ pub struct Listening {
     /// `0.0.0.0`, `127.0.0.1`, `::`, …
     pub address: String,
 }
+
+impl From<Facts> for Listed {
+    /// What the list would say of a container inspected on its own (a start event's).
+    fn from(facts: Facts) -> Listed {
+        Listed {
+            id: facts.id,
+            name: facts.name,
+            image: facts.image,
+            state: facts.state,
+            labels: facts.labels,
+        }
+    }
+}

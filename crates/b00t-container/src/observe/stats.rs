@@ -14,27 +14,19 @@ use crate::observe::facts::Stats;
 /// One sample. The engine takes about a second, so that the previous sample (`precpu`)
 /// is filled and the CPU % means something. A stopped container gives zeros.
 pub async fn stats_once(docker: &Docker, id: &str) -> Result<Stats, ContainerError> {
-    let options = StatsOptions {
-        stream: false,
-        one_shot: false,
-    };
-    let mut samples = docker.stats(id, Some(options));
-    match samples.next().await {
-        Some(Ok(sample)) => Ok(stats_from(&sample)),
-        Some(Err(e)) => Err(container_error("read the stats of", id, &e)),
-        None => Err(ContainerError::Engine {
-            action: format!("read the stats of `{id}`"),
-            message: "the engine closed the stream without a sample".to_owned(),
-        }),
-    }
+    sample(docker, id, false).await
 }
 
 /// One sample at once (the engine's one-shot): memory, network, block IO and pids, but no
 /// previous sample, so its CPU % is 0. For answers that must be quick (`status`).
 pub async fn stats_quick(docker: &Docker, id: &str) -> Result<Stats, ContainerError> {
+    sample(docker, id, true).await
+}
+
+async fn sample(docker: &Docker, id: &str, one_shot: bool) -> Result<Stats, ContainerError> {
     let options = StatsOptions {
         stream: false,
-        one_shot: true,
+        one_shot,
     };
     let mut samples = docker.stats(id, Some(options));
     match samples.next().await {

@@ -247,13 +247,7 @@ impl Manager {
             "start" if !self.running.contains_key(&event.id) => {
                 match b00t_container::facts(docker, &event.id).await {
                     Ok(facts) => {
-                        let listed = Listed {
-                            id: facts.id,
-                            name: facts.name,
-                            image: facts.image,
-                            state: facts.state,
-                            labels: facts.labels,
-                        };
+                        let listed = Listed::from(facts);
                         if self.in_scope(&listed) {
                             self.add(docker, &listed);
                         }
@@ -266,13 +260,7 @@ impl Manager {
                 // The agent is named after the container: a new name, a new agent.
                 if let Ok(facts) = b00t_container::facts(docker, &event.id).await {
                     self.remove(&event.id).await;
-                    let listed = Listed {
-                        id: facts.id,
-                        name: facts.name,
-                        image: facts.image,
-                        state: facts.state,
-                        labels: facts.labels,
-                    };
+                    let listed = Listed::from(facts);
                     if listed.state == "running" && self.in_scope(&listed) {
                         self.add(docker, &listed);
                     }

@@ -60,14 +60,6 @@ impl CiFigures {
     }
 }
 
-/// Resident memory now (`VmRSS`), in MiB.
-fn rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
-    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
-    Some(kib as f64 / 1024.0)
-}
-
 pub(super) async fn measure(exe: &std::path::Path, watched: usize) -> anyhow::Result<CiFigures> {
     let docker = b00t_container::connect()
         .await
@@ -92,7 +84,7 @@ pub(super) async fn measure(exe: &std::path::Path, watched: usize) -> anyhow::Re
     )
     .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle = rss_mib(runtime.pid());
+    let idle = super::rss::rss_mib(runtime.pid());
 
     let stop = CancellationToken::new();
     let (bus, events) = Bus::connect(
@@ -165,7 +157,7 @@ pub(super) async fn measure(exe: &std::path::Path, watched: usize) -> anyhow::Re
     let wanted = containers.len();
     wait_online(&mut events, &mut online, |seen| seen.len() >= wanted).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let loaded = rss_mib(runtime.pid());
+    let loaded = super::rss::rss_mib(runtime.pid());
 
     for container in containers {
         let _ = b00t_container::remove(&docker, &container.id).await;
