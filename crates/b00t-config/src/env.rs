@@ -37,6 +37,12 @@ pub const B00T_REQUIRE_DOCKER: &str = "B00T_REQUIRE_DOCKER";
 /// The `fake-ollama` program `b00t bench --groups` runs, when it is not next to `b00t`.
 pub const B00T_FAKE_OLLAMA: &str = "B00T_FAKE_OLLAMA";
 
+/// Nomad's HTTP API for the deployer's `nomad` orchestrator, such as
+/// `http://127.0.0.1:4646` (Nomad's own variable).
+pub const NOMAD_ADDR: &str = "NOMAD_ADDR";
+/// Nomad's ACL token, sent as `X-Nomad-Token` (Nomad's own variable).
+pub const NOMAD_TOKEN: &str = "NOMAD_TOKEN";
+
 /// Reads a variable, treating an empty value as unset.
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

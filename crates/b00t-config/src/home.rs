@@ -152,6 +152,12 @@ impl Home {
     pub fn audit_file(&self) -> PathBuf {
         self.root.join(&self.config.state.dir).join("audit.jsonl")
     }
+
+    /// The deployer's folder: one record per deployment, the manifests it applied, and
+    /// the direct runs' working folders and logs.
+    pub fn deploy_dir(&self) -> PathBuf {
+        self.root.join(&self.config.state.dir).join("deploy")
+    }
 }
 
 #[cfg(test)]

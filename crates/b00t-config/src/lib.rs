@@ -24,7 +24,7 @@ pub use groups::{AssistantConfig, ContainersConfig};
 pub use home::Home;
 pub use launch::AgentLaunch;
 pub use settings::{
-    AgentsConfig, BrokerConfig, CiConfig, Config, DatumsConfig, DeliveryConfig, InstallerConfig,
+    AgentsConfig, BrokerConfig, CiConfig, Config, DatumsConfig, DeployConfig, DeliveryConfig, InstallerConfig,
     StateConfig,
 };
 

@@ -21,7 +21,43 @@ pub struct Config {
     pub containers: ContainersConfig,
     pub assistant: AssistantConfig,
     pub ci: CiConfig,
+    pub deploy: DeployConfig,
     pub state: StateConfig,
+}
+
+/// `[deploy]`: the deployer agent (`b00t.deployer.<orchestrator>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeployConfig {
+    /// Start the deployer agent with `b00t up`.
+    pub enabled: bool,
+    /// The orchestrator `b00t deploy` uses when `--orchestrator` is not given: `compose`,
+    /// `kubernetes`, `nomad` or `direct`; empty: the first one detected.
+    pub orchestrator: String,
+    /// Longest an `up` waits for its services to be ready and its jobs to finish.
+    pub up_timeout_ms: u64,
+    /// Nomad's address; empty: `NOMAD_ADDR`.
+    pub nomad_addr: String,
+    /// The kubectl context; empty: kubectl's current context.
+    pub kube_context: String,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            enabled: true,
+            orchestrator: String::new(),
+            up_timeout_ms: 300_000,
+            nomad_addr: String::new(),
+            kube_context: String::new(),
+        }
+    }
+}
+
+impl DeployConfig {
+    pub fn up_timeout(&self) -> Duration {
+        Duration::from_millis(self.up_timeout_ms)
+    }
 }
 
 /// `[ci]`: container CI agents, one per running container of the local Docker engine.
@@ -319,6 +355,20 @@ impl Config {
             return Err(fail(
                 "installer.signature_window_ms",
                 "must be from 1000 to 3600000 (one hour)",
+            ));
+        }
+        if !["", "compose", "kubernetes", "nomad", "direct"]
+            .contains(&self.deploy.orchestrator.as_str())
+        {
+            return Err(fail(
+                "deploy.orchestrator",
+                "must be compose, kubernetes, nomad or direct, or empty to detect one",
+            ));
+        }
+        if !(1_000..=86_400_000).contains(&self.deploy.up_timeout_ms) {
+            return Err(fail(
+                "deploy.up_timeout_ms",
+                "must be from 1000 to 86400000 (a day)",
             ));
         }
         if !self.ci.chat.is_empty() {

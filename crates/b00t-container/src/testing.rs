@@ -10,7 +10,7 @@ use std::time::Duration;
 use bollard::Docker;
 
 pub use busybox::{
-    create_test_container, ensure_busybox_image, run_test_container, TestContainer,
+    create_test_container, ensure_busybox_image, ensure_busybox_image_as, run_test_container, TestContainer,
     TestContainerSpec, TestHealth, TestRestart, BUSYBOX_BINARY, BUSYBOX_IMAGE, TEST_LABEL,
 };
 

@@ -17,6 +17,8 @@ pub enum DatumType {
     Vscode,
     Mcp,
     Stack,
+    /// Something that runs to completion on an orchestrator (`[b00t.container]`).
+    Job,
     Ai,
     AiModel,
     /// A type b00t-datums does not know (e.g. `nix`); kept as written.
@@ -35,6 +37,7 @@ impl DatumType {
             "vscode" => DatumType::Vscode,
             "mcp" => DatumType::Mcp,
             "stack" => DatumType::Stack,
+            "job" => DatumType::Job,
             "ai" => DatumType::Ai,
             "ai_model" => DatumType::AiModel,
             other => DatumType::Other(other.to_owned()),
@@ -51,6 +54,7 @@ impl DatumType {
             DatumType::Vscode => "vscode",
             DatumType::Mcp => "mcp",
             DatumType::Stack => "stack",
+            DatumType::Job => "job",
             DatumType::Ai => "ai",
             DatumType::AiModel => "ai_model",
             DatumType::Other(other) => other,
@@ -91,8 +95,8 @@ mod tests {
     #[test]
     fn round_trips() {
         for s in [
-            "cli", "apt", "bash", "docker", "k8s", "vscode", "mcp", "stack", "ai", "ai_model",
-            "nix",
+            "cli", "apt", "bash", "docker", "k8s", "vscode", "mcp", "stack", "job", "ai",
+            "ai_model", "nix",
         ] {
             let kind = DatumType::parse(s);
             assert_eq!(kind.as_str(), s);

@@ -39,6 +39,15 @@ const B00T_FIELDS: &[&str] = &[
     "members",
     "keywords",
     "aliases",
+    // Deploy intent (read by b00t-deploy from `raw`).
+    "stack",
+    "services",
+    "container",
+    "dependencies",
+    "resources",
+    "orchestration",
+    "build",
+    "local",
 ];
 const MCP_FIELDS: &[&str] = &["stdio", "httpstream"];
 const STDIO_FIELDS: &[&str] = &[

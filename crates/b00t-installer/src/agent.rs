@@ -4,20 +4,19 @@
 //! either answered with its plan (dry run) or carried out. Two tasks for the same datum at
 //! once run it once: the second waits for the first and gets its outcome.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use b00t_agents::{AgentSpec, Failure, Handler, HandlerFuture, TaskContext};
 use b00t_datums::{Catalog, DatumType, ResolveError};
 use b00t_proto::{ErrorCode, Name, TaskSource};
 use serde_json::{json, Value};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditLog, Record};
 use crate::install::{self, Outcome};
+use crate::once::Once;
 use crate::plan::{self, Checking};
 use crate::policy::Policy;
 use crate::request::{self, Request};
@@ -72,7 +71,7 @@ pub fn spec(name: Name, options: InstallerOptions, stop: CancellationToken) -> A
             audit: AuditLog::new(options.audit.clone()),
             options,
             replays: sign::Replays::new(),
-            inflight: Mutex::new(HashMap::new()),
+            once: Once::new(),
             lock: tokio::sync::Mutex::new(()),
             stop,
         }))),
@@ -81,15 +80,13 @@ pub fn spec(name: Name, options: InstallerOptions, stop: CancellationToken) -> A
     }
 }
 
-type Shared = Option<Result<Value, Failure>>;
-
 struct Inner {
     options: InstallerOptions,
     audit: AuditLog,
     /// Signed tasks seen lately: each signature is taken once.
     replays: sign::Replays,
-    /// Real runs under way: datum key → (task id, its outcome when done).
-    inflight: Mutex<HashMap<String, (String, watch::Receiver<Shared>)>>,
+    /// Real runs under way, by datum: the same datum asked twice at once runs once.
+    once: Once,
     /// One install at a time: package managers do not share.
     lock: tokio::sync::Mutex<()>,
     stop: CancellationToken,
@@ -229,7 +226,8 @@ impl Inner {
         }
         let key = format!("{}:{}", datum.id, request.deps);
         let result = self
-            .run_once(ctx, &key, async {
+            .once
+            .run(ctx, &key, "installing the same datum", async {
                 let (_turn, plan) = match self.lock.try_lock() {
                     Ok(guard) => (guard, plan),
                     Err(_) => {
@@ -313,85 +311,6 @@ impl Inner {
         }
         record.trust = "operator".into();
         Ok(true)
-    }
-
-    /// Runs `work` unless a run for the same `key` is under way, in which case it waits
-    /// for that run and returns its outcome.
-    async fn run_once(
-        &self,
-        ctx: &TaskContext,
-        key: &str,
-        work: impl std::future::Future<Output = Result<Value, Failure>>,
-    ) -> Result<Value, Failure> {
-        let joined = {
-            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            match inflight.get(key) {
-                Some((first, rx)) if rx.has_changed().is_ok() => Err((first.clone(), rx.clone())),
-                _ => {
-                    let (tx, rx) = watch::channel(None);
-                    inflight.insert(key.to_owned(), (ctx.task.id.to_string(), rx));
-                    Ok(tx)
-                }
-            }
-        };
-        match joined {
-            Ok(tx) => {
-                let _guard = Forget {
-                    map: &self.inflight,
-                    key,
-                };
-                let result = work.await;
-                let _ = tx.send(Some(result.clone()));
-                result
-            }
-            Err((first, mut rx)) => {
-                ctx.progress
-                    .step(
-                        &format!("task `{first}` is installing the same datum: waiting for it"),
-                        None,
-                        None,
-                    )
-                    .await;
-                let shared = rx.wait_for(Option::is_some).await.map(|r| r.clone());
-                match shared {
-                    Ok(Some(result)) => mark_shared(result, &first),
-                    _ => Err(fail(
-                        ErrorCode::Failed,
-                        format!("task `{first}`, which installed the same datum, ended without an outcome; send this task again"),
-                    )),
-                }
-            }
-        }
-    }
-}
-
-/// Takes a finished run out of the in-flight table, even if its future was dropped.
-struct Forget<'a> {
-    map: &'a Mutex<HashMap<String, (String, watch::Receiver<Shared>)>>,
-    key: &'a str,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(self.key);
-    }
-}
-
-fn mark_shared(result: Result<Value, Failure>, first: &str) -> Result<Value, Failure> {
-    match result {
-        Ok(mut body) => {
-            body["shared_with"] = json!(first);
-            Ok(body)
-        }
-        Err(mut failure) => {
-            if let Some(detail) = failure.detail.as_mut() {
-                detail["shared_with"] = json!(first);
-            }
-            Err(failure)
-        }
     }
 }
 

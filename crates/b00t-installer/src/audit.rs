@@ -85,12 +85,62 @@ pub enum ActionKind {
     CiAction,
 }
 
+/// One decision of the deployer (`"kind": "deploy"`): who asked for which action on
+/// which stack or job, through which orchestrator, the datums judged, the verdict and the
+/// outcome.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeployRecord {
+    /// Always `deploy`.
+    pub kind: DeployKind,
+    /// When the decision was made (RFC 3339).
+    pub ts: String,
+    /// The task's id and address.
+    pub id: String,
+    pub address: String,
+    /// Who asked: the task's verified `from`, or `-`.
+    pub from: String,
+    /// `operator`, `unsigned` or `bad-signature`.
+    pub trust: String,
+    /// The datum asked for (its id once found).
+    pub datum: String,
+    /// `compose`, `kubernetes`, `nomad`, `direct`.
+    pub orchestrator: String,
+    /// `plan`, `up`, `down`, `status`.
+    pub action: String,
+    /// The project or namespace, once known.
+    pub project: String,
+    /// Every datum the deploy runs or installs, each judged for an unsigned task.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// `allowed`, `forbidden`, or `-` (no verdict: a bad body, an unknown datum, a
+    /// read-only action).
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `planned`, `deployed`, `removed`, `status`, `failed`, `refused`, `invalid`.
+    pub outcome: String,
+    /// The endpoints `up` answered with.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    pub ms: u64,
+}
+
+/// The `kind` of a [`DeployRecord`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeployKind {
+    #[default]
+    #[serde(rename = "deploy")]
+    Deploy,
+}
+
 /// One line of the log, whichever decision it records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Entry {
     /// A container CI agent's action (tried first: only it has `"kind": "ci-action"`).
     Action(ActionRecord),
+    /// A deployer's decision (`"kind": "deploy"`).
+    Deploy(DeployRecord),
     Install(Record),
 }
 
@@ -120,6 +170,11 @@ impl AuditLog {
 
     /// Appends a container CI agent's decision as one line, synced to disk.
     pub fn append_action(&self, record: &ActionRecord) -> Result<(), InstallerError> {
+        self.append_line(record)
+    }
+
+    /// Appends a deployer's decision as one line, synced to disk.
+    pub fn append_deploy(&self, record: &DeployRecord) -> Result<(), InstallerError> {
         self.append_line(record)
     }
 

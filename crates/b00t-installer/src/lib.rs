@@ -6,7 +6,7 @@
 //!
 //! Layout: `agent` (the handler and its skills), `request` (the task body), `plan` (nodes
 //! and states), `check` (installed detection), `methods` (what installing runs, by type),
-//! `install` (carrying out a plan), `runner` (child processes with timeouts), `env` (PATH with user bin folders), `docker`
+//! `install` (carrying out a plan), `once` (the same run asked twice at once runs once), `runner` (child processes with timeouts), `env` (PATH with user bin folders), `docker`
 //! (the engine's API), `policy` (the whitelist), `sign` (operator signatures), `audit`
 //! (the decision log), `error`.
 
@@ -18,6 +18,7 @@ pub mod env;
 pub mod error;
 pub mod install;
 pub mod methods;
+pub mod once;
 pub mod plan;
 pub mod policy;
 pub mod request;

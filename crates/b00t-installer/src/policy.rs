@@ -26,7 +26,8 @@ pub const TEMPLATE: &str = r#"# policy.toml: what an install task that the opera
 
 [allow]
 datums = []
-# Install methods an unsigned task may use: apt, cli, bash, docker, mcp, stack.
+# Install methods an unsigned task may use: apt, cli, bash, docker, mcp, stack (and job,
+# which only the deployer runs).
 managers = ["apt", "cli", "bash", "docker", "mcp", "stack"]
 # Docker images an unsigned task may pull (globs; `postgres:16-alpine` is also matched
 # as `docker.io/library/postgres:16-alpine`).
@@ -226,9 +227,9 @@ impl Policy {
                 ))
             }
         }
-        if datum.kind == DatumType::Docker {
-            let Some(image) = datum.image.as_deref() else {
-                return refuse(format!("docker datum `{id}` names no `image`"));
+        if matches!(datum.kind, DatumType::Docker | DatumType::Job) {
+            let Some(image) = image_of(datum) else {
+                return refuse(format!("{} datum `{id}` names no `image`", datum.kind));
             };
             let full = normalize_image(image);
             match self
@@ -301,6 +302,22 @@ pub fn manager_of(kind: &DatumType) -> Option<&'static str> {
         DatumType::Docker => Some("docker"),
         DatumType::Mcp => Some("mcp"),
         DatumType::Stack => Some("stack"),
+        // Deployed, never installed: the deployer holds unsigned deploys to the same rules.
+        DatumType::Job => Some("job"),
+        _ => None,
+    }
+}
+
+/// The image a docker datum (`image`) or a job (`[b00t.container] image`) runs.
+pub fn image_of(datum: &Datum) -> Option<&str> {
+    match datum.kind {
+        DatumType::Docker => datum.image.as_deref(),
+        DatumType::Job => datum
+            .raw
+            .get("b00t")?
+            .get("container")?
+            .get("image")?
+            .as_str(),
         _ => None,
     }
 }

@@ -40,8 +40,15 @@ const DOCKERFILE: &str = "FROM scratch\nCOPY rootfs/ /\nCMD [\"sh\"]\n";
 /// at a time (a lock file in the temporary folder), so the first builds and the others
 /// find it.
 pub async fn ensure_busybox_image(docker: &Docker) -> Result<String, ContainerError> {
+    ensure_busybox_image_as(docker, BUSYBOX_IMAGE).await
+}
+
+/// Builds the busybox image as `tag` unless the engine has it with this busybox already
+/// (the deployer's `[b00t.build] base = "busybox-static"` images); returns the tag.
+pub async fn ensure_busybox_image_as(docker: &Docker, tag: &str) -> Result<String, ContainerError> {
+    crate::image::validate_tag(tag)?;
     let fail = |step: &str, message: String| ContainerError::Build {
-        tag: BUSYBOX_IMAGE.to_owned(),
+        tag: tag.to_owned(),
         step: step.to_owned(),
         message,
     };
@@ -63,8 +70,8 @@ pub async fn ensure_busybox_image(docker: &Docker) -> Result<String, ContainerEr
     }
     let fingerprint = binary_fingerprint(Path::new(BUSYBOX_BINARY))?;
     let _lock = lock().await?;
-    if busybox_label(docker).await?.as_deref() == Some(fingerprint.as_str()) {
-        return Ok(BUSYBOX_IMAGE.to_owned());
+    if busybox_label(docker, tag).await?.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(tag.to_owned());
     }
     let applets = applets().await?;
     let busybox = tokio::fs::read(BUSYBOX_BINARY)
@@ -73,7 +80,7 @@ pub async fn ensure_busybox_image(docker: &Docker) -> Result<String, ContainerEr
     let context = context_tar(&busybox, &applets)?;
     let options = BuildImageOptions {
         dockerfile: "Dockerfile".to_owned(),
-        t: Some(BUSYBOX_IMAGE.to_owned()),
+        t: Some(tag.to_owned()),
         rm: true,
         forcerm: true,
         labels: Some(HashMap::from([(BUSYBOX_LABEL.to_owned(), fingerprint)])),
@@ -91,7 +98,7 @@ pub async fn ensure_busybox_image(docker: &Docker) -> Result<String, ContainerEr
             return Err(fail("build", message));
         }
     }
-    Ok(BUSYBOX_IMAGE.to_owned())
+    Ok(tag.to_owned())
 }
 
 /// How a test container checks its health.
@@ -278,15 +285,15 @@ fn unique_name(prefix: &str) -> String {
     )
 }
 
-/// The busybox fingerprint on the engine's [`BUSYBOX_IMAGE`], if it has one.
-async fn busybox_label(docker: &Docker) -> Result<Option<String>, ContainerError> {
-    if inspect_image(docker, BUSYBOX_IMAGE).await?.is_none() {
+/// The busybox fingerprint on the engine's image `tag`, if it has one.
+async fn busybox_label(docker: &Docker, tag: &str) -> Result<Option<String>, ContainerError> {
+    if inspect_image(docker, tag).await?.is_none() {
         return Ok(None);
     }
     let image = docker
-        .inspect_image(BUSYBOX_IMAGE)
+        .inspect_image(tag)
         .await
-        .map_err(|e| ContainerError::engine(format!("inspect the image `{BUSYBOX_IMAGE}`"), &e))?;
+        .map_err(|e| ContainerError::engine(format!("inspect the image `{tag}`"), &e))?;
     Ok(image
         .config
         .and_then(|c| c.labels)

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::process::ExitCode;
 
 use b00t_config::Home;
-use b00t_installer::audit::{self, ActionRecord, Entry, Record};
+use b00t_installer::audit::{self, ActionRecord, DeployRecord, Entry, Record};
 
 use crate::cli::AuditArgs;
 use crate::printable::printable;
@@ -34,6 +34,7 @@ pub(super) fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 let shown = match &entry {
                     Entry::Install(record) => human(record, colour),
                     Entry::Action(record) => human_action(record, colour),
+                    Entry::Deploy(record) => human_deploy(record, colour),
                 };
                 for line in shown {
                     outln!("{line}")?;
@@ -105,6 +106,52 @@ fn human(record: &Record, colour: bool) -> Vec<String> {
             let list: Vec<Cow<'_, str>> = list.iter().map(|s| printable(s)).collect();
             details.push(format!("{label}: {}", list.join(", ")));
         }
+    }
+    if let Some(reason) = &record.reason {
+        details.push(format!("why: {}", printable(reason)));
+    }
+    lines.extend(
+        details
+            .into_iter()
+            .map(|d| format!("    {}", Paint::Dim.paint(colour, &d))),
+    );
+    lines
+}
+
+/// The lines that show a deployer's decision: a summary, then the datums, the verdict,
+/// the endpoints and why, indented.
+fn human_deploy(record: &DeployRecord, colour: bool) -> Vec<String> {
+    let outcome = format!("{:9}", printable(&record.outcome));
+    let outcome = match record.outcome.as_str() {
+        "deployed" | "removed" | "status" => Paint::Green.paint(colour, &outcome),
+        "planned" => Paint::Blue.paint(colour, &outcome),
+        _ => Paint::Red.paint(colour, &outcome),
+    };
+    let what = format!(
+        "{} {} ({})",
+        printable(&record.action),
+        printable(&record.datum),
+        printable(&record.orchestrator)
+    );
+    let who = format!("{} ({})", printable(&record.from), printable(&record.trust));
+    let mut lines = vec![format!(
+        "{}  {outcome}  {what:28}  {who:24}  {}  {} ms",
+        Paint::Dim.paint(colour, &printable(&record.ts)),
+        printable(&record.id),
+        record.ms
+    )];
+    let mut details = Vec::new();
+    if !record.nodes.is_empty() {
+        let nodes: Vec<Cow<'_, str>> = record.nodes.iter().map(|s| printable(s)).collect();
+        details.push(format!("datums: {}", nodes.join(", ")));
+    }
+    if record.verdict != "-" {
+        details.push(format!("verdict: {}", printable(&record.verdict)));
+    }
+    if !record.endpoints.is_empty() {
+        let endpoints: Vec<Cow<'_, str>> =
+            record.endpoints.iter().map(|s| printable(s)).collect();
+        details.push(format!("endpoints: {}", endpoints.join(", ")));
     }
     if let Some(reason) = &record.reason {
         details.push(format!("why: {}", printable(reason)));

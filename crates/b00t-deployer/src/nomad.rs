@@ -1,0 +1,1 @@
+//! nomad (being written).
