@@ -7,6 +7,7 @@
 //! Ollama sends), `server` (the HTTP side: routing, status codes). The `fake-ollama`
 //! binary runs one by hand.
 
+pub mod nomad;
 mod ollama;
 mod server;
 mod shapes;
