@@ -112,6 +112,11 @@ pub struct Workload {
     pub workdir: Option<String>,
     /// `-u` / `--user`.
     pub user: Option<String>,
+    /// `-h` / `--hostname`: the container's own host name (not how others reach it,
+    /// which is `name`).
+    pub hostname: Option<String>,
+    /// `--read-only`: the root file system is mounted read-only (volumes stay writable).
+    pub read_only: bool,
     /// `[b00t.services]` protocol of its first port (`http`, `postgresql`, …), for
     /// endpoint URLs.
     pub protocol: Option<String>,

@@ -20,6 +20,7 @@ pub mod adapters;
 pub mod docker_args;
 pub mod error;
 pub mod intent;
+mod read;
 pub mod refs;
 
 pub use adapters::{translate, Manifest, Manifests, McpCall, Orchestrator};
