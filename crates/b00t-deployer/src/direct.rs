@@ -1,1 +1,0 @@
-//! direct (being written).
