@@ -34,6 +34,11 @@ pub const B00T_PROJECT_DIR: &str = "B00T_PROJECT_DIR";
 pub const B00T_STOP_ON_EOF: &str = "B00T_STOP_ON_EOF";
 /// Set to `1` to make Docker tests fail instead of skipping when no engine answers.
 pub const B00T_REQUIRE_DOCKER: &str = "B00T_REQUIRE_DOCKER";
+/// Set to `1` to make tests fail instead of skipping when a validator they hand files to
+/// is missing (`kubernetes-validate`, PyYAML).
+pub const B00T_REQUIRE_TOOLS: &str = "B00T_REQUIRE_TOOLS";
+/// Set to `1` to make golden-file tests rewrite their files instead of comparing.
+pub const B00T_BLESS: &str = "B00T_BLESS";
 /// The `fake-ollama` program `b00t bench --groups` runs, when it is not next to `b00t`.
 pub const B00T_FAKE_OLLAMA: &str = "B00T_FAKE_OLLAMA";
 
