@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Whether `program --version`-like `probe` runs.
+/// Whether `program` runs and succeeds with the arguments `probe` (`--version`).
 pub(crate) fn available(program: &str, probe: &[&str]) -> bool {
     Command::new(program)
         .args(probe)
@@ -14,8 +14,8 @@ pub(crate) fn available(program: &str, probe: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// `Ok(())` when the tool is there; otherwise a skip (printed) or, when `require` is set
-/// to `1`, a failure naming what to install.
+/// `true` when the tool is `present`; otherwise `false` and a printed skip, or, when the
+/// variable `require` is `1`, a failure naming what to install.
 pub(crate) fn require(test: &str, present: bool, require: &str, install: &str) -> bool {
     if present {
         return true;
