@@ -831,7 +831,9 @@ mod tests {
     }
 
     fn corpus_args(file: &str) -> Vec<String> {
-        let path = std::path::Path::new("/work/shared/corpus/b00t-datums").join(file);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/b00t-datums")
+            .join(file);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
         let datum = b00t_datums::Datum::from_toml(&path, path.parent().unwrap(), &text).unwrap();
         datum.docker_args

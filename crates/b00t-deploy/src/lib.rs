@@ -5,9 +5,9 @@
 //! or writes a file: `b00t-deployer` drives the real tools with what these produce.
 //!
 //! # Layout
-//! - `intent.rs`: the model ([`Intent`], [`Workload`], ports, volumes, health, resources)
-//!   and [`Intent::from_catalog`], which flattens a stack's members and a job's required
-//!   stacks into one deployment.
+//! - `intent.rs`: the model ([`Intent`], [`Workload`], ports, volumes, health, resources).
+//! - `read.rs`: [`Intent::from_catalog`], which reads the datum fields and flattens a
+//!   stack's members and a job's required stacks into one deployment.
 //! - `docker_args.rs`: the arguments of `docker run` a docker datum carries, parsed into
 //!   the model; an argument with no translation is an error naming it.
 //! - `refs.rs`: `${STACK:<stack>:<service>:endpoint|host|port}`, `${VAR}` and

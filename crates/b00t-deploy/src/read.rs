@@ -1545,7 +1545,7 @@ mod tests {
             "db.stack",
             "members = [\"postgres\", \"postgres-enhanced\"]\n[b00t.stack]\nnamespace = \"data\"\n",
         )]);
-        let corpus = Path::new("/work/shared/corpus/b00t-datums");
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/b00t-datums");
         for file in ["postgres.docker.toml", "postgres-enhanced.docker.toml"] {
             std::fs::copy(corpus.join(file), dir.path().join(file)).unwrap();
         }

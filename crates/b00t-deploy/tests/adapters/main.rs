@@ -3,6 +3,7 @@
 //! the manifests handed to tools nobody here wrote: `docker-compose config`, PyYAML,
 //! `kubernetes-validate`, a JSON parser for Nomad's job bodies.
 
+mod catalog;
 mod compose;
 mod direct;
 mod fixtures;
