@@ -246,7 +246,7 @@ async fn nomad(probe: &Probe) -> Detection {
         );
     };
     let client = match NomadClient::new(addr, probe.nomad_token.clone()) {
-        Ok(client) => client,
+        Ok(client) => client.with_request_timeout(probe.nomad_timeout),
         Err(e) => return not(why_not(e), Vec::new()),
     };
     let shown = format!("GET {}", client.leader_url());

@@ -171,10 +171,11 @@ impl Kubectl {
         if !ran.success() {
             return Err(self.failed(&apply, &ran));
         }
-        for object in objects
+        let rolled_out: Vec<&Object> = objects
             .iter()
             .filter(|o| ROLLED_OUT.contains(&o.kind.as_str()))
-        {
+            .collect();
+        for object in rolled_out {
             let namespace = object.namespace.as_deref().unwrap_or(namespace);
             let args = self.rollout_args(&context, object, namespace, remaining(deadline));
             let ran = self.run(&args, remaining(deadline) + GRACE).await?;
@@ -191,7 +192,8 @@ impl Kubectl {
             )
             .await;
         }
-        for object in objects.iter().filter(|o| o.kind == "Job") {
+        let jobs: Vec<&Object> = objects.iter().filter(|o| o.kind == "Job").collect();
+        for object in jobs {
             let namespace = object.namespace.as_deref().unwrap_or(namespace);
             let ended = self.wait_job(&context, object, namespace, deadline).await?;
             say(progress, format!("kubectl: job `{}` {ended}", object.name)).await;

@@ -42,6 +42,8 @@ pub struct NomadClient {
     /// `?namespace=` for the requests about the project's jobs; `None`: Nomad's `default`.
     namespace: Option<String>,
     http: reqwest::Client,
+    /// Each request's limit, its answer included ([`REQUEST_TIMEOUT`] by default).
+    timeout: Duration,
     poll: Duration,
 }
 
@@ -93,9 +95,7 @@ impl NomadClient {
                 "NOMAD_ADDR `{trimmed}` names no host; set it to Nomad's HTTP address, e.g. {EXAMPLE_ADDR}"
             )));
         }
-        let mut builder = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(REQUEST_TIMEOUT);
+        let mut builder = reqwest::Client::builder().connect_timeout(REQUEST_TIMEOUT);
         if is_loopback(&base) {
             // As Go's ProxyFromEnvironment (Nomad's own CLI): a local agent is reached
             // directly, whatever HTTP_PROXY says.
@@ -110,6 +110,7 @@ impl NomadClient {
             token: token.filter(|t| !t.trim().is_empty()),
             namespace: None,
             http,
+            timeout: REQUEST_TIMEOUT,
             poll: POLL,
         })
     }
@@ -134,6 +135,12 @@ impl NomadClient {
     /// Asks about and deregisters the project's jobs in `namespace` instead of `default`.
     pub fn with_namespace(mut self, namespace: Option<String>) -> NomadClient {
         self.namespace = namespace.filter(|n| !n.is_empty());
+        self
+    }
+
+    /// Gives each request `timeout` instead of [`REQUEST_TIMEOUT`].
+    pub fn with_request_timeout(mut self, timeout: Duration) -> NomadClient {
+        self.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -397,7 +404,8 @@ impl NomadClient {
         Ok(observed)
     }
 
-    /// The ports of the running allocations of service groups, each port once.
+    /// The ports of the running allocations of service groups, in the groups' order,
+    /// each port once.
     async fn endpoints(
         &self,
         observed: &[(JobSpec, Vec<AllocStub>)],
@@ -408,10 +416,18 @@ impl NomadClient {
             if spec.is_batch() {
                 continue;
             }
-            for alloc in allocs
-                .iter()
-                .filter(|a| a.desired_status == "run" && a.client_status == "running")
-            {
+            let mut running: Vec<&AllocStub> = Vec::new();
+            for group in &spec.task_groups {
+                for alloc in allocs {
+                    if alloc.task_group == group.name
+                        && alloc.desired_status == "run"
+                        && alloc.client_status == "running"
+                    {
+                        running.push(alloc);
+                    }
+                }
+            }
+            for alloc in running {
                 let full: Allocation = self
                     .json(
                         Method::GET,
@@ -467,7 +483,7 @@ impl NomadClient {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let mut request = self.http.request(method, url);
+        let mut request = self.http.request(method, url).timeout(self.timeout);
         if let Some(token) = &self.token {
             request = request.header("X-Nomad-Token", token);
         }
@@ -511,8 +527,8 @@ impl NomadClient {
             DeployerError::Api {
                 api: api.to_owned(),
                 message: format!(
-                    "no answer from Nomad at `{addr}` within {} s; check that the agent is up and healthy (`nomad server members`)",
-                    REQUEST_TIMEOUT.as_secs()
+                    "no answer from Nomad at `{addr}` within {} ms; check that the agent is up and healthy (`nomad server members`)",
+                    self.timeout.as_millis()
                 ),
             }
         } else if error.is_connect() {
@@ -881,9 +897,11 @@ fn alloc_endpoints(group: &str, alloc: &Allocation, fallback_host: &str) -> Vec<
                 "" | "0.0.0.0" | "::" => fallback_host.to_owned(),
                 ip => ip.to_owned(),
             };
+            // The nomad adapter labels a UDP port `p53_udp`.
             let protocol = match label.as_str() {
                 "http" => Some("http"),
                 "https" => Some("https"),
+                udp if udp.ends_with("_udp") => Some("udp"),
                 _ => None,
             };
             Some(Endpoint::new(group, &host, port, protocol))
@@ -1259,6 +1277,7 @@ mod tests {
             "Ports": [
                 {"Label": "http", "Value": 20001, "To": 80, "HostIP": "10.0.0.5"},
                 {"Label": "p5432", "Value": 5432, "To": 5432, "HostIP": ""},
+                {"Label": "p53_udp", "Value": 5353, "To": 53, "HostIP": "127.0.0.1"},
                 {"Label": "unplaced", "Value": 0, "To": 1, "HostIP": ""},
             ],
             "Networks": null,
@@ -1266,7 +1285,14 @@ mod tests {
         .unwrap();
         let endpoints = alloc_endpoints("web", &full, "nomad.local");
         let urls: Vec<&str> = endpoints.iter().map(|e| e.url.as_str()).collect();
-        assert_eq!(urls, ["http://10.0.0.5:20001/", "tcp://nomad.local:5432"]);
+        assert_eq!(
+            urls,
+            [
+                "http://10.0.0.5:20001/",
+                "tcp://nomad.local:5432",
+                "udp://127.0.0.1:5353"
+            ]
+        );
 
         let old: Allocation = serde_json::from_value(json!({"AllocatedResources": {"Shared": {
             "Ports": null,

@@ -226,15 +226,22 @@ async fn up_applies_waits_and_reads_the_namespace_then_down_deletes_it() {
     let target = dir.path().join("deploy").join("shop");
     let (tx, rx) = progress();
     let started = Instant::now();
-    let deployed = k
-        .up(
-            &plan(),
-            &target,
-            &tx,
-            Instant::now() + Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+    // Spawned, as the deployer agent runs it: the future must be `Send`.
+    let deployed = tokio::spawn({
+        let (k, target) = (k.clone(), target.clone());
+        async move {
+            k.up(
+                &plan(),
+                &target,
+                &tx,
+                Instant::now() + Duration::from_secs(60),
+            )
+            .await
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the failed-wait half is not waited for"
@@ -378,4 +385,45 @@ esac"#,
         "{command}"
     );
     assert!(message.contains("apiVersion not set"), "{message}");
+}
+
+#[test]
+fn the_adapters_manifests_name_their_objects() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../b00t-deploy/tests/golden/kubernetes");
+    for (name, expected) in [
+        (
+            "starter",
+            &[
+                ("Namespace", "starter"),
+                ("Deployment", "web"),
+                ("Service", "web"),
+                ("Job", "check"),
+            ][..],
+        ),
+        (
+            "training",
+            &[
+                ("Namespace", "train"),
+                ("PersistentVolumeClaim", "pgdata"),
+                ("Deployment", "db"),
+                ("Service", "db"),
+                ("Job", "train"),
+            ][..],
+        ),
+    ] {
+        let content = std::fs::read_to_string(dir.join(name).join("manifests.yaml")).unwrap();
+        let manifests = Manifests {
+            files: vec![Manifest {
+                name: "manifests.yaml".to_owned(),
+                content,
+            }],
+            ..plan()
+        };
+        let found = b00t_deployer::kubectl::objects(&manifests).unwrap();
+        let kinds: Vec<(&str, &str)> = found
+            .iter()
+            .map(|o| (o.kind.as_str(), o.name.as_str()))
+            .collect();
+        assert_eq!(kinds, expected, "{name}");
+    }
 }

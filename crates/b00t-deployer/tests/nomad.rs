@@ -82,10 +82,15 @@ async fn up(
     within: Duration,
 ) -> (Result<Deployed, DeployerError>, Vec<String>) {
     let (progress, mut lines) = mpsc::channel(1024);
-    let result = client
-        .up(manifests, &progress, Instant::now() + within)
-        .await;
-    drop(progress);
+    // Spawned, as the deployer agent runs it: the future must be `Send`.
+    let (client, manifests) = (client.clone(), manifests.clone());
+    let result = tokio::spawn(async move {
+        client
+            .up(&manifests, &progress, Instant::now() + within)
+            .await
+    })
+    .await
+    .unwrap();
     let mut said = Vec::new();
     while let Some(line) = lines.recv().await {
         said.push(line);
@@ -398,4 +403,133 @@ async fn the_leader_is_read_without_a_token() {
     let fake = FakeNomad::start_with_token("s3cret").await;
     let leader = client(&fake, None).leader().await.unwrap();
     assert_eq!(leader, "127.0.0.1:4647");
+}
+
+/// The nomad adapter's golden plans (`b00t-deploy/tests/golden/nomad/<name>/`), as
+/// the deployer would get them.
+fn golden(name: &str) -> Manifests {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../b00t-deploy/tests/golden/nomad")
+        .join(name);
+    let mut files: Vec<Manifest> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("mcp.json"))
+        .map(|p| Manifest {
+            name: p.file_name().unwrap().to_string_lossy().into_owned(),
+            content: std::fs::read_to_string(&p).unwrap(),
+        })
+        .collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let project = serde_json::from_str::<Value>(&files[0].content).unwrap()["Job"]["ID"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("-jobs")
+        .to_owned();
+    Manifests {
+        orchestrator: Orchestrator::Nomad,
+        project,
+        files,
+        mcp_calls: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_adapters_plans_deploy_and_go() {
+    for (name, ports) in [
+        ("starter", vec![18080]),
+        ("training", vec![5432]),
+        ("edge", vec![16379, 5353, 20000, 8000]),
+    ] {
+        let fake = FakeNomad::start().await;
+        let nomad = client(&fake, None);
+        let manifests = golden(name);
+        let (result, said) = up(&nomad, &manifests, Duration::from_secs(20)).await;
+        let deployed = result.unwrap_or_else(|e| panic!("{name}: {e}\n{said:#?}"));
+        assert!(
+            deployed.all_ready() && deployed.jobs_done(),
+            "{name}: {deployed:?}"
+        );
+        assert!(
+            deployed.jobs.iter().all(|j| j.state == "succeeded"),
+            "{name}: {deployed:?}"
+        );
+        let found: Vec<u16> = deployed.endpoints.iter().map(|e| e.port).collect();
+        assert_eq!(found, ports, "{name}: {deployed:?}");
+        let (progress, _lines) = mpsc::channel(16);
+        nomad.down(&manifests.project, &progress).await.unwrap();
+        assert!(fake.job_ids().is_empty(), "{name}: {:?}", fake.job_ids());
+    }
+}
+
+/// A TCP server on an ephemeral port that reads each request and then answers `reply`
+/// (raw HTTP), or nothing at all when `reply` is `None`.
+async fn raw_server(reply: Option<&'static str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                match reply {
+                    Some(reply) => {
+                        let _ = stream.write_all(reply.as_bytes()).await;
+                    }
+                    None => tokio::time::sleep(Duration::from_secs(60)).await,
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_silent_agent_times_out_and_a_web_page_is_not_nomad() {
+    let silent = raw_server(None).await;
+    let nomad = NomadClient::new(&silent, None)
+        .unwrap()
+        .with_request_timeout(Duration::from_millis(200));
+    let started = Instant::now();
+    let e = nomad.leader().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let DeployerError::Api { api, message } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(api, "nomad GET /v1/status/leader");
+    assert!(message.contains("within 200 ms"), "{message}");
+
+    let page = raw_server(Some(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 15\r\nconnection: close\r\n\r\n<html>hi</html>",
+    ))
+    .await;
+    let e = NomadClient::new(&page, None)
+        .unwrap()
+        .status("shop")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("is not Nomad's JSON")
+            && e.contains("is NOMAD_ADDR a Nomad agent?")
+            && e.contains("<html>hi</html>"),
+        "{e}"
+    );
+
+    let huge = raw_server(Some(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 99999999999\r\nconnection: close\r\n\r\n[",
+    ))
+    .await;
+    let e = NomadClient::new(&huge, None)
+        .unwrap()
+        .leader()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("longer than 8 MiB"), "{e}");
 }
