@@ -24,8 +24,8 @@ pub use groups::{AssistantConfig, ContainersConfig};
 pub use home::Home;
 pub use launch::AgentLaunch;
 pub use settings::{
-    AgentsConfig, BrokerConfig, CiConfig, Config, DatumsConfig, DeployConfig, DeliveryConfig, InstallerConfig,
-    StateConfig,
+    AgentsConfig, BrokerConfig, CiConfig, Config, DatumsConfig, DeliveryConfig, DeployConfig,
+    InstallerConfig, StateConfig,
 };
 
 /// The default configuration, with comments: what `b00t config --default` prints.

@@ -10,8 +10,9 @@ use std::time::Duration;
 use bollard::Docker;
 
 pub use busybox::{
-    create_test_container, ensure_busybox_image, ensure_busybox_image_as, run_test_container, TestContainer,
-    TestContainerSpec, TestHealth, TestRestart, BUSYBOX_BINARY, BUSYBOX_IMAGE, TEST_LABEL,
+    create_test_container, ensure_busybox_image, ensure_busybox_image_as, run_test_container,
+    TestContainer, TestContainerSpec, TestHealth, TestRestart, BUSYBOX_BINARY, BUSYBOX_IMAGE,
+    TEST_LABEL,
 };
 
 /// Set to `1` to make Docker tests fail when no engine answers.

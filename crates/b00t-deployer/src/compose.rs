@@ -155,7 +155,11 @@ impl Compose {
     }
 
     /// What the engine says of the project's containers, as services and jobs.
-    pub async fn status(&self, docker: &Docker, intent: &Intent) -> Result<Deployed, DeployerError> {
+    pub async fn status(
+        &self,
+        docker: &Docker,
+        intent: &Intent,
+    ) -> Result<Deployed, DeployerError> {
         let containers = self.containers(docker, &intent.project).await?;
         let by_service: BTreeMap<&str, &Facts> = containers
             .iter()
@@ -276,7 +280,11 @@ impl Compose {
     }
 
     /// The project's containers (one-off `run` containers left out), with their facts.
-    async fn containers(&self, docker: &Docker, project: &str) -> Result<Vec<Facts>, DeployerError> {
+    async fn containers(
+        &self,
+        docker: &Docker,
+        project: &str,
+    ) -> Result<Vec<Facts>, DeployerError> {
         let engine = |e: b00t_container::ContainerError| DeployerError::Api {
             api: "docker".to_owned(),
             message: e.to_string(),

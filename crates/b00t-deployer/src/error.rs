@@ -52,7 +52,11 @@ pub enum DeployerError {
 }
 
 impl DeployerError {
-    pub fn io(what: &'static str, path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+    pub fn io(
+        what: &'static str,
+        path: impl AsRef<std::path::Path>,
+        source: std::io::Error,
+    ) -> Self {
         DeployerError::Io {
             what,
             path: path.as_ref().display().to_string(),

@@ -8,16 +8,18 @@
 //! local processes supervised here.
 //!
 //! # Layout
+//! - `agent.rs`: the agent: skills, judging, audit, and the actions.
 //! - `request.rs`: the task body.
 //! - `status.rs`: what every executor answers (`Deployed`, endpoints).
 //! - `detect.rs`: which orchestrators are usable here, and the commands that told.
-//! - `compose.rs`, `kubectl.rs`, `nomad.rs`, `direct.rs`: the executors; `images.rs`
+//! - `compose.rs`, `kubectl.rs`, `nomad.rs`, `direct/`: the executors; `images.rs`
 //!   (images present before compose runs) and `ports.rs` (host ports free before
 //!   anything starts) serve them.
 //! - `installs.rs`: cli/apt/bash/mcp members, installed through the installer's skills.
 //! - `records.rs`: what is deployed, one file per deployment under the state folder.
 //! - `error.rs`: `DeployerError`.
 
+pub mod agent;
 pub mod compose;
 pub mod detect;
 pub mod direct;
@@ -31,5 +33,6 @@ pub mod records;
 pub mod request;
 pub mod status;
 
+pub use agent::{spec, DeployerOptions, AGENT, SKILLS};
 pub use error::DeployerError;
 pub use status::{Deployed, Endpoint, JobState, Progress, ServiceState};

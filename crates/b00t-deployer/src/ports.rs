@@ -25,7 +25,9 @@ mod tests {
     fn a_bound_port_is_taken() {
         let held = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = held.local_addr().unwrap().port();
-        assert!(check_free("127.0.0.1", port).unwrap_err().contains("listens"));
+        assert!(check_free("127.0.0.1", port)
+            .unwrap_err()
+            .contains("listens"));
         drop(held);
         check_free("127.0.0.1", port).unwrap();
     }

@@ -113,7 +113,9 @@ impl Records {
                     serde_json::from_slice::<Record>(&bytes).map_err(|e| e.to_string())
                 }) {
                 Ok(record) => records.push(record),
-                Err(e) => problems.push(format!("{}: not a deployment record: {e}", path.display())),
+                Err(e) => {
+                    problems.push(format!("{}: not a deployment record: {e}", path.display()))
+                }
             }
         }
         records.sort_by(|a, b| {
@@ -152,11 +154,19 @@ mod tests {
         records.put(&record("a")).unwrap();
         std::fs::write(dir.path().join("records/junk.json"), "{").unwrap();
         let (list, problems) = records.list();
-        assert_eq!(list.iter().map(|r| r.project.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            list.iter().map(|r| r.project.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("junk.json"), "{problems:?}");
         assert_eq!(
-            records.get(Orchestrator::Compose, "a").unwrap().unwrap().endpoints[0].url,
+            records
+                .get(Orchestrator::Compose, "a")
+                .unwrap()
+                .unwrap()
+                .endpoints[0]
+                .url,
             "http://127.0.0.1:18080/"
         );
         assert_eq!(records.get(Orchestrator::Direct, "a").unwrap(), None);

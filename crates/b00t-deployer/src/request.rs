@@ -62,7 +62,8 @@ fn plan() -> Action {
     Action::Plan
 }
 
-const SHAPE: &str = "{\"datum\": \"<stack or job>\", \"action\": \"plan\"|\"up\"|\"down\"|\"status\"}";
+const SHAPE: &str =
+    "{\"datum\": \"<stack or job>\", \"action\": \"plan\"|\"up\"|\"down\"|\"status\"}";
 
 /// Reads the request out of `task`, or says what is wrong with it.
 pub fn parse(task: &Task) -> Result<Request, String> {
@@ -147,19 +148,28 @@ mod tests {
 
     #[test]
     fn reads_json_and_plain_text() {
-        let r = parse(&task(r#"{"id":"t","body":{"datum":"starter","action":"up"}}"#)).unwrap();
+        let r = parse(&task(
+            r#"{"id":"t","body":{"datum":"starter","action":"up"}}"#,
+        ))
+        .unwrap();
         assert_eq!((r.datum.as_str(), r.action), ("starter", Action::Up));
         let r = parse(&task(r#"{"id":"t","body":{"datum":"starter"}}"#)).unwrap();
         assert_eq!(r.action, Action::Plan);
         let r = parse(&task("starter.stack\n")).unwrap();
-        assert_eq!((r.datum.as_str(), r.action), ("starter.stack", Action::Plan));
+        assert_eq!(
+            (r.datum.as_str(), r.action),
+            ("starter.stack", Action::Plan)
+        );
         let r = parse(&task("down starter")).unwrap();
         assert_eq!((r.datum.as_str(), r.action), ("starter", Action::Down));
     }
 
     #[test]
     fn names_what_is_wrong() {
-        let err = parse(&task(r#"{"id":"t","body":{"datum":"s","action":"deploy"}}"#)).unwrap_err();
+        let err = parse(&task(
+            r#"{"id":"t","body":{"datum":"s","action":"deploy"}}"#,
+        ))
+        .unwrap_err();
         assert!(err.contains("unknown variant `deploy`"), "{err}");
         let err = parse(&task(r#"{"id":"t","body":{"datum":"s","dry_run":true}}"#)).unwrap_err();
         assert!(err.contains("unknown field `dry_run`"), "{err}");

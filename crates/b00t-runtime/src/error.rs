@@ -17,6 +17,8 @@ pub enum RuntimeError {
     #[error(transparent)]
     Installer(#[from] b00t_installer::InstallerError),
     #[error(transparent)]
+    Deployer(#[from] b00t_deployer::DeployerError),
+    #[error(transparent)]
     Scheduler(#[from] b00t_scheduler::SchedulerError),
     #[error("another b00t runtime already serves `{url}` (its `b00t.runtime/status` card is online): run one `b00t up` per bus; if that runtime is gone and the broker kept a stale card, clear it with `mosquitto_pub -r -n -t b00t.runtime/status`")]
     AlreadyServed { url: String },

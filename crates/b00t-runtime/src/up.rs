@@ -198,6 +198,20 @@ pub async fn up(
             agents_stop.clone(),
         ));
     }
+    if config.deploy.enabled {
+        // Members are installed through the installer, as tasks from the deployer on a
+        // connection of its own (journaled like any other client's).
+        let mut installs = BusOptions::new(
+            own_url.clone(),
+            format!("b00t-runtime-deployer-{:016x}", client_suffix()),
+        );
+        installs.packet_limit = config.broker.packet_limit();
+        specs.push(b00t_deployer::spec(
+            Name::parse(b00t_deployer::AGENT).expect("a valid name"),
+            b00t_deployer::DeployerOptions::for_home(&home, Some(installs))?,
+            agents_stop.clone(),
+        ));
+    }
     // The scheduler fires tasks on a connection of its own: the watcher's own
     // publishes are not shown to it (it knows them), and fired tasks must be journaled.
     let mut scheduler_options = BusOptions::new(
@@ -324,6 +338,7 @@ fn rules(home: &Home) -> Result<Acl, RuntimeError> {
         crate::gate::RUNTIME_AGENT,
         "echo",
         b00t_installer::AGENT,
+        b00t_deployer::AGENT,
         "scheduler",
     ] {
         acl.claim(own, Who::Runtime);

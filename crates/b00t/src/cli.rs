@@ -75,6 +75,27 @@ pub(crate) enum Command {
     ///
     /// Example: `b00t install browser-use --yes`, or `b00t install jq --dry-run`
     Install(InstallArgs),
+    /// Deploy a stack or job through an orchestrator, by the deployer agent on the bus.
+    ///
+    /// The orchestrator is `--orchestrator`, else `[deploy] orchestrator` in b00t.toml,
+    /// else the first `b00t orchestrator list` finds available. Follows the deploy live
+    /// (stderr) and prints the endpoints. The task is signed with this home's operator
+    /// key. `--dry-run` prints the manifests (made here, nothing changes, no bus needed).
+    /// Exit status: 0 when everything is ready, 1 when the deployer refused or failed,
+    /// 2 when no deployer answered in time.
+    ///
+    /// Example: `b00t deploy starter`, or `b00t deploy starter --orchestrator kubernetes
+    /// --dry-run --out manifests/`
+    Deploy(DeployArgs),
+    /// Remove what `b00t deploy` made: containers, networks, volumes, processes.
+    ///
+    /// Example: `b00t undeploy starter`
+    Undeploy(UndeployArgs),
+    /// What is deployed from this home: datum, orchestrator, state, endpoints.
+    Deployments(DeploymentsArgs),
+    /// The orchestrators b00t deploys through, and whether each is available here.
+    #[command(subcommand)]
+    Orchestrator(OrchestratorCommand),
     /// Whether a datum and its dependencies are installed, checked on this machine.
     ///
     /// Example: `b00t status uvx`
@@ -287,6 +308,74 @@ pub(crate) struct InstallArgs {
     /// Seconds to wait for the whole install.
     #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
     pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    /// A stack or job: its id (`starter.stack`) or name (`starter`).
+    pub datum: String,
+    /// compose, kubernetes, nomad or direct.
+    #[arg(long, short = 'o', value_name = "NAME")]
+    pub orchestrator: Option<String>,
+    /// Print the manifests and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the manifests into this folder (made if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print JSON instead of a readable view: the plan, or every reply as one line.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for the deploy to be ready.
+    #[arg(long, value_name = "SECS", default_value_t = 600.0)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UndeployArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    /// The stack or job deployed.
+    pub datum: String,
+    /// compose, kubernetes, nomad or direct; default: where it is deployed.
+    #[arg(long, short = 'o', value_name = "NAME")]
+    pub orchestrator: Option<String>,
+    /// Print every reply as one JSON line instead of a readable view.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeploymentsArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// One JSON object per deployment, one per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OrchestratorCommand {
+    /// Each orchestrator, available or not, why, and the commands that told.
+    List(OrchestratorListArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OrchestratorListArgs {
+    #[command(flatten)]
+    pub home: HomeArg,
+    /// One JSON object per orchestrator, one per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -149,8 +149,7 @@ fn human_deploy(record: &DeployRecord, colour: bool) -> Vec<String> {
         details.push(format!("verdict: {}", printable(&record.verdict)));
     }
     if !record.endpoints.is_empty() {
-        let endpoints: Vec<Cow<'_, str>> =
-            record.endpoints.iter().map(|s| printable(s)).collect();
+        let endpoints: Vec<Cow<'_, str>> = record.endpoints.iter().map(|s| printable(s)).collect();
         details.push(format!("endpoints: {}", endpoints.join(", ")));
     }
     if let Some(reason) = &record.reason {

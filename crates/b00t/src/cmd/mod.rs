@@ -10,9 +10,12 @@ pub(crate) mod chat;
 mod ci;
 mod config;
 mod datum;
+mod deploy;
+mod deployments;
 mod group;
 mod image;
 mod install;
+mod orchestrator;
 mod policy;
 mod schedule;
 mod send;
@@ -37,6 +40,12 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Datum(DatumCommand::Show(args)) => datum::show(args),
         Command::Datum(DatumCommand::Deps(args)) => datum::deps(args),
         Command::Install(args) => install::run(args).await,
+        Command::Deploy(args) => deploy::deploy(args).await,
+        Command::Undeploy(args) => deploy::undeploy(args).await,
+        Command::Deployments(args) => deployments::run(args),
+        Command::Orchestrator(crate::cli::OrchestratorCommand::List(args)) => {
+            orchestrator::list(args).await
+        }
         Command::Status(args) => status::run(args).await,
         Command::Policy(PolicyCommand::Allow(args)) => policy::allow(args),
         Command::Policy(PolicyCommand::Deny(args)) => policy::deny(args),
