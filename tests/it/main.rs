@@ -32,6 +32,7 @@ mod cli;
 mod config;
 mod containers;
 mod delivery;
+mod deploy;
 mod durability;
 mod groups;
 mod hostile;

@@ -495,7 +495,10 @@ impl Inner {
             }
             Orchestrator::Nomad => {
                 let nomad = self.nomad(orchestrator)?;
-                boxed(nomad.up(manifests, progress, deadline)).await?
+                with_protocols(
+                    boxed(nomad.up(manifests, progress, deadline)).await?,
+                    intent,
+                )
             }
         };
         let record = Record {
@@ -561,22 +564,19 @@ impl Inner {
         Ok(deployed)
     }
 
+    /// What the orchestrator says now; nothing deployed is an empty answer.
     async fn status(
         &self,
         orchestrator: Orchestrator,
         intent: &Intent,
         _manifests: &Manifests,
     ) -> Result<Deployed, DeployerError> {
-        match orchestrator {
+        let found = match orchestrator {
             Orchestrator::Compose => {
                 let docker = engine(orchestrator).await?;
                 self.compose.status(&docker, intent).await
             }
-            Orchestrator::Direct => match self.direct.status(&intent.project).await {
-                Ok(deployed) => Ok(with_protocols(deployed, intent)),
-                Err(DeployerError::NotDeployed(_)) => Ok(Deployed::default()),
-                Err(e) => Err(e),
-            },
+            Orchestrator::Direct => self.direct.status(&intent.project).await,
             Orchestrator::Kubernetes => {
                 crate::kubectl::Kubectl::new(self.options.kube_context.clone(), self.stop.clone())
                     .status(&intent.project)
@@ -586,6 +586,11 @@ impl Inner {
                 let nomad = self.nomad(orchestrator)?;
                 boxed(nomad.status(&intent.project)).await
             }
+        };
+        match found {
+            Ok(deployed) => Ok(with_protocols(deployed, intent)),
+            Err(DeployerError::NotDeployed(_)) => Ok(Deployed::default()),
+            Err(e) => Err(e),
         }
     }
 

@@ -119,8 +119,8 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
-/// The install methods the installer knows.
-pub const MANAGERS: &[&str] = &["apt", "cli", "bash", "docker", "mcp", "stack"];
+/// The install methods the installer knows, and `job`, which only the deployer runs.
+pub const MANAGERS: &[&str] = &["apt", "cli", "bash", "docker", "mcp", "stack", "job"];
 
 /// The container CI agents' actions that `[ci] actions` may name.
 pub const CI_ACTIONS: &[&str] = &["restart", "stop", "start"];

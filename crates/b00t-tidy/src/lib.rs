@@ -13,6 +13,23 @@ pub const OWNED_DEPENDENCIES: &[(&str, &str)] = &[
     ("bollard", "b00t-container"),
 ];
 
+/// Pure crates and what they may never depend on (normal dependencies): the adapters
+/// of `b00t-deploy` translate, they never run anything, so no async runtime, process,
+/// network or engine crate.
+pub const PURE_CRATES: &[(&str, &[&str])] = &[(
+    "b00t-deploy",
+    &[
+        "tokio",
+        "reqwest",
+        "hyper",
+        "hyper-util",
+        "bollard",
+        "b00t-container",
+        "b00t-bus",
+        "b00t-agents",
+    ],
+)];
+
 /// Crates that workspace members may use in tests only (`[dev-dependencies]`).
 pub const DEV_ONLY: &[&str] = &["b00t-testkit"];
 
@@ -35,6 +52,13 @@ pub fn dependency_problems(metadata: &Value) -> Vec<String> {
                 if on == *owned && name != *owner {
                     problems.push(format!(
                         "`{name}` depends on `{on}` ({kind}): only `{owner}` may touch {on} (ARCHITECTURE.md); go through `{owner}`'s API"
+                    ));
+                }
+            }
+            for (pure, never) in PURE_CRATES {
+                if name == *pure && kind == "normal" && never.contains(&on) {
+                    problems.push(format!(
+                        "`{name}` depends on `{on}`: `{name}` is a pure translation (ARCHITECTURE.md), so it runs nothing; do the IO in `b00t-deployer`"
                     ));
                 }
             }
@@ -157,6 +181,18 @@ mod tests {
         for (problem, words) in problems.iter().zip(expected) {
             assert!(problem.contains(words), "{problem:?} lacks {words:?}");
         }
+    }
+
+    #[test]
+    fn the_deploy_adapters_stay_pure() {
+        check_dependency(
+            "b00t-deploy",
+            "tokio",
+            None,
+            &["`b00t-deploy` depends on `tokio`: `b00t-deploy` is a pure translation (ARCHITECTURE.md), so it runs nothing; do the IO in `b00t-deployer`"],
+        );
+        check_dependency("b00t-deploy", "tokio", Some("dev"), &[]);
+        check_dependency("b00t-deployer", "tokio", None, &[]);
     }
 
     #[test]
