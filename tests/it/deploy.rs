@@ -487,6 +487,15 @@ fn bad_input_gets_a_message_that_names_the_problem() {
         "loop-b.stack.toml",
         "[b00t]\nname = \"loop-b\"\nmembers = [\"loop-a.stack\"]\n",
     );
+    // A cycle through requires_stacks: the stack holds a job that requires the stack.
+    write(
+        "ring.stack.toml",
+        "[b00t]\nname = \"ring\"\nmembers = [\"ring-job.job\"]\n",
+    );
+    write(
+        "ring-job.job.toml",
+        "[b00t]\nname = \"ring-job\"\n[b00t.container]\nimage = \"b00t-busybox:1\"\ncommand = [\"true\"]\n[b00t.dependencies]\nrequires_stacks = [\"ring\"]\n",
+    );
     write(
         "ghost-web.docker.toml",
         "[b00t]\nname = \"ghost-web\"\nimage = \"b00t-no-such-image:0\"\ndocker_args = [\"-p\", \"80\"]\n",
@@ -502,7 +511,11 @@ fn bad_input_gets_a_message_that_names_the_problem() {
     );
 
     // Without a bus: the same checks `--dry-run` makes.
-    let cases: [(&[&str], &[&str]); 4] = [
+    let cases: [(&[&str], &[&str]); 5] = [
+        (
+            &["deploy", "ring", "--dry-run", "-o", "direct"],
+            &["cycle", "ring.stack", "ring-job.job"],
+        ),
         (
             &["deploy", "starter", "-o", "swarm", "--dry-run"],
             &[
@@ -597,4 +610,78 @@ fn bad_input_gets_a_message_that_names_the_problem() {
             "a container was made for a deploy that failed"
         );
     }
+}
+
+#[test]
+fn members_install_through_the_installer_and_direct_runs_come_back_with_up() {
+    require_tool("busybox");
+    let project = project("members");
+    let home = starter_home(&project, "");
+    let out = home.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // A cli member: the installer runs its script first, as a task from the deployer.
+    std::fs::write(
+        home.path().join("datums/greeter.cli.toml"),
+        format!(
+            "[b00t]\nname = \"greeter\"\nhint = \"for the test\"\ninstall = \"echo installed >> {0}/greeter.log; echo 1.0.0 > {0}/greeter.ver\"\nversion = \"cat {0}/greeter.ver\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let stack = home.path().join("datums/starter.stack.toml");
+    let members = std::fs::read_to_string(&stack).unwrap().replace(
+        "\"starter-check.job\"]",
+        "\"starter-check.job\", \"greeter.cli\"]",
+    );
+    std::fs::write(&stack, members).unwrap();
+
+    let web_port = free_port();
+    let (mut runtime, port) = up(&home, web_port, &[]);
+    let deploy = cli(&home, port, &["deploy", "starter", "-o", "direct"]);
+    assert!(deploy.status.success(), "{}", text(&deploy));
+    let stderr = String::from_utf8_lossy(&deploy.stderr);
+    assert!(
+        stderr.contains("install greeter.cli through b00t.installer.cli"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("greeter.log")).unwrap(),
+        "installed\n"
+    );
+    let installed = audit(&home)
+        .into_iter()
+        .find(|r| r["address"] == "b00t.installer.cli")
+        .expect("the installer's audit line");
+    assert_eq!(installed["from"], "deployer");
+    assert_eq!(
+        installed["trust"], "operator",
+        "a signed deploy installs signed"
+    );
+    let url = format!("http://127.0.0.1:{web_port}/");
+    assert_eq!(fetch(&url).as_deref(), Some("hello from b00t\n"));
+
+    // The runtime stops: its processes stop with it; the next `up` starts them again.
+    runtime.signal("TERM");
+    assert!(runtime.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(
+        fetch(&url).is_none(),
+        "a direct process outlived its runtime"
+    );
+    let (_runtime, port) = up(&home, web_port, &[]);
+    let mut back = None;
+    for _ in 0..100 {
+        back = fetch(&url);
+        if back.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        back.as_deref(),
+        Some("hello from b00t\n"),
+        "not started again"
+    );
+    let out = cli(&home, port, &["undeploy", "starter"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(fetch(&url).is_none());
 }

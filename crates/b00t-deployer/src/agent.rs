@@ -109,6 +109,20 @@ pub fn spec(name: Name, options: DeployerOptions, stop: CancellationToken) -> Ag
         .installs
         .clone()
         .map(|bus| MemberInstaller::new(bus, stop.clone()));
+    let inner = Arc::new(Inner {
+        audit: AuditLog::new(options.audit.clone()),
+        records: Records::new(&options.deploy_dir),
+        compose: Compose::new(&options.deploy_dir, stop.clone()),
+        direct: Supervisor::new(options.deploy_dir.join("direct"), stop.clone()),
+        installs,
+        options,
+        replays: Replays::new(),
+        once: Once::new(),
+        stop,
+    });
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::spawn(inner.clone().restore_direct());
+    }
     AgentSpec {
         name,
         kind: "deployer".to_owned(),
@@ -116,17 +130,7 @@ pub fn spec(name: Name, options: DeployerOptions, stop: CancellationToken) -> Ag
             .iter()
             .map(|s| Name::parse(s).expect("a valid skill name"))
             .collect(),
-        handler: Arc::new(Deployer(Arc::new(Inner {
-            audit: AuditLog::new(options.audit.clone()),
-            records: Records::new(&options.deploy_dir),
-            compose: Compose::new(&options.deploy_dir, stop.clone()),
-            direct: Supervisor::new(options.deploy_dir.join("direct"), stop.clone()),
-            installs,
-            options,
-            replays: Replays::new(),
-            once: Once::new(),
-            stop,
-        }))),
+        handler: Arc::new(Deployer(inner)),
         skill_updates: None,
         container: None,
     }
@@ -368,6 +372,63 @@ impl Inner {
 }
 
 impl Inner {
+    /// Starts again the direct deployments the records hold (their processes ended with
+    /// the runtime that ran them), each from a fresh read of its datum; one that cannot
+    /// come back is logged and its record says `stopped`.
+    async fn restore_direct(self: Arc<Self>) {
+        let (records, _) = self.records.list();
+        for mut record in records
+            .into_iter()
+            .filter(|r| r.orchestrator == Orchestrator::Direct)
+        {
+            if self.stop.is_cancelled() {
+                return;
+            }
+            let roots = self.options.roots.clone();
+            let catalog = match tokio::task::spawn_blocking(move || Catalog::load(&roots)).await {
+                Ok(catalog) => catalog,
+                Err(_) => return,
+            };
+            let restored = async {
+                let intent = Intent::from_catalog(&catalog, &record.datum, &Vars::from_env())?;
+                let plan = b00t_deploy::adapters::direct::plan(&intent)?;
+                let (progress, mut lines) = mpsc::channel::<String>(64);
+                let project = intent.project.clone();
+                let logging = tokio::spawn(async move {
+                    while let Some(line) = lines.recv().await {
+                        tracing::info!(project = %project, "restore: {line}");
+                    }
+                });
+                let up = self
+                    .direct
+                    .up(plan, &progress, self.options.up_timeout)
+                    .await;
+                drop(progress);
+                let _ = logging.await;
+                up.map(|deployed| with_protocols(deployed, &intent))
+            };
+            match restored.await {
+                Ok(deployed) => {
+                    tracing::info!(datum = %record.datum, "direct deployment started again");
+                    record.state = if deployed.all_ready() {
+                        "ready"
+                    } else {
+                        "not-ready"
+                    }
+                    .into();
+                    record.endpoints = deployed.endpoints;
+                }
+                Err(e) => {
+                    tracing::warn!(datum = %record.datum, "direct deployment not started again: {e}");
+                    record.state = "stopped".into();
+                }
+            }
+            if let Err(e) = self.records.put(&record) {
+                tracing::warn!("deployment record: {e}");
+            }
+        }
+    }
+
     /// Checks a task's signature; `Ok(true)` when the operator signed it.
     fn trust(
         &self,

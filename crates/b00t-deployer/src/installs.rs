@@ -65,7 +65,8 @@ impl MemberInstaller {
         let id = TaskId::fresh("deploy-install");
         let mut body = json!({"datum": datum.as_str()});
         if let Some(key) = key {
-            body["signature"] = key.sign(&address.to_string(), id.as_str(), sign::now_ms(), &body);
+            // The body as the installer reads it, with `signature` beside `datum`.
+            body = key.sign(&address.to_string(), id.as_str(), sign::now_ms(), &body);
         }
         let request = Request {
             id,
