@@ -11,6 +11,7 @@ pub mod nomad;
 mod ollama;
 mod server;
 mod shapes;
+pub mod whatsapp;
 
 pub use ollama::{FakeOllama, Reply};
 pub use shapes::DEFAULT_MODEL;
