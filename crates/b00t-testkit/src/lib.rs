@@ -11,6 +11,7 @@ pub mod nomad;
 mod ollama;
 mod server;
 mod shapes;
+pub mod telegram;
 pub mod whatsapp;
 
 pub use ollama::{FakeOllama, Reply};
