@@ -14,21 +14,22 @@ pub const OWNED_DEPENDENCIES: &[(&str, &str)] = &[
 ];
 
 /// Pure crates and what they may never depend on (normal dependencies): the adapters
-/// of `b00t-deploy` translate, they never run anything, so no async runtime, process,
-/// network or engine crate.
-pub const PURE_CRATES: &[(&str, &[&str])] = &[(
-    "b00t-deploy",
-    &[
-        "tokio",
-        "reqwest",
-        "hyper",
-        "hyper-util",
-        "bollard",
-        "b00t-container",
-        "b00t-bus",
-        "b00t-agents",
-    ],
-)];
+/// of `b00t-deploy` translate and the core of `b00t-bridges` formats and checks, they
+/// never run anything, so no async runtime, process, network or engine crate.
+pub const PURE_CRATES: &[(&str, &[&str])] =
+    &[("b00t-deploy", IO_CRATES), ("b00t-bridges", IO_CRATES)];
+
+/// What a pure crate may not depend on.
+const IO_CRATES: &[&str] = &[
+    "tokio",
+    "reqwest",
+    "hyper",
+    "hyper-util",
+    "bollard",
+    "b00t-container",
+    "b00t-bus",
+    "b00t-agents",
+];
 
 /// Crates that workspace members may use in tests only (`[dev-dependencies]`).
 pub const DEV_ONLY: &[&str] = &["b00t-testkit"];
