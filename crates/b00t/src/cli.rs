@@ -533,6 +533,14 @@ pub(crate) struct BenchArgs {
     /// `--ci-watched` containers watched.
     #[arg(long, conflicts_with = "groups")]
     pub ci: bool,
+    /// Measure the deployer instead: the starter stack of this home deployed through
+    /// `b00t up` (compose, and direct), against docker-compose alone; compose needs a
+    /// Docker engine and `docker-compose`, and is skipped without them.
+    #[arg(long, conflicts_with_all = ["groups", "ci"])]
+    pub deploy: bool,
+    /// With `--deploy`: timed runs per mode.
+    #[arg(long, default_value_t = 5, requires = "deploy")]
+    pub runs: usize,
     /// With `--ci`: containers watched for the memory figure.
     #[arg(long, default_value_t = 100, requires = "ci")]
     pub ci_watched: usize,

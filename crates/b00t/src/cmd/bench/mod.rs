@@ -5,10 +5,12 @@
 //!
 //! Layout: `child` (the bus under test as a process), `throughput` (publisher to
 //! subscriber), `tasks` (echo round trips), `floor` (mosquitto and the bare responder),
-//! `rss` (`VmHWM`), `report` (table and JSON).
+//! `rss` (`VmHWM`), `report` (table and JSON); `groups`, `ci` and `deploy` are the
+//! modes of `--groups`, `--ci` and `--deploy`.
 
 mod child;
 mod ci;
+mod deploy;
 mod flood;
 mod floor;
 mod groups;
@@ -68,6 +70,19 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let figures = groups::measure(&exe, &args.runtime, args.cold_runs, args.warm_tasks).await?;
         if args.json {
             outln!("{}", serde_json::to_string(&figures)?)?;
+        } else {
+            out!("{}", figures.table())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.deploy {
+        anyhow::ensure!(
+            args.runs > 0,
+            "`--runs 0` measures nothing; pass at least 1"
+        );
+        let figures = deploy::measure(&exe, args.runs, &Progress::new()).await?;
+        if args.json {
+            outln!("{}", figures.json())?;
         } else {
             out!("{}", figures.table())?;
         }
