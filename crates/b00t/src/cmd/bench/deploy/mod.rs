@@ -245,9 +245,7 @@ async fn direct_mode(
 async fn compose_here() -> Result<Docker, String> {
     let docker = b00t_container::connect_within(Duration::from_secs(5))
         .await
-        .map_err(|e| {
-            format!("no Docker engine answers ({e}); start one, or measure direct only")
-        })?;
+        .map_err(|e| format!("no Docker engine answers, which the compose modes need: {e}"))?;
     let version = Program::new("docker-compose", &["version", "--short"]);
     let limit = Duration::from_secs(30);
     let finished = runner::run(&version, limit, &CancellationToken::new(), None).await;
