@@ -48,6 +48,12 @@ pub const NOMAD_ADDR: &str = "NOMAD_ADDR";
 /// Nomad's ACL token, sent as `X-Nomad-Token` (Nomad's own variable).
 pub const NOMAD_TOKEN: &str = "NOMAD_TOKEN";
 
+/// The Telegram bridge's bot token, from @BotFather (`123456:ABC-…`).
+pub const TELEGRAM_BOT_TOKEN: &str = "TELEGRAM_BOT_TOKEN";
+/// The Bot API base the Telegram bridge calls, default `https://api.telegram.org` (a
+/// local Bot API server, or a test's stand-in).
+pub const TELEGRAM_API_URL: &str = "TELEGRAM_API_URL";
+
 /// Reads a variable, treating an empty value as unset.
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

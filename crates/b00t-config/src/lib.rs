@@ -2,11 +2,12 @@
 //! every default filled in), which environment variables b00t reads, and where the
 //! broker is.
 //!
-//! Layout: `settings` (the typed `b00t.toml`), `groups` (`[containers]` and `[assistant]`), `launch` (what a started group agent is told), `home` (finding the home and its state
+//! Layout: `settings` (the typed `b00t.toml`), `bridges` (`[bridges.<name>]`), `groups` (`[containers]` and `[assistant]`), `launch` (what a started group agent is told), `home` (finding the home and its state
 //! folder), `acl_file` (`broker/acl.toml`), `credentials` (one password file per identity under `state/credentials`), `env` (every environment variable, in one place), `broker_url` (parsing
 //! `mqtt://HOST:PORT`), `error`.
 
 pub mod acl_file;
+pub mod bridges;
 pub mod broker_url;
 pub mod credentials;
 pub mod env;
@@ -17,6 +18,7 @@ pub mod launch;
 pub mod settings;
 
 pub use acl_file::AclFile;
+pub use bridges::{BridgeConfig, BRIDGE_KINDS};
 pub use broker_url::BrokerUrl;
 pub use credentials::{CredentialError, CredentialFiles};
 pub use error::ConfigError;

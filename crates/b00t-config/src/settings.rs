@@ -23,6 +23,9 @@ pub struct Config {
     pub ci: CiConfig,
     pub deploy: DeployConfig,
     pub state: StateConfig,
+    /// `[bridges.<name>]`: chat bridges (Telegram), none by default.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub bridges: std::collections::BTreeMap<String, crate::BridgeConfig>,
 }
 
 /// `[deploy]`: the deployer agent (`b00t.deployer.<orchestrator>`).
@@ -378,6 +381,13 @@ impl Config {
                     &format!("must be empty or an address such as `b00t.main.chat`: {e}"),
                 ));
             }
+        }
+        if let Some(problem) = self
+            .bridges
+            .iter()
+            .find_map(|(name, bridge)| bridge.problem(name))
+        {
+            return Err(fail("bridges", &problem));
         }
         if let Some((key, problem)) = self.containers.problem().or(self.assistant.problem()) {
             return Err(fail(key, problem));

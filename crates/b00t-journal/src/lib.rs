@@ -8,8 +8,10 @@
 //! Layout: `schema` (tables, pragmas and the checks at open), `writer` (the batching
 //! writer thread, its bounded queue and its operations), `merge` (one batch's
 //! statements), `checkpoint` (WAL checkpoints on a thread of their own), `read`
-//! (queries), `schedules` (the scheduler's table), `error`.
+//! (queries), `schedules` (the scheduler's table), `bridges` (the chat bridges' offsets,
+//! tasks and states), `error`.
 
+mod bridges;
 mod checkpoint;
 mod error;
 mod merge;
@@ -18,6 +20,7 @@ mod schedules;
 mod schema;
 mod writer;
 
+pub use bridges::{BridgeStatus, BridgeStore, BridgeTask};
 pub use error::JournalError;
 pub use read::{ExecutionLookup, OpenTask};
 pub use schedules::{Inserted, ScheduleRow, ScheduleStore};

@@ -1,0 +1,24 @@
+//! The chat bridges' IO side: each bridge is a bus client with its own presence card
+//! (`bridge-<name>`, kind `bridge`) that turns a bound chat's messages into tasks on
+//! `b00t.<group>.chat` and sends the answers back to the chat. The pure pieces (splitting,
+//! formatting, mentions, the platform's JSON) are `b00t-bridges`'; this crate does the
+//! HTTP, the bus and the journal.
+//!
+//! Layout: `run` (start one bridge, or every enabled one, with its card), `bindings`
+//! (which chat reaches which group, read from and edited in b00t.toml), `commands`
+//! (`/help`, `/agents`, `/ask`, `/status`), `origin` (the task body a chat message becomes,
+//! and where its answer goes), `retry` (when a failed reply is sent again), `telegram/`
+//! (`api.rs`, the Bot API client; `bridge.rs`, the polling loop and the conversations),
+//! `error`. Only the `telegram` module knows the platform: the rest is shared by the
+//! bridges to come (WhatsApp, Matrix).
+
+pub mod bindings;
+pub mod commands;
+mod error;
+pub mod origin;
+pub mod retry;
+mod run;
+pub mod telegram;
+
+pub use error::ChatError;
+pub use run::{agent_name, enabled, run_bridge, start_enabled, BridgeRun};

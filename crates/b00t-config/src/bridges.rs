@@ -1,0 +1,155 @@
+//! `[bridges.<name>]`: the chat bridges `b00t up` runs (or `b00t bridge run <name>`), each
+//! with its kind (`telegram`), trigger word, reply timeout and the chats bound to groups
+//! (`[bridges.<name>.chats]`, `"<chat id>" = "<group>"`). Secrets never live here: they
+//! come from the environment (`TELEGRAM_BOT_TOKEN`, see `env.rs`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Bridge kinds this build runs.
+pub const BRIDGE_KINDS: &[&str] = &["telegram"];
+
+/// One `[bridges.<name>]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BridgeConfig {
+    /// `telegram`; empty: the bridge's name (`[bridges.telegram]` is a Telegram bridge).
+    pub kind: String,
+    /// Run it with `b00t up`.
+    pub enabled: bool,
+    /// A word that addresses the bot in group chats when a message starts with it
+    /// (`@Andy`), besides a mention or a reply to the bot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// How long a chat waits for its group's answer.
+    pub reply_timeout_ms: u64,
+    /// The chats allowed in, by the platform's chat id, and the group each reaches.
+    pub chats: BTreeMap<String, String>,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            kind: String::new(),
+            enabled: true,
+            trigger: None,
+            reply_timeout_ms: 300_000,
+            chats: BTreeMap::new(),
+        }
+    }
+}
+
+impl BridgeConfig {
+    /// The kind, `name` when none is given.
+    pub fn kind_or<'a>(&'a self, name: &'a str) -> &'a str {
+        if self.kind.is_empty() {
+            name
+        } else {
+            &self.kind
+        }
+    }
+
+    pub fn reply_timeout(&self) -> Duration {
+        Duration::from_millis(self.reply_timeout_ms)
+    }
+
+    /// The trigger word, when one is set and not blank.
+    pub fn trigger(&self) -> Option<&str> {
+        self.trigger
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// What is wrong with bridge `name`'s table, if anything: the key and the problem.
+    pub(crate) fn problem(&self, name: &str) -> Option<String> {
+        // The bridge's agent is `bridge-<name>`: the name must make a valid agent name.
+        if b00t_proto::Name::parse(&format!("bridge-{name}")).is_err() {
+            return Some(format!(
+                "[bridges.{name}]: the name must be 1 to 55 of a-z, 0-9 and `-`, starting with a letter or digit (its agent is `bridge-{name}`)"
+            ));
+        }
+        let kind = self.kind_or(name);
+        if !BRIDGE_KINDS.contains(&kind) {
+            return Some(format!(
+                "[bridges.{name}] kind `{kind}` is not a bridge this build runs: use {}",
+                BRIDGE_KINDS.join(", ")
+            ));
+        }
+        if !(1_000..=86_400_000).contains(&self.reply_timeout_ms) {
+            return Some(format!(
+                "[bridges.{name}] reply_timeout_ms must be from 1000 to 86400000 (a day)"
+            ));
+        }
+        for (chat, group) in &self.chats {
+            if chat.trim().is_empty() {
+                return Some(format!("[bridges.{name}.chats]: a chat id is empty"));
+            }
+            if b00t_proto::Name::parse(group).is_err() {
+                return Some(format!(
+                    "[bridges.{name}.chats] `{chat}` names `{group}`, which is not a group name"
+                ));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::Config;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/h/b00t.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_telegram_bridge_with_defaults_and_chats() {
+        let config = parse(
+            "[bridges.telegram]\ntrigger = \"@Andy\"\n[bridges.telegram.chats]\n\"-1001\" = \"family\"\n",
+        )
+        .unwrap();
+        let bridge = &config.bridges["telegram"];
+        assert_eq!(bridge.kind_or("telegram"), "telegram");
+        assert!(bridge.enabled);
+        assert_eq!(bridge.trigger(), Some("@Andy"));
+        assert_eq!(bridge.reply_timeout_ms, 300_000);
+        assert_eq!(bridge.chats["-1001"], "family");
+        // What `b00t config` prints parses back the same.
+        assert_eq!(parse(&config.to_toml()).unwrap(), config);
+    }
+
+    #[test]
+    fn mistakes_name_the_bridge_and_the_key() {
+        for (text, needle) in [
+            (
+                "[bridges.telegram]\ntoken = \"x\"\n",
+                "unknown field `token`",
+            ),
+            (
+                "[bridges.tg]\n",
+                "kind `tg` is not a bridge this build runs",
+            ),
+            ("[bridges.x]\nkind = \"matrix\"\n", "kind `matrix`"),
+            (
+                "[bridges.Tele]\nkind = \"telegram\"\n",
+                "[bridges.Tele]: the name",
+            ),
+            (
+                "[bridges.telegram]\nreply_timeout_ms = 5\n",
+                "reply_timeout_ms must be from 1000",
+            ),
+            (
+                "[bridges.telegram.chats]\n\"1\" = \"No Group\"\n",
+                "`1` names `No Group`",
+            ),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains(needle), "{text}: {error}");
+        }
+    }
+}
