@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use b00t_agents::{AgentSpec, Failure, Handler, HandlerFuture, TaskContext};
 use b00t_datums::{Catalog, DatumType, ResolveError};
-use b00t_proto::{ErrorCode, Name, TaskSource};
+use b00t_proto::{ErrorCode, Name};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -277,37 +277,19 @@ impl Inner {
         let Some(signature) = &request.signature else {
             return Ok(false);
         };
-        let mut refuse = |message: String| {
+        let checked = sign::check_task(
+            &self.options.key,
+            &self.replays,
+            &record.address,
+            &ctx.task,
+            signature,
+            self.options.signature_window,
+        );
+        if let Err(message) = checked {
             record.trust = "bad-signature".into();
             record.verdict = "forbidden".into();
             record.outcome = "refused".into();
-            fail(ErrorCode::Forbidden, message)
-        };
-        if ctx.task.source != TaskSource::Json {
-            return Err(refuse(
-                "a signed task must carry its own `id`: the signature covers it".into(),
-            ));
-        }
-        let now = sign::now_ms();
-        let window = self.options.signature_window;
-        if let Err(e) = self.options.key.verify(
-            &record.address,
-            ctx.task.id.as_str(),
-            &ctx.task.body,
-            signature,
-            now,
-            window,
-        ) {
-            return Err(refuse(e.to_string()));
-        }
-        if let Err(e) = self.replays.take(
-            &record.address,
-            ctx.task.id.as_str(),
-            signature.ts,
-            now,
-            window,
-        ) {
-            return Err(refuse(e.to_string()));
+            return Err(fail(ErrorCode::Forbidden, message));
         }
         record.trust = "operator".into();
         Ok(true)

@@ -269,6 +269,29 @@ fn humanize(d: Duration) -> String {
     }
 }
 
+/// Checks the operator's `signature` on `task`, addressed to `address`: a signed task
+/// carries its own id (the signature covers it), the HMAC verifies with `key` within
+/// `window` of now, and the signature was not taken before. `Err` is the refusal, as a
+/// sentence for the task's error reply. The installer, the deployer and the container
+/// CI agents' actions all judge signatures here.
+pub fn check_task(
+    key: &OperatorKey,
+    replays: &Replays,
+    address: &str,
+    task: &b00t_proto::Task,
+    signature: &Signature,
+    window: Duration,
+) -> Result<(), String> {
+    if task.source != b00t_proto::TaskSource::Json {
+        return Err("a signed task must carry its own `id`: the signature covers it".into());
+    }
+    let now = now_ms();
+    let id = task.id.as_str();
+    key.verify(address, id, &task.body, signature, now, window)
+        .and_then(|()| replays.take(address, id, signature.ts, now, window))
+        .map_err(|e| e.to_string())
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -38,3 +38,51 @@ pub(crate) async fn requester(
     )
     .await?)
 }
+
+/// How a command that asked an agent ends on anything but a result: an error reply is
+/// printed (`[code] message`, or the reply as JSON) and exits 1, or 2 for `timeout` and
+/// `undeliverable`; no answer prints `on_timeout()` and exits 2.
+pub(crate) fn exit_on(
+    outcome: Outcome,
+    on_timeout: impl FnOnce() -> String,
+    json: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match outcome {
+        Outcome::Result(_) => Ok(ExitCode::SUCCESS),
+        Outcome::Error(reply) => {
+            let code = reply["error"]["code"]
+                .as_str()
+                .unwrap_or("failed")
+                .to_owned();
+            if json {
+                outln!("{reply}")?;
+            } else {
+                errln!(
+                    "{} [{code}] {}",
+                    crate::style::error_label(),
+                    reply["error"]["message"].as_str().unwrap_or("")
+                );
+            }
+            Ok(ExitCode::from(
+                if matches!(code.as_str(), "undeliverable" | "timeout") {
+                    2
+                } else {
+                    1
+                },
+            ))
+        }
+        Outcome::Timeout => {
+            let message = on_timeout();
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"type": "timeout", "message": message})
+                )?;
+            } else {
+                errln!("{} {message}", crate::style::error_label());
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
+}

@@ -12,7 +12,7 @@ use b00t_container::{ContainerError, Docker, Facts};
 use b00t_installer::audit::{ActionRecord, AuditLog};
 use b00t_installer::policy::Policy;
 use b00t_installer::sign::{self, OperatorKey, Replays, Signature};
-use b00t_proto::{ErrorCode, TaskSource};
+use b00t_proto::ErrorCode;
 use serde_json::{json, Value};
 
 /// What the actions are judged by, shared by every container CI agent of a runtime.
@@ -181,34 +181,21 @@ impl ActionGate {
             Failure::new(ErrorCode::Forbidden, message)
         };
         if let Some(signature) = &request.signature {
-            if ctx.task.source != TaskSource::Json {
-                return Err(refuse(
-                    "bad-signature",
-                    "a signed task must carry its own `id`: the signature covers it".into(),
-                ));
-            }
             let key = OperatorKey::load(&self.operator_key).map_err(|e| {
                 refuse(
                     "bad-signature",
                     format!("the signature cannot be checked: {e}"),
                 )
             })?;
-            let now = sign::now_ms();
-            let window = self.signature_window;
-            let task_id = ctx.task.id.as_str();
-            key.verify(
+            sign::check_task(
+                &key,
+                &self.replays,
                 &record.address,
-                task_id,
-                &ctx.task.body,
+                &ctx.task,
                 signature,
-                now,
-                window,
+                self.signature_window,
             )
-            .and_then(|()| {
-                self.replays
-                    .take(&record.address, task_id, signature.ts, now, window)
-            })
-            .map_err(|e| refuse("bad-signature", e.to_string()))?;
+            .map_err(|message| refuse("bad-signature", message))?;
             record.trust = "operator".into();
             return Ok("signed by the operator".into());
         }

@@ -308,43 +308,16 @@ fn failed(
     timeout: Duration,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    match outcome {
-        Outcome::Result(_) => Ok(ExitCode::SUCCESS),
-        Outcome::Error(reply) => {
-            let code = reply["error"]["code"]
-                .as_str()
-                .unwrap_or("failed")
-                .to_owned();
-            if json {
-                outln!("{reply}")?;
-            } else {
-                errln!(
-                    "{} [{code}] {}",
-                    crate::style::error_label(),
-                    reply["error"]["message"].as_str().unwrap_or("")
-                );
-            }
-            Ok(ExitCode::from(
-                if matches!(code.as_str(), "undeliverable" | "timeout") {
-                    2
-                } else {
-                    1
-                },
-            ))
-        }
-        Outcome::Timeout => {
-            let message = format!(
+    request::exit_on(
+        outcome,
+        || {
+            format!(
                 "no answer from `b00t.{agent}.{skill}` within {:.1} s: is the container's agent online? `b00t ci list` shows them",
                 timeout.as_secs_f64()
-            );
-            if json {
-                outln!("{}", json!({"type": "timeout", "message": message}))?;
-            } else {
-                errln!("{} {message}", crate::style::error_label());
-            }
-            Ok(ExitCode::from(2))
-        }
-    }
+            )
+        },
+        json,
+    )
 }
 
 #[cfg(test)]
