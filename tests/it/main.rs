@@ -26,6 +26,7 @@ pub(crate) use both_modes;
 mod assistant;
 mod audit_output;
 mod bad_input;
+mod bridge;
 mod burst;
 mod ci;
 mod cli;

@@ -55,6 +55,16 @@ pub fn answer_text(agent: &str, reply: &Value) -> String {
     }
 }
 
+/// Whether an error reply says to send the task again later: the agent stopped while it
+/// worked on it (a group agent answers `failed`, "… is shutting down: send the task again
+/// when it is back"). The protocol has no code for it, so the message is read.
+pub fn retry_later(reply: &Value) -> bool {
+    reply["error"]["code"].as_str() == Some("failed")
+        && reply["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is shutting down") && m.contains("send the task again"))
+}
+
 /// `text` cut to `max` characters with an ellipsis.
 pub fn shorten(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
@@ -98,5 +108,9 @@ mod tests {
         let empty = json!({"type": "result", "body": {}});
         assert!(answer_text("family", &empty).contains("without any text"));
         assert_eq!(shorten("abcdef", 3), "abc…");
+        assert!(!retry_later(&error));
+        let stopping = json!({"type": "error", "error": {"code": "failed",
+            "message": "the assistant of group `family` is shutting down: send the task again when it is back"}});
+        assert!(retry_later(&stopping));
     }
 }

@@ -284,6 +284,15 @@ pub async fn up(
         )
     });
 
+    // Chat bridges are clients of the bus like any other, started once the agents
+    // they talk to can be reached.
+    let bridges_stop = CancellationToken::new();
+    let bridges = b00t_chat::start_enabled(
+        &home,
+        &b00t_chat::BridgeRun::for_home(&home, own_url.clone()),
+        &bridges_stop,
+    );
+
     let open = journal.open_tasks()?;
     let _ = commands.send(Command::Redrive(open)).await;
 
@@ -297,6 +306,8 @@ pub async fn up(
 
     tracing::info!("shutting down");
     let stopping = async {
+        bridges_stop.cancel();
+        bridges.wait().await;
         ci_stop.cancel();
         if let Some(task) = ci_task {
             let _ = task.await;
@@ -328,7 +339,7 @@ fn fire_key(files: &CredentialFiles) -> Result<b00t_scheduler::FireKey, RuntimeE
     Ok(b00t_scheduler::FireKey::new(key))
 }
 
-/// The topic rules of `home`: the runtime's own agents are its; every group folder is
+/// The topic rules of `home`: the runtime's own agents (and chat bridges) are its; every group folder is
 /// its group's; `broker/acl.toml` adds where agents may send.
 fn rules(home: &Home) -> Result<Acl, RuntimeError> {
     let launchable = groups::launchable(&home.groups_dir());
@@ -342,6 +353,10 @@ fn rules(home: &Home) -> Result<Acl, RuntimeError> {
         "scheduler",
     ] {
         acl.claim(own, Who::Runtime);
+    }
+    // The chat bridges `up` runs are its own parts too.
+    for bridge in b00t_chat::enabled(home.config()) {
+        acl.claim(&b00t_chat::agent_name(&bridge), Who::Runtime);
     }
     for (agent, sends) in AclFile::load(home.root())?.sends {
         acl.allow_sends(&agent, sends);

@@ -139,12 +139,20 @@ pub(crate) enum Command {
     /// Example: `b00t schedule add family --cron '0 9 * * 1-5' plan the day`
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Chat bridges (Telegram): which chat reaches which group, and running one.
+    ///
+    /// Example: `b00t bridge allow telegram:-1001234567890 --group family`
+    #[command(subcommand)]
+    Bridge(crate::cmd::bridge::BridgeCommand),
 }
 
 impl Command {
     /// Commands that serve until stopped log at `info` by default.
     pub(crate) fn is_long_running(&self) -> bool {
-        matches!(self, Command::Up(_) | Command::Agent(_))
+        match self {
+            Command::Bridge(command) => command.is_long_running(),
+            _ => matches!(self, Command::Up(_) | Command::Agent(_)),
+        }
     }
 }
 

@@ -41,6 +41,8 @@ const POLL_TIMEOUT_S: u32 = 25;
 const MAX_CONVERSATIONS: usize = 64;
 /// Silence this long asks the group again (same id).
 const ASK_AGAIN: Duration = Duration::from_secs(5);
+/// The wait before asking again an agent that stopped while it worked on the task.
+const ASK_LATER: Duration = Duration::from_secs(2);
 /// An unbound chat hears the hint at most this often.
 const HINT_EVERY: Duration = Duration::from_secs(3600);
 /// Chats remembered for the hint's rate limit; the memory is cleared past it.
@@ -390,7 +392,8 @@ impl TelegramBridge {
             self.clone()
                 .keep_typing(origin.clone(), typing_stop.clone()),
         );
-        let request = Request {
+        let deadline = tokio::time::Instant::now() + self.config.reply_timeout();
+        let mut request = Request {
             address: address.clone(),
             id,
             body,
@@ -398,9 +401,24 @@ impl TelegramBridge {
             ask_again_after: ASK_AGAIN,
             on_behalf_of: None,
         };
-        let outcome = tokio::select! {
-            _ = shutdown.cancelled() => None,
-            outcome = self.requester.request(&request, |_, _| {}) => Some(outcome),
+        let outcome = loop {
+            request.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let outcome = tokio::select! {
+                _ = shutdown.cancelled() => None,
+                outcome = self.requester.request(&request, |_, _| {}) => Some(outcome),
+            };
+            // An agent that stopped while it worked on the task asks for it again later:
+            // the same id, once it is back (a new process runs it).
+            let later =
+                matches!(&outcome, Some(Ok(Outcome::Error(reply))) if origin::retry_later(reply));
+            if !later || tokio::time::Instant::now() + ASK_LATER >= deadline {
+                break outcome;
+            }
+            tracing::info!(bridge = %self.name, id = %task.id, "the agent stopped while it worked on the task; asking again in {} s", ASK_LATER.as_secs());
+            tokio::select! {
+                _ = shutdown.cancelled() => break None,
+                _ = tokio::time::sleep(ASK_LATER) => {}
+            }
         };
         typing_stop.cancel();
         let _ = typing.await;

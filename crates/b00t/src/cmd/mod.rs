@@ -6,6 +6,7 @@ mod agent_run;
 mod agents;
 mod audit;
 mod bench;
+pub(crate) mod bridge;
 pub(crate) mod chat;
 mod ci;
 mod config;
@@ -69,6 +70,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Group(crate::cli::GroupCommand::Remove(args)) => group::remove(args),
         Command::Skills(crate::cli::SkillsCommand::List(args)) => skills::list(args),
         Command::Chat(args) => chat::run(args).await,
+        Command::Bridge(command) => bridge::run(command).await,
         Command::Image(crate::cli::ImageCommand::Build(args)) => image::build(args).await,
         Command::Image(crate::cli::ImageCommand::Status(args)) => image::status(args).await,
     }

@@ -1,0 +1,308 @@
+//! Chat bridges end to end: `b00t up` with `[bridges.telegram]`, b00t-testkit's stand-in
+//! Bot API (`FakeTelegram`) as Telegram, the fake Ollama as the model and the group agent
+//! as a local process. A message in, the group's answer out in the same chat; long
+//! replies split; unbound chats; mentions in groups; 429; and `kill -9` between the task
+//! and its answer.
+
+use std::time::{Duration, Instant};
+
+use b00t_testkit::telegram::{FakeTelegram, SentMessage, TestChat, TestUser, BOT_USERNAME};
+use b00t_testkit::Reply;
+use serde_json::Value;
+
+use crate::assistant::{cli, group_home, Ollama};
+use crate::support::{free_port, Home, Runtime};
+
+const TOKEN: &str = "4242:test-token";
+
+/// A fake Bot API on its own tokio runtime, for these synchronous tests.
+struct Telegram {
+    fake: FakeTelegram,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Telegram {
+    fn start() -> Telegram {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let fake = rt.block_on(FakeTelegram::start(TOKEN));
+        Telegram { fake, _rt: rt }
+    }
+
+    /// What the bridge sent to `chat`.
+    fn sent_to(&self, chat: i64) -> Vec<SentMessage> {
+        self.fake
+            .sent()
+            .into_iter()
+            .filter(|m| m.chat_id == chat)
+            .collect()
+    }
+
+    /// Waits until `chat` got `n` messages and returns them.
+    fn wait_sent(&self, chat: i64, n: usize) -> Vec<SentMessage> {
+        wait_until(&format!("{n} message(s) to chat {chat}"), || {
+            let sent = self.sent_to(chat);
+            (sent.len() >= n).then_some(sent)
+        })
+    }
+}
+
+fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn bridge_home(ollama: &Ollama) -> Home {
+    group_home(
+        ollama,
+        "[bridges.telegram]\ntrigger = \"@Andy\"\n",
+        "family",
+    )
+}
+
+fn up(home: &Home, port: u16, telegram: &Telegram) -> Runtime {
+    Runtime::spawn_env(
+        home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", &telegram.fake.url()),
+        ],
+    )
+}
+
+/// How many `/api/chat` requests carried `needle` in their last user message.
+fn asked(ollama: &Ollama, needle: &str) -> usize {
+    ollama
+        .requests()
+        .iter()
+        .filter(|request| {
+            request["messages"]
+                .as_array()
+                .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+                .and_then(|m| m["content"].as_str())
+                .is_some_and(|text| text.contains(needle))
+        })
+        .count()
+}
+
+#[test]
+fn telegram_chats_reach_their_groups_and_hear_back() {
+    let ollama = Ollama::start();
+    let telegram = Telegram::start();
+    let home = bridge_home(&ollama);
+    let ann = TestUser::new(5001, "Ann");
+    let ann_chat = TestChat::private(&ann);
+    cli(
+        &home,
+        &["bridge", "allow", "telegram:5001", "--group", "family"],
+    );
+    cli(
+        &home,
+        &["bridge", "allow", "telegram:-4001", "--group", "family"],
+    );
+    let port = free_port();
+    let _up = up(&home, port, &telegram);
+
+    // A private message: the group's answer, in the same chat, replying to it.
+    let pushed = telegram.fake.push_message(&ann_chat, &ann, "hello there");
+    let sent = telegram.wait_sent(ann.id, 1);
+    assert_eq!(sent[0].plain_text, "echo: hello there", "{sent:?}");
+    assert_eq!(sent[0].reply_to_message_id, Some(pushed.message_id));
+    assert_eq!(sent[0].parse_mode.as_deref(), Some("HTML"));
+    assert!(
+        telegram
+            .fake
+            .chat_actions()
+            .iter()
+            .any(|a| a.chat_id == ann.id && a.action == "typing"),
+        "typing shown: {:?}",
+        telegram.fake.chat_actions()
+    );
+    // The task carried where it came from; the model saw only the text.
+    assert_eq!(asked(&ollama, "hello there"), 1);
+
+    // A long answer: three parts, each accepted by the fake's strict HTML parser, the
+    // first replying to the message.
+    let paragraph = format!("{}done.\n\n", "word ".repeat(59));
+    let long = format!("Fish & <chips>, then:\n\n{}", paragraph.repeat(30));
+    assert!(long.chars().count() >= 9_000, "{}", long.chars().count());
+    ollama.fake.push(Reply::Text(long));
+    let pushed = telegram
+        .fake
+        .push_message(&ann_chat, &ann, "tell me a long story");
+    let sent = telegram.wait_sent(ann.id, 4);
+    let parts = &sent[1..];
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    assert_eq!(parts[0].reply_to_message_id, Some(pushed.message_id));
+    assert!(parts[1..].iter().all(|p| p.reply_to_message_id.is_none()));
+    assert!(parts
+        .iter()
+        .all(|p| p.plain_text.encode_utf16().count() <= 4096));
+    assert!(
+        parts[0].plain_text.starts_with("Fish & <chips>"),
+        "{}",
+        parts[0].plain_text
+    );
+
+    // 429 on sendMessage with retry_after 1: delivered after it.
+    telegram.fake.fail_next("sendMessage", 429, Some(1));
+    let asked_at = Instant::now();
+    telegram
+        .fake
+        .push_message(&ann_chat, &ann, "after the flood");
+    let sent = telegram.wait_sent(ann.id, 5);
+    assert_eq!(sent[4].plain_text, "echo: after the flood");
+    assert!(asked_at.elapsed() >= Duration::from_secs(1));
+
+    // An unbound chat reaches no agent and is told how to bind it, once.
+    let bob = TestUser::new(6001, "Bob");
+    let bob_chat = TestChat::private(&bob);
+    telegram.fake.push_message(&bob_chat, &bob, "let me in");
+    let hint = telegram.wait_sent(bob.id, 1);
+    assert!(
+        hint[0]
+            .plain_text
+            .contains("b00t bridge allow telegram:6001 --group"),
+        "{hint:?}"
+    );
+    assert_eq!(asked(&ollama, "let me in"), 0);
+    // Bound while the bridge runs: the next message goes through.
+    cli(
+        &home,
+        &["bridge", "allow", "telegram:6001", "--group", "family"],
+    );
+    telegram.fake.push_message(&bob_chat, &bob, "now?");
+    let sent = telegram.wait_sent(bob.id, 2);
+    assert_eq!(sent[1].plain_text, "echo: now?");
+
+    // A group: a message without the mention is ignored, one with it answered, and so
+    // is one starting with the trigger word.
+    let group = TestChat::group(-4001, "Family");
+    telegram.fake.push_message(&group, &ann, "just chatting");
+    let mention = format!("@{BOT_USERNAME} what now?");
+    telegram.fake.push_message(&group, &ann, &mention);
+    let sent = telegram.wait_sent(group.id, 1);
+    assert_eq!(sent[0].plain_text, format!("echo: {mention}"));
+    assert_eq!(asked(&ollama, "just chatting"), 0);
+    telegram
+        .fake
+        .push_message(&group, &ann, "@Andy and the dog?");
+    let sent = telegram.wait_sent(group.id, 2);
+    assert_eq!(sent[1].plain_text, "echo: @Andy and the dog?");
+    assert_eq!(asked(&ollama, "just chatting"), 0);
+
+    // Commands: /help names the group; /agents lists the bus.
+    telegram.fake.push_message(&ann_chat, &ann, "/help");
+    let sent = telegram.wait_sent(ann.id, 6);
+    assert!(
+        sent[5].plain_text.contains("`family`") || sent[5].plain_text.contains("family"),
+        "{:?}",
+        sent[5]
+    );
+    telegram.fake.push_message(&ann_chat, &ann, "/agents");
+    let sent = telegram.wait_sent(ann.id, 7);
+    assert!(
+        sent[6].plain_text.contains("bridge-telegram"),
+        "{:?}",
+        sent[6]
+    );
+    assert_eq!(asked(&ollama, "/help"), 0);
+
+    // `bridge list` shows the bindings and the running bridge.
+    let out = cli(&home, &["bridge", "list", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bridge = &list["bridges"][0];
+    assert_eq!(bridge["bridge"], "telegram", "{list}");
+    assert_eq!(bridge["running"], true, "{list}");
+    assert_eq!(bridge["chats"]["6001"], "family", "{list}");
+    assert_eq!(bridge["failed_replies"], 0, "{list}");
+
+    // Denied: the chat is unbound again.
+    cli(&home, &["bridge", "deny", "telegram:6001"]);
+    telegram.fake.push_message(&bob_chat, &bob, "still there?");
+    std::thread::sleep(Duration::from_millis(500));
+    telegram.fake.push_message(&ann_chat, &ann, "last one");
+    telegram.wait_sent(ann.id, 8);
+    assert_eq!(asked(&ollama, "still there?"), 0);
+}
+
+#[test]
+fn a_kill_between_task_and_answer_answers_once_and_the_offset_survives() {
+    let ollama = Ollama::start();
+    let telegram = Telegram::start();
+    let home = bridge_home(&ollama);
+    let ann = TestUser::new(5002, "Ann");
+    let chat = TestChat::private(&ann);
+    cli(
+        &home,
+        &["bridge", "allow", "telegram:5002", "--group", "family"],
+    );
+    let port = free_port();
+    let mut runtime = up(&home, port, &telegram);
+
+    // The model is slow; the runtime dies while it thinks.
+    ollama.fake.push(Reply::Delay(
+        Duration::from_secs(3),
+        Box::new(Reply::Text("the slow answer".into())),
+    ));
+    let pushed = telegram.fake.push_message(&chat, &ann, "are you there?");
+    wait_until("the model asked", || {
+        (asked(&ollama, "are you there?") == 1).then_some(())
+    });
+    runtime.kill9();
+    drop(runtime);
+    assert!(telegram.sent_to(ann.id).is_empty());
+
+    let runtime = up(&home, port, &telegram);
+    let sent = telegram.wait_sent(ann.id, 1);
+    assert_eq!(sent[0].reply_to_message_id, Some(pushed.message_id));
+    assert!(
+        sent[0].plain_text.contains("are you there?") || sent[0].plain_text == "the slow answer",
+        "{sent:?}"
+    );
+    // Exactly one answer, however often it was asked.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        telegram.sent_to(ann.id).len(),
+        1,
+        "{:?}",
+        telegram.sent_to(ann.id)
+    );
+
+    // Killed again once answered: after the restart the bridge polls from the journaled
+    // offset, and the update is not handled twice.
+    let asked_before = ollama.requests().len();
+    let polls_before = polls(&telegram).len();
+    let mut runtime = runtime;
+    runtime.kill9();
+    drop(runtime);
+    let _runtime = up(&home, port, &telegram);
+    let offset = wait_until("a poll after the restart", || {
+        polls(&telegram).get(polls_before).cloned()
+    });
+    assert_eq!(offset, Some(pushed.update_id + 1));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(ollama.requests().len(), asked_before);
+    assert_eq!(telegram.sent_to(ann.id).len(), 1);
+}
+
+/// The `offset` of every `getUpdates` call, in order.
+fn polls(telegram: &Telegram) -> Vec<Option<i64>> {
+    telegram
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.method.eq_ignore_ascii_case("getUpdates"))
+        .map(|c| c.params.get("offset").and_then(Value::as_i64))
+        .collect()
+}
