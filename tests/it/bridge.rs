@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use b00t_testkit::telegram::{FakeTelegram, SentMessage, TestChat, TestUser, BOT_USERNAME};
+use b00t_testkit::telegram::{
+    FakeTelegram, MessageOptions, SentMessage, TestChat, TestUser, BOT_USERNAME,
+};
 use b00t_testkit::Reply;
 use serde_json::Value;
 
@@ -230,10 +232,128 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     // Denied: the chat is unbound again.
     cli(&home, &["bridge", "deny", "telegram:6001"]);
     telegram.fake.push_message(&bob_chat, &bob, "still there?");
-    std::thread::sleep(Duration::from_millis(500));
+    // Updates are handled in order: once the next one is answered, this one was seen.
     telegram.fake.push_message(&ann_chat, &ann, "last one");
     telegram.wait_sent(ann.id, 8);
     assert_eq!(asked(&ollama, "still there?"), 0);
+    // The hint was given an hour ago at most: not again.
+    assert_eq!(telegram.sent_to(bob.id).len(), 2);
+
+    // A 502 on sendMessage: sent again 2 s later.
+    telegram.fake.fail_next("sendMessage", 502, None);
+    let asked_at = Instant::now();
+    telegram
+        .fake
+        .push_message(&ann_chat, &ann, "after a bad gateway");
+    let sent = telegram.wait_sent(ann.id, 9);
+    assert_eq!(sent[8].plain_text, "echo: after a bad gateway");
+    assert!(asked_at.elapsed() >= Duration::from_secs(2));
+
+    // A forum topic: the answer goes to the same topic, typing too.
+    cli(
+        &home,
+        &["bridge", "allow", "telegram:-1009001", "--group", "family"],
+    );
+    let forum = TestChat::supergroup(-1009001, "Forum", true);
+    let in_topic = format!("@{BOT_USERNAME} in the topic");
+    telegram.fake.push_message_with(
+        &forum,
+        &ann,
+        &in_topic,
+        MessageOptions {
+            message_thread_id: Some(77),
+            ..MessageOptions::default()
+        },
+    );
+    let sent = telegram.wait_sent(forum.id, 1);
+    assert_eq!(sent[0].message_thread_id, Some(77), "{sent:?}");
+    assert!(telegram
+        .fake
+        .chat_actions()
+        .iter()
+        .any(|a| a.chat_id == forum.id && a.message_thread_id == Some(77)));
+
+    // A reply Telegram refuses for good (403: the bot was blocked) is counted.
+    telegram.fake.fail_next("sendMessage", 403, None);
+    telegram.fake.push_message(&ann_chat, &ann, "blocked?");
+    wait_until("a failed reply in `bridge list`", || {
+        let out = cli(&home, &["bridge", "list", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (list["bridges"][0]["failed_replies"] == 1).then_some(())
+    });
+    assert_eq!(telegram.sent_to(ann.id).len(), 9);
+}
+
+/// Kills a child process when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn without_the_token_up_says_so_and_bridge_run_serves_on_its_own() {
+    let ollama = Ollama::start();
+    let telegram = Telegram::start();
+    let home = bridge_home(&ollama);
+    let ann = TestUser::new(5003, "Ann");
+    let chat = TestChat::private(&ann);
+    cli(
+        &home,
+        &["bridge", "allow", "telegram:5003", "--group", "family"],
+    );
+    let port = free_port();
+    let mut runtime = Runtime::spawn_env(
+        &home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[("TELEGRAM_API_URL", &telegram.fake.url())],
+    );
+    runtime.wait_for_line("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather");
+    let list = wait_until("the error in `bridge list`", || {
+        let out = cli(&home, &["bridge", "list"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("last error: TELEGRAM_BOT_TOKEN is not set")
+            .then_some(text)
+    });
+    assert!(list.contains("not running"), "{list}");
+    assert!(list.contains("telegram:5003 -> family"), "{list}");
+
+    // The bridge as its own process, logged in as the operator of this home.
+    let bridge = Child(
+        std::process::Command::new(crate::support::b00t_bin())
+            .args(["bridge", "run", "telegram", "--home"])
+            .arg(home.path())
+            .env("TELEGRAM_BOT_TOKEN", TOKEN)
+            .env("TELEGRAM_API_URL", telegram.fake.url())
+            .env("B00T_LOG", "warn")
+            .env_remove("B00T_BROKER")
+            .spawn()
+            .expect("run b00t bridge run"),
+    );
+    let pushed = telegram.fake.push_message(&chat, &ann, "from outside");
+    let sent = telegram.wait_sent(ann.id, 1);
+    assert_eq!(sent[0].plain_text, "echo: from outside");
+    assert_eq!(sent[0].reply_to_message_id, Some(pushed.message_id));
+    let out = cli(&home, &["bridge", "list", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["bridges"][0]["running"], true, "{list}");
+    assert_eq!(list["bridges"][0]["last_error"], Value::Null, "{list}");
+
+    // SIGTERM: it stops cleanly and says so.
+    let pid = bridge.0.id().to_string();
+    let mut bridge = bridge;
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = wait_until("the bridge to exit", || bridge.0.try_wait().unwrap());
+    assert!(status.success(), "{status}");
+    let out = cli(&home, &["bridge", "list", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["bridges"][0]["running"], false, "{list}");
 }
 
 #[test]
