@@ -667,7 +667,7 @@ fn members_install_through_the_installer_and_direct_runs_come_back_with_up() {
         fetch(&url).is_none(),
         "a direct process outlived its runtime"
     );
-    let (_runtime, port) = up(&home, web_port, &[]);
+    let (mut runtime, _port) = up(&home, web_port, &[]);
     let mut back = None;
     for _ in 0..100 {
         back = fetch(&url);
@@ -680,6 +680,40 @@ fn members_install_through_the_installer_and_direct_runs_come_back_with_up() {
         back.as_deref(),
         Some("hello from b00t\n"),
         "not started again"
+    );
+
+    // kill -9: the processes outlive it (nobody told them); the next `up` kills what it
+    // left and starts the deployment afresh, so one web serves, not two.
+    let pid_file = home
+        .path()
+        .join(format!("state/deploy/direct/{project}/web.pid"));
+    let orphan: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    runtime.kill9();
+    assert!(
+        fetch(&url).is_some(),
+        "the orphan should still serve until reaped"
+    );
+    drop(runtime);
+    let (_runtime, port) = up(&home, web_port, &[]);
+    let mut restarted = false;
+    for _ in 0..100 {
+        let pid: Option<u32> = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        if pid.is_some_and(|p| p != orphan) && fetch(&url).is_some() {
+            restarted = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(restarted, "not started again after kill -9");
+    assert!(
+        !Path::new(&format!("/proc/{orphan}")).exists(),
+        "the orphan {orphan} still runs"
     );
     let out = cli(&home, port, &["undeploy", "starter"]);
     assert!(out.status.success(), "{}", text(&out));

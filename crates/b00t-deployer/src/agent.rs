@@ -376,6 +376,12 @@ impl Inner {
     /// the runtime that ran them), each from a fresh read of its datum; one that cannot
     /// come back is logged and its record says `stopped`.
     async fn restore_direct(self: Arc<Self>) {
+        let direct = self.direct.clone();
+        if let Ok(killed) = tokio::task::spawn_blocking(move || direct.reap_orphans()).await {
+            for orphan in killed {
+                tracing::warn!("killed a direct process a killed runtime left behind: {orphan}");
+            }
+        }
         let (records, _) = self.records.list();
         for mut record in records
             .into_iter()

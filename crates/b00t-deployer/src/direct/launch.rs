@@ -169,6 +169,16 @@ impl Launch {
                 "the child was gone before it could be watched",
             ));
         };
+        // Read by `reap_orphans` after a runtime that died without stopping its
+        // processes (kill -9): the pid, next to the folder it runs in.
+        let pid_file = self.cwd.with_extension("pid");
+        if let Err(e) = b00t_config::home::write_private_file(&pid_file, pid.to_string().as_bytes())
+        {
+            tracing::warn!(
+                "{}: {e}; a process left by a killed runtime cannot be found again",
+                pid_file.display()
+            );
+        }
         let mut pumps = Vec::with_capacity(2);
         if let Some(out) = child.stdout.take() {
             pumps.push(tokio::spawn(log::pump(out, self.log.clone())));
@@ -203,6 +213,52 @@ pub(crate) fn exit_code(status: ExitStatus) -> i64 {
         .map(i64::from)
         .or_else(|| status.signal().map(|s| 128 + i64::from(s)))
         .unwrap_or(-1)
+}
+
+/// Kills what a runtime that died without stopping its processes left running under
+/// `state_dir` (`<project>/<name>.pid`): a pid whose process still runs in that
+/// process's own folder (or below it) is one of ours, so its whole group gets SIGKILL; a pid that is
+/// gone or runs elsewhere (reused) is only forgotten. Returns what it killed.
+pub(crate) fn reap_orphans(state_dir: &Path) -> Vec<String> {
+    let mut killed = Vec::new();
+    let Ok(projects) = std::fs::read_dir(state_dir) else {
+        return killed;
+    };
+    for project in projects.flatten() {
+        let Ok(files) = std::fs::read_dir(project.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            if path.extension().is_none_or(|e| e != "pid") {
+                continue;
+            }
+            let pid = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| text.trim().parse::<u32>().ok());
+            let folder = path.with_extension("");
+            if let Some(pid) = pid {
+                let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+                // Its own folder or one below it (httpd -h www moves into www).
+                let ours = cwd.is_some_and(|cwd| {
+                    std::fs::canonicalize(&folder).is_ok_and(|folder| cwd.starts_with(folder))
+                });
+                if ours {
+                    signal_group(pid, Signal::KILL);
+                    // Its ports are free once it is gone: wait for that, a little.
+                    for _ in 0..40 {
+                        if !Path::new(&format!("/proc/{pid}")).exists() {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    killed.push(format!("pid {pid} in {}", folder.display()));
+                }
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    killed
 }
 
 #[cfg(test)]

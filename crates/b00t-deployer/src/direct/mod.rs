@@ -109,6 +109,13 @@ impl Supervisor {
         }
     }
 
+    /// Kills the processes a runtime that died without stopping them (kill -9) left
+    /// under this supervisor's folder; call it before starting anything. Returns what
+    /// it killed, for the log.
+    pub fn reap_orphans(&self) -> Vec<String> {
+        launch::reap_orphans(&self.inner.state_dir)
+    }
+
     /// Starts `plan`'s processes in plan order and waits until every service is ready
     /// (its ports answer on its host; without ports, once it has run 1 s) and every job
     /// has finished, or until `deadline`.
