@@ -13,7 +13,7 @@ use b00t_testkit::Reply;
 use serde_json::Value;
 
 use crate::assistant::{cli, group_home, Ollama};
-use crate::support::{free_port, Home, Runtime};
+use crate::support::{free_port, Home, Runtime, Sub};
 
 const TOKEN: &str = "4242:test-token";
 
@@ -284,6 +284,21 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     assert_eq!(telegram.sent_to(ann.id).len(), 9);
 }
 
+/// Another home whose `up` runs the Telegram bridge.
+fn up_home_with_token(ollama: &Ollama, telegram: &Telegram) -> (Home, Runtime) {
+    let home = bridge_home(ollama);
+    let port = free_port();
+    let runtime = up(&home, port, telegram);
+    let mut cards = Sub::start(port, "b00t.bridge-telegram/status");
+    let card = cards.wait("b00t.bridge-telegram/status", "\"online\"");
+    assert!(
+        card.payload.contains("\"kind\":\"bridge\""),
+        "{}",
+        card.payload
+    );
+    (home, runtime)
+}
+
 /// Kills a child process when dropped.
 struct Child(std::process::Child);
 
@@ -320,6 +335,25 @@ fn without_the_token_up_says_so_and_bridge_run_serves_on_its_own() {
     });
     assert!(list.contains("not running"), "{list}");
     assert!(list.contains("telegram:5003 -> family"), "{list}");
+
+    // A bridge `up` runs is not run twice.
+    let mut twice = up_home_with_token(&ollama, &telegram);
+    let out = std::process::Command::new(crate::support::b00t_bin())
+        .args(["bridge", "run", "telegram", "--home"])
+        .arg(twice.0.path())
+        .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("TELEGRAM_API_URL", telegram.fake.url())
+        .env("NO_COLOR", "1")
+        .env_remove("B00T_BROKER")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("bridge `telegram` already runs") && stderr.contains("enabled = false"),
+        "{stderr}"
+    );
+    twice.1.kill9();
 
     // The bridge as its own process, logged in as the operator of this home.
     let bridge = Child(

@@ -95,7 +95,10 @@ async fn refuse_if_online(url: &BrokerUrl, name: &Name) -> anyhow::Result<()> {
 }
 
 /// The retained card of `name` when it says online, read with a throwaway client id.
-async fn online_card(url: &BrokerUrl, name: &Name) -> anyhow::Result<Option<StatusCard>> {
+pub(super) async fn online_card(
+    url: &BrokerUrl,
+    name: &Name,
+) -> anyhow::Result<Option<StatusCard>> {
     let stop = CancellationToken::new();
     // Not the agent's own id (that would evict the other), but one a guarded listener
     // accepts with this agent's credentials: `b00t-agent-<name>-…`.

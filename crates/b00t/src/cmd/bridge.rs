@@ -10,10 +10,12 @@ use anyhow::Context;
 use b00t_chat::bindings::{self, ChatRef};
 use b00t_config::{Config, Home};
 use b00t_journal::BridgeStore;
+use b00t_proto::Name;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::cli::{BrokerArg, HomeArg};
+use crate::exit::{self, Refusal};
 use crate::{connect, shutdown};
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +98,24 @@ pub(super) async fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
 async fn run_one(args: BridgeRunArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
     let url = connect::broker_url(args.broker.broker.as_deref(), &home)?;
+    // Two pollers of one bot knock each other off (Telegram answers 409), and two cards
+    // of one name evict each other: refuse beside a running one.
+    let agent = Name::parse(&b00t_chat::agent_name(&args.name))
+        .with_context(|| format!("bridge `{}`", args.name))?;
+    if let Ok(Some(card)) = super::agent_run::online_card(&url, &agent).await {
+        let place = match (card.pid, card.host.as_deref()) {
+            (Some(pid), Some(host)) => format!(" (pid {pid} on host {host})"),
+            _ => String::new(),
+        };
+        return Err(Refusal {
+            code: exit::NAME_TAKEN,
+            message: format!(
+                "bridge `{}` already runs{place}, as agent `{agent}`: `b00t up` runs every enabled bridge; set `enabled = false` in [bridges.{}] to run it here instead",
+                args.name, args.name
+            ),
+        }
+        .into());
+    }
     let run = b00t_chat::BridgeRun::for_home(&home, url);
     let shutdown = shutdown::on_signal();
     b00t_chat::run_bridge(&home, &args.name, run, shutdown)
