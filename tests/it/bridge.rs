@@ -220,6 +220,23 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     );
     assert_eq!(asked(&ollama, "/help"), 0);
 
+    // /ask another agent: its chat answers, in this chat.
+    cli(&home, &["group", "add", "work"]);
+    telegram
+        .fake
+        .push_message(&ann_chat, &ann, "/ask work what is on today?");
+    let sent = telegram.wait_sent(ann.id, 8);
+    assert_eq!(sent[7].plain_text, "echo: what is on today?");
+    let history = std::fs::read_to_string(home.path().join("groups/work/history.json")).unwrap();
+    assert!(history.contains("what is on today?"), "{history}");
+    telegram.fake.push_message(&ann_chat, &ann, "/status");
+    let sent = telegram.wait_sent(ann.id, 9);
+    assert!(
+        sent[8].plain_text.contains("reaches the group family"),
+        "{:?}",
+        sent[8]
+    );
+
     // `bridge list` shows the bindings and the running bridge.
     let out = cli(&home, &["bridge", "list", "--json"]);
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -234,7 +251,7 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     telegram.fake.push_message(&bob_chat, &bob, "still there?");
     // Updates are handled in order: once the next one is answered, this one was seen.
     telegram.fake.push_message(&ann_chat, &ann, "last one");
-    telegram.wait_sent(ann.id, 8);
+    telegram.wait_sent(ann.id, 10);
     assert_eq!(asked(&ollama, "still there?"), 0);
     // The hint was given an hour ago at most: not again.
     assert_eq!(telegram.sent_to(bob.id).len(), 2);
@@ -245,8 +262,8 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     telegram
         .fake
         .push_message(&ann_chat, &ann, "after a bad gateway");
-    let sent = telegram.wait_sent(ann.id, 9);
-    assert_eq!(sent[8].plain_text, "echo: after a bad gateway");
+    let sent = telegram.wait_sent(ann.id, 11);
+    assert_eq!(sent[10].plain_text, "echo: after a bad gateway");
     assert!(asked_at.elapsed() >= Duration::from_secs(2));
 
     // A forum topic: the answer goes to the same topic, typing too.
@@ -281,7 +298,7 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
         let list: Value = serde_json::from_slice(&out.stdout).unwrap();
         (list["bridges"][0]["failed_replies"] == 1).then_some(())
     });
-    assert_eq!(telegram.sent_to(ann.id).len(), 9);
+    assert_eq!(telegram.sent_to(ann.id).len(), 11);
 }
 
 /// Another home whose `up` runs the Telegram bridge.

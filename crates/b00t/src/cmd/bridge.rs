@@ -131,6 +131,16 @@ fn allow(args: BridgeAllowArgs) -> anyhow::Result<ExitCode> {
     let bridge =
         bindings::bridge_for(home.config(), &path, &chat.platform, args.bridge.as_deref())?;
     let before = bindings::allow(home.root(), &bridge, &chat.chat_id, &args.group)?;
+    if !home.groups_dir().join(&args.group).is_dir() {
+        errln!(
+            "warning: there is no group `{}` yet: its messages will wait until `b00t group add {}`",
+            args.group,
+            args.group
+        );
+    }
+    if !home.config().bridges.contains_key(&bridge) {
+        outln!("added [bridges.{bridge}]: `b00t up` runs it with TELEGRAM_BOT_TOKEN set")?;
+    }
     match before {
         Some(old) if old == args.group => {
             outln!("`{chat}` already reaches the group `{}`", args.group)?
