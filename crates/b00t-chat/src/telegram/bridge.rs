@@ -524,6 +524,15 @@ impl TelegramBridge {
                 Ok(_) => return Ok(()),
                 Err(error) => error,
             };
+            if refused_html(&error) && message.parse_mode.is_some() {
+                tracing::warn!(bridge = %self.name, error = %error, "Telegram refused the formatted answer; sending it as plain text");
+                let plain = SendMessage {
+                    text: crate::telegram::plain::plain_of_html(&message.text),
+                    parse_mode: None,
+                    ..message.clone()
+                };
+                return Box::pin(self.send_with_retries(&plain, shutdown)).await;
+            }
             let Some(wait) = retries.next(error.refusal()) else {
                 return Err(Undelivered::Failed(error.to_string()));
             };
@@ -652,6 +661,12 @@ impl TelegramBridge {
             }),
         }
     }
+}
+
+/// Whether Telegram refused a message's HTML (`can't parse entities`).
+fn refused_html(error: &CallError) -> bool {
+    matches!(error, CallError::Api(b00t_bridges::ApiError::Refused { error_code: 400, description, .. })
+        if description.contains("can't parse entities"))
 }
 
 /// Where `message` came from.

@@ -1,9 +1,11 @@
 //! The Telegram bridge: `api` (the Bot API over HTTP, every answer read within a size
 //! limit, errors without the token) and `bridge` (long polling, the chats' tasks, typing,
-//! the answers, the journal).
+//! the answers, the journal) and `plain` (an HTML part as plain text, when Telegram
+//! refuses the HTML).
 
 pub mod api;
 pub(crate) mod bridge;
+pub mod plain;
 
 pub use api::{BotApi, CallError};
 pub use bridge::{TelegramBridge, TYPING_EVERY};
