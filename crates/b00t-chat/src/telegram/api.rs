@@ -126,13 +126,13 @@ impl BotApi {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| network(e.without_url().to_string()))?;
+            .map_err(|e| network(chain(&e.without_url())))?;
         let status = response.status();
         let mut answer = Vec::new();
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| network(e.without_url().to_string()))?
+            .map_err(|e| network(chain(&e.without_url())))?
         {
             if answer.len() + chunk.len() > MAX_ANSWER {
                 return Err(network(format!(
@@ -148,6 +148,22 @@ impl BotApi {
             ))),
         }
     }
+}
+
+/// `error` and its causes, `: `-separated (reqwest's own message alone says only
+/// "error sending request").
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !message.contains(&cause_text) {
+            message.push_str(": ");
+            message.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 #[cfg(test)]
