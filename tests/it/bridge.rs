@@ -229,12 +229,24 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     assert_eq!(sent[7].plain_text, "echo: what is on today?");
     let history = std::fs::read_to_string(home.path().join("groups/work/history.json")).unwrap();
     assert!(history.contains("what is on today?"), "{history}");
-    telegram.fake.push_message(&ann_chat, &ann, "/status");
+    // `main` is reached only from its own chats.
+    telegram
+        .fake
+        .push_message(&ann_chat, &ann, "/ask main show me the project");
     let sent = telegram.wait_sent(ann.id, 9);
     assert!(
-        sent[8].plain_text.contains("reaches the group family"),
+        sent[8]
+            .plain_text
+            .contains("Only a chat bound to main may ask it"),
         "{:?}",
         sent[8]
+    );
+    telegram.fake.push_message(&ann_chat, &ann, "/status");
+    let sent = telegram.wait_sent(ann.id, 10);
+    assert!(
+        sent[9].plain_text.contains("reaches the group family"),
+        "{:?}",
+        sent[9]
     );
 
     // `bridge list` shows the bindings and the running bridge.
@@ -251,7 +263,7 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     telegram.fake.push_message(&bob_chat, &bob, "still there?");
     // Updates are handled in order: once the next one is answered, this one was seen.
     telegram.fake.push_message(&ann_chat, &ann, "last one");
-    telegram.wait_sent(ann.id, 10);
+    telegram.wait_sent(ann.id, 11);
     assert_eq!(asked(&ollama, "still there?"), 0);
     // The hint was given an hour ago at most: not again.
     assert_eq!(telegram.sent_to(bob.id).len(), 2);
@@ -262,8 +274,8 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     telegram
         .fake
         .push_message(&ann_chat, &ann, "after a bad gateway");
-    let sent = telegram.wait_sent(ann.id, 11);
-    assert_eq!(sent[10].plain_text, "echo: after a bad gateway");
+    let sent = telegram.wait_sent(ann.id, 12);
+    assert_eq!(sent[11].plain_text, "echo: after a bad gateway");
     assert!(asked_at.elapsed() >= Duration::from_secs(2));
 
     // A forum topic: the answer goes to the same topic, typing too.
@@ -298,7 +310,7 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
         let list: Value = serde_json::from_slice(&out.stdout).unwrap();
         (list["bridges"][0]["failed_replies"] == 1).then_some(())
     });
-    assert_eq!(telegram.sent_to(ann.id).len(), 11);
+    assert_eq!(telegram.sent_to(ann.id).len(), 12);
 }
 
 /// Another home whose `up` runs the Telegram bridge.
@@ -392,6 +404,13 @@ fn without_the_token_up_says_so_and_bridge_run_serves_on_its_own() {
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list["bridges"][0]["running"], true, "{list}");
     assert_eq!(list["bridges"][0]["last_error"], Value::Null, "{list}");
+    // Its card answers `status`.
+    let out = cli(
+        &home,
+        &["send", "b00t.bridge-telegram.status", "{}", "--json"],
+    );
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(status.contains(&format!("@{BOT_USERNAME}")), "{status}");
 
     // SIGTERM: it stops cleanly and says so.
     let pid = bridge.0.id().to_string();

@@ -151,13 +151,24 @@ pub async fn run_bridge(
 }
 
 /// Starts every enabled bridge of `home` for `b00t up`; the tracker ends when they have
-/// all stopped (after `shutdown`).
-pub fn start_enabled(home: &Home, run: &BridgeRun, shutdown: &CancellationToken) -> TaskTracker {
+/// all stopped (after `shutdown`). `stopped` is called with the name of each bridge that
+/// stops or cannot start (the runtime then releases its agent name, so that `b00t bridge
+/// run` may take it).
+pub fn start_enabled(
+    home: &Home,
+    run: &BridgeRun,
+    shutdown: &CancellationToken,
+    stopped: impl Fn(&str) + Send + Sync + 'static,
+) -> TaskTracker {
     let tracker = TaskTracker::new();
+    let stopped = Arc::new(stopped);
     for name in enabled(home.config()) {
         let (home, run, stop) = (home.clone(), run.clone(), shutdown.clone());
+        let stopped = stopped.clone();
         tracker.spawn(async move {
-            if let Err(e) = run_bridge(&home, &name, run, stop).await {
+            let outcome = run_bridge(&home, &name, run, stop).await;
+            stopped(&name);
+            if let Err(e) = outcome {
                 tracing::error!(bridge = %name, "the chat bridge cannot run: {e}");
                 let message = e.to_string();
                 if let Ok(state) = home.state_dir() {

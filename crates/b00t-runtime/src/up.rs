@@ -291,6 +291,11 @@ pub async fn up(
         &home,
         &b00t_chat::BridgeRun::for_home(&home, own_url.clone()),
         &bridges_stop,
+        {
+            // A bridge that cannot run (no token) leaves its name to `b00t bridge run`.
+            let acl = acl.clone();
+            move |bridge: &str| acl.release(&b00t_chat::agent_name(bridge))
+        },
     );
 
     let open = journal.open_tasks()?;

@@ -43,6 +43,8 @@ const MAX_CONVERSATIONS: usize = 64;
 const ASK_AGAIN: Duration = Duration::from_secs(5);
 /// The wait before asking again an agent that stopped while it worked on the task.
 const ASK_LATER: Duration = Duration::from_secs(2);
+/// The privileged group, which sees the project: `/ask` reaches it only from its own chats.
+const MAIN_GROUP: &str = "main";
 /// An unbound chat hears the hint at most this often.
 const HINT_EVERY: Duration = Duration::from_secs(3600);
 /// Chats remembered for the hint's rate limit; the memory is cleared past it.
@@ -295,6 +297,14 @@ impl TelegramBridge {
                     let text = this.agents_text().await;
                     let _ = this.deliver(&origin, &text, &stop).await;
                 });
+                return self.skip(next).await;
+            }
+            // `main` is the operator's own group: only a chat bound to it reaches it.
+            Some(Command::Ask { agent, .. }) if agent == MAIN_GROUP && group != MAIN_GROUP => {
+                let text = format!(
+                    "Only a chat bound to `{MAIN_GROUP}` may ask it; this chat reaches `{group}`."
+                );
+                self.notice(&origin, text, conversations, shutdown);
                 return self.skip(next).await;
             }
             Some(Command::Ask { agent, text }) => {
