@@ -203,6 +203,47 @@ fn telegram_chats_reach_their_groups_and_hear_back() {
     assert_eq!(sent[1].plain_text, "echo: @Andy and the dog?");
     assert_eq!(asked(&ollama, "just chatting"), 0);
 
+    // A sender list: only those on it reach the group from that chat.
+    let carl = TestUser::new(7001, "Carl");
+    cli(
+        &home,
+        &[
+            "bridge",
+            "allow",
+            "telegram:-4001",
+            "--group",
+            "family",
+            "--sender",
+            "5001",
+        ],
+    );
+    telegram
+        .fake
+        .push_message(&group, &carl, &format!("@{BOT_USERNAME} carl here"));
+    telegram
+        .fake
+        .push_message(&group, &ann, &format!("@{BOT_USERNAME} ann here"));
+    let sent = telegram.wait_sent(group.id, 3);
+    assert!(sent[2].plain_text.ends_with("ann here"), "{sent:?}");
+    assert_eq!(asked(&ollama, "carl here"), 0);
+    let out = cli(&home, &["bridge", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("telegram:-4001 -> family (only senders 5001)"),
+        "{text}"
+    );
+    cli(
+        &home,
+        &[
+            "bridge",
+            "allow",
+            "telegram:-4001",
+            "--group",
+            "family",
+            "--any-sender",
+        ],
+    );
+
     // Commands: /help names the group; /agents lists the bus.
     telegram.fake.push_message(&ann_chat, &ann, "/help");
     let sent = telegram.wait_sent(ann.id, 6);

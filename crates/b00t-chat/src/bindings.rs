@@ -47,12 +47,36 @@ impl std::fmt::Display for ChatRef {
 
 /// The group `chat_id` of bridge `bridge` reaches, read now from `<home>/b00t.toml`.
 pub fn bound_group(home: &Path, bridge: &str, chat_id: &str) -> Result<Option<String>, ChatError> {
+    Ok(binding(home, bridge, chat_id)?.map(|b| b.group))
+}
+
+/// What a bound chat reaches: its group, and the only senders let through (`None`:
+/// everyone in the chat).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub group: String,
+    pub senders: Option<Vec<String>>,
+}
+
+impl Binding {
+    /// Whether `sender`'s messages reach the group.
+    pub fn admits(&self, sender: &str) -> bool {
+        self.senders
+            .as_ref()
+            .is_none_or(|senders| senders.iter().any(|s| s == sender))
+    }
+}
+
+/// The binding of `chat_id` of bridge `bridge`, read now from `<home>/b00t.toml`.
+pub fn binding(home: &Path, bridge: &str, chat_id: &str) -> Result<Option<Binding>, ChatError> {
     let config = Config::load(home)?;
-    Ok(config
-        .bridges
-        .get(bridge)
-        .and_then(|b| b.chats.get(chat_id))
-        .cloned())
+    let Some(bridge) = config.bridges.get(bridge) else {
+        return Ok(None);
+    };
+    Ok(bridge.chats.get(chat_id).map(|group| Binding {
+        group: group.clone(),
+        senders: bridge.senders.get(chat_id).cloned(),
+    }))
 }
 
 /// The bridge of `platform` an `allow` or `deny` edits: `explicit` when given, else the
@@ -96,17 +120,41 @@ pub fn allow(
         });
     }
     edit(home, |doc| {
-        let chats = chats_table(doc, bridge, true).expect("made when missing");
+        let chats = table(doc, bridge, "chats", true).expect("made when missing");
         let before = chats.get(chat_id).and_then(Item::as_str).map(str::to_owned);
         chats.insert(chat_id, toml_edit::value(group));
         before
     })
 }
 
+/// Lets only `senders` of `chat_id` through (`[bridges.<bridge>.senders]`); an empty
+/// list lets everyone in the chat through again.
+pub fn set_senders(
+    home: &Path,
+    bridge: &str,
+    chat_id: &str,
+    senders: &[String],
+) -> Result<(), ChatError> {
+    edit(home, |doc| {
+        if senders.is_empty() {
+            if let Some(table) = table(doc, bridge, "senders", false) {
+                table.remove(chat_id);
+            }
+            return;
+        }
+        let table = table(doc, bridge, "senders", true).expect("made when missing");
+        let list: toml_edit::Array = senders.iter().map(String::as_str).collect();
+        table.insert(chat_id, toml_edit::value(list));
+    })
+}
+
 /// Removes `chat_id` from `[bridges.<bridge>.chats]`. Returns the group it reached.
 pub fn deny(home: &Path, bridge: &str, chat_id: &str) -> Result<Option<String>, ChatError> {
     edit(home, |doc| {
-        let chats = chats_table(doc, bridge, false)?;
+        if let Some(senders) = table(doc, bridge, "senders", false) {
+            senders.remove(chat_id);
+        }
+        let chats = table(doc, bridge, "chats", false)?;
         chats
             .remove(chat_id)
             .and_then(|item| item.as_str().map(str::to_owned))
@@ -118,10 +166,15 @@ pub fn config_path(home: &Path) -> PathBuf {
     home.join(Config::FILE_NAME)
 }
 
-/// `[bridges.<bridge>.chats]`, made when `make` and missing.
-fn chats_table<'a>(doc: &'a mut DocumentMut, bridge: &str, make: bool) -> Option<&'a mut Table> {
+/// `[bridges.<bridge>.<name>]`, made when `make` and missing.
+fn table<'a>(
+    doc: &'a mut DocumentMut,
+    bridge: &str,
+    name: &str,
+    make: bool,
+) -> Option<&'a mut Table> {
     let mut table = doc.as_table_mut();
-    for key in ["bridges", bridge, "chats"] {
+    for key in ["bridges", bridge, name] {
         if !table.contains_key(key) {
             if !make {
                 return None;
@@ -225,6 +278,20 @@ mod tests {
             Some("work")
         );
         assert_eq!(deny(home.path(), "telegram", "42").unwrap(), None);
+        // Senders: only those listed, until the list is emptied; deny removes it too.
+        allow(home.path(), "telegram", "42", "family").unwrap();
+        set_senders(home.path(), "telegram", "42", &["7".into(), "8".into()]).unwrap();
+        let bound = binding(home.path(), "telegram", "42").unwrap().unwrap();
+        assert!(bound.admits("7") && bound.admits("8") && !bound.admits("9"));
+        set_senders(home.path(), "telegram", "42", &[]).unwrap();
+        assert!(binding(home.path(), "telegram", "42")
+            .unwrap()
+            .unwrap()
+            .admits("9"));
+        set_senders(home.path(), "telegram", "42", &["7".into()]).unwrap();
+        deny(home.path(), "telegram", "42").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("\"42\""), "{text}");
         assert_eq!(deny(home.path(), "other", "42").unwrap(), None);
         assert_eq!(bound_group(home.path(), "telegram", "42").unwrap(), None);
         assert_eq!(

@@ -27,6 +27,10 @@ pub struct BridgeConfig {
     pub reply_timeout_ms: u64,
     /// The chats allowed in, by the platform's chat id, and the group each reaches.
     pub chats: BTreeMap<String, String>,
+    /// Per chat id, the only senders (the platform's user ids) whose messages reach its
+    /// group; a chat without a list lets everyone in it through.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub senders: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for BridgeConfig {
@@ -37,6 +41,7 @@ impl Default for BridgeConfig {
             trigger: None,
             reply_timeout_ms: 300_000,
             chats: BTreeMap::new(),
+            senders: BTreeMap::new(),
         }
     }
 }
@@ -93,6 +98,11 @@ impl BridgeConfig {
                 ));
             }
         }
+        if let Some(chat) = self.senders.keys().find(|c| !self.chats.contains_key(*c)) {
+            return Some(format!(
+                "[bridges.{name}.senders] names chat `{chat}`, which [bridges.{name}.chats] does not bind"
+            ));
+        }
         None
     }
 }
@@ -146,6 +156,10 @@ mod tests {
             (
                 "[bridges.telegram.chats]\n\"1\" = \"No Group\"\n",
                 "`1` names `No Group`",
+            ),
+            (
+                "[bridges.telegram.senders]\n\"1\" = [\"5\"]\n",
+                "names chat `1`, which [bridges.telegram.chats] does not bind",
             ),
         ] {
             let error = parse(text).unwrap_err();

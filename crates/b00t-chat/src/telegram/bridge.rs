@@ -261,16 +261,22 @@ impl TelegramBridge {
         }
         let origin = origin_of(&message);
         let chat_id = message.chat.id;
-        let group = {
+        let binding = {
             let (home, name, chat) = (self.home.clone(), self.name.clone(), chat_id.to_string());
-            tokio::task::spawn_blocking(move || bindings::bound_group(&home, &name, &chat))
+            tokio::task::spawn_blocking(move || bindings::binding(&home, &name, &chat))
                 .await
                 .map_err(|e| ChatError::Platform(format!("the bindings reader failed: {e}")))??
         };
-        let Some(group) = group else {
+        let Some(binding) = binding else {
             self.hint_unbound(&message, &origin, conversations, shutdown);
             return self.skip(next).await;
         };
+        let sender = origin.sender.id.to_string();
+        if !binding.admits(&sender) {
+            tracing::info!(bridge = %self.name, chat = chat_id, sender = %sender, "a sender not on the chat's list reached no agent; add them with `b00t bridge allow telegram:{chat_id} --group {} --sender {sender}`", binding.group);
+            return self.skip(next).await;
+        }
+        let group = binding.group;
         let (address, text) = match commands::parse(&text, &bot.username) {
             Some(Command::Help) => {
                 self.notice(&origin, commands::help(&group), conversations, shutdown);

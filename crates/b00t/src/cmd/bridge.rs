@@ -12,7 +12,7 @@ use b00t_config::{Config, Home};
 use b00t_journal::BridgeStore;
 use b00t_proto::Name;
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::cli::{BrokerArg, HomeArg};
 use crate::exit::{self, Refusal};
@@ -58,6 +58,13 @@ pub(crate) struct BridgeAllowArgs {
     /// The bridge, when several of the chat's platform are configured.
     #[arg(long)]
     pub bridge: Option<String>,
+    /// Only this sender's messages reach the group (the platform's user id; repeat it
+    /// for more). Without it, everyone in the chat, or the list set before.
+    #[arg(long = "sender", value_name = "USER_ID")]
+    pub senders: Vec<String>,
+    /// Let everyone in the chat through again (drop its sender list).
+    #[arg(long, conflicts_with = "senders")]
+    pub any_sender: bool,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +138,17 @@ fn allow(args: BridgeAllowArgs) -> anyhow::Result<ExitCode> {
     let bridge =
         bindings::bridge_for(home.config(), &path, &chat.platform, args.bridge.as_deref())?;
     let before = bindings::allow(home.root(), &bridge, &chat.chat_id, &args.group)?;
+    if !args.senders.is_empty() || args.any_sender {
+        bindings::set_senders(home.root(), &bridge, &chat.chat_id, &args.senders)?;
+        if args.any_sender {
+            outln!("everyone in `{chat}` may write to the group")?;
+        } else {
+            outln!(
+                "only {} of `{chat}` may write to the group",
+                args.senders.join(", ")
+            )?;
+        }
+    }
     if !home.groups_dir().join(&args.group).is_dir() {
         errln!(
             "warning: there is no group `{}` yet: its messages will wait until `b00t group add {}`",
@@ -201,6 +219,7 @@ fn list(args: BridgeListArgs) -> anyhow::Result<ExitCode> {
             "failed_replies": status.map_or(0, |s| s.failed_replies),
             "waiting": status.map_or(0, |s| s.waiting),
             "chats": bridge.chats,
+            "senders": bridge.senders,
         }));
     }
     if args.json {
@@ -239,8 +258,19 @@ fn list(args: BridgeListArgs) -> anyhow::Result<ExitCode> {
             outln!("  no chats bound: `b00t bridge allow telegram:<chat id> --group <group>`")?;
         }
         for (chat, group) in chats {
+            let only = row["senders"][&chat]
+                .as_array()
+                .map(|senders| {
+                    let ids: Vec<String> = senders
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect();
+                    format!(" (only senders {})", ids.join(", "))
+                })
+                .unwrap_or_default();
             outln!(
-                "  {}:{chat} -> {}",
+                "  {}:{chat} -> {}{only}",
                 row["kind"].as_str().unwrap_or_default(),
                 group.as_str().unwrap_or_default()
             )?;
