@@ -80,7 +80,12 @@ pub async fn run_bridge(
     })?;
     let api_url = env::var(env::TELEGRAM_API_URL).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
     let api = BotApi::new(&api_url, &token)?;
-    let store = Arc::new(BridgeStore::open(&home.state_dir()?.join("journal.db"))?);
+    let journal = home.state_dir()?.join("journal.db");
+    // SQLite may wait for a lock held by another connection: not on an async worker.
+    let store = tokio::task::spawn_blocking(move || BridgeStore::open(&journal))
+        .await
+        .map_err(|e| ChatError::Platform(format!("the journal opener failed: {e}")))??;
+    let store = Arc::new(store);
     let agent = agent_name(name);
 
     let mut options = BusOptions::new(
@@ -110,7 +115,11 @@ pub async fn run_bridge(
         store.clone(),
         requester,
     ));
-    store.started(name, std::process::id())?;
+    let started = store.clone();
+    let bridge_name = name.to_owned();
+    tokio::task::spawn_blocking(move || started.started(&bridge_name, std::process::id()))
+        .await
+        .map_err(|e| ChatError::Platform(format!("the journal writer failed: {e}")))??;
 
     let card_stop = CancellationToken::new();
     let spec = AgentSpec::new(
@@ -146,7 +155,10 @@ pub async fn run_bridge(
     card_stop.cancel();
     let _ = card.await;
     bus.close(Duration::from_millis(300)).await;
-    store.stopped(name)?;
+    let bridge_name = name.to_owned();
+    tokio::task::spawn_blocking(move || store.stopped(&bridge_name))
+        .await
+        .map_err(|e| ChatError::Platform(format!("the journal writer failed: {e}")))??;
     Ok(())
 }
 
