@@ -91,6 +91,9 @@ pub struct TelegramBridge {
     pub(crate) board: Arc<Board>,
     /// When each unbound chat last heard the hint.
     hinted: Mutex<HashMap<i64, Instant>>,
+    /// One permit per conversation or notice in flight: the poll waits for a free one
+    /// before a task's conversation; a notice without one is dropped (and logged).
+    slots: Arc<Semaphore>,
 }
 
 /// Why an answer did not reach the chat.
@@ -118,6 +121,7 @@ impl TelegramBridge {
             requester,
             board: Arc::new(Board::default()),
             hinted: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(MAX_CONVERSATIONS)),
         }
     }
 
@@ -128,7 +132,7 @@ impl TelegramBridge {
             return;
         };
         let conversations = TaskTracker::new();
-        let slots = Arc::new(Semaphore::new(MAX_CONVERSATIONS));
+        let slots = self.slots.clone();
         match self.journal(|s, name| s.open_tasks(name)).await {
             Ok(open) => {
                 if !open.is_empty() {
@@ -297,11 +301,16 @@ impl TelegramBridge {
                 return self.skip(next).await;
             }
             Some(Command::Agents) => {
+                let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                    tracing::warn!(bridge = %self.name, chat = chat_id, "too many answers in flight; /agents is dropped");
+                    return self.skip(next).await;
+                };
                 let this = self.clone();
                 let stop = shutdown.clone();
                 conversations.spawn(async move {
                     let text = this.agents_text().await;
                     let _ = this.deliver(&origin, &text, &stop).await;
+                    drop(permit);
                 });
                 return self.skip(next).await;
             }
@@ -568,6 +577,10 @@ impl TelegramBridge {
         conversations: &TaskTracker,
         shutdown: &CancellationToken,
     ) {
+        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+            tracing::warn!(bridge = %self.name, chat = %origin.chat_id, "too many answers in flight; a notice is dropped");
+            return;
+        };
         let this = self.clone();
         let origin = origin.clone();
         let stop = shutdown.clone();
@@ -575,6 +588,7 @@ impl TelegramBridge {
             if let Err(Undelivered::Failed(why)) = this.deliver(&origin, &text, &stop).await {
                 tracing::warn!(bridge = %this.name, chat = %origin.chat_id, error = %why, "a notice could not be delivered");
             }
+            drop(permit);
         });
     }
 
