@@ -147,6 +147,32 @@ fn ask(port: u16, skill: &str, id: &str, payload: &str, limit: Duration) -> Valu
     json(&line.payload)
 }
 
+/// Removes a compose project's containers, networks and volumes when dropped, so a
+/// failing test leaves nothing running.
+struct ProjectGone(String);
+
+impl Drop for ProjectGone {
+    fn drop(&mut self) {
+        let filter = format!("label=com.docker.compose.project={}", self.0);
+        for (list, remove) in [
+            (["ps", "-aq"], ["rm", "-f"]),
+            (["network", "ls"], ["network", "rm"]),
+            (["volume", "ls"], ["volume", "rm"]),
+        ] {
+            let mut args: Vec<&str> = list.to_vec();
+            if list[0] != "ps" {
+                args.push("-q");
+            }
+            args.extend(["--filter", &filter]);
+            let found = docker(&args);
+            let ids: Vec<&str> = found.split_whitespace().collect();
+            if !ids.is_empty() {
+                let _ = Command::new("docker").args(remove).args(&ids).output();
+            }
+        }
+    }
+}
+
 #[test]
 fn the_starter_stack_deploys_through_compose_answers_and_leaves_nothing_behind() {
     if !crate::assistant::docker_or_skip("deploy through compose") {
@@ -155,6 +181,7 @@ fn the_starter_stack_deploys_through_compose_answers_and_leaves_nothing_behind()
     require_tool("docker-compose");
     require_tool("busybox");
     let project = project("compose");
+    let _gone = ProjectGone(project.clone());
     let home = starter_home(&project, "");
     let web_port = free_port();
     let (_runtime, port) = up(&home, web_port, &[]);
