@@ -1,12 +1,16 @@
-//! Test helpers for b00t. [`FakeOllama`] is a real HTTP/1.1 server that speaks Ollama's
-//! documented JSON (`GET /api/tags`, `POST /api/chat` streamed or not, tool calls
-//! included) and answers from a script, so the group assistant can be tested, benchmarked
-//! and demonstrated without a model.
+//! Test helpers for b00t: stand-ins for the outside services that cannot run here, each
+//! a real HTTP/1.1 server speaking the service's documented JSON. [`FakeOllama`] answers
+//! `GET /api/tags` and `POST /api/chat` (streamed or not, tool calls included) from a
+//! script, so the group assistant can be tested, benchmarked and demonstrated without a
+//! model; `nomad`, `telegram` and `whatsapp` stand in for Nomad's HTTP API, the
+//! Telegram Bot API and Meta's WhatsApp Cloud API.
 //!
-//! Layout: `ollama` (the handle: start, script, recorded requests), `shapes` (the JSON
-//! Ollama sends), `server` (the HTTP side: routing, status codes). The `fake-ollama`
-//! binary runs one by hand.
+//! Layout: `http` (the accept loop every fake serves with), `ollama` (the handle: start,
+//! script, recorded requests), `shapes` (the JSON Ollama sends), `server` (Ollama's
+//! routes and status codes), `nomad`, `telegram`, `whatsapp`. The `fake-ollama` and
+//! `fake-nomad` binaries run one by hand.
 
+mod http;
 pub mod nomad;
 mod ollama;
 mod server;

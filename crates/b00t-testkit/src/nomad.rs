@@ -18,7 +18,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -244,38 +243,10 @@ const JOB_TYPES: [&str; 4] = ["service", "batch", "system", "sysbatch"];
 
 /// Accepts connections until `stop` is cancelled.
 async fn serve(listener: TcpListener, state: Arc<Shared>, stop: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "fake Nomad: accept failed");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
-                }
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(state.clone(), request));
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                result = connection => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "fake Nomad: connection ended");
-                    }
-                }
-            }
-        });
-    }
+    crate::http::serve("fake Nomad", listener, stop, move |request| {
+        handle(state.clone(), request)
+    })
+    .await;
 }
 
 type HttpResponse = Response<Full<Bytes>>;

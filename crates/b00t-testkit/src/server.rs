@@ -1,5 +1,4 @@
-//! The HTTP side of the fake Ollama: an accept loop, hyper's HTTP/1.1 per connection
-//! (keep-alive, `Content-Length` and chunked request bodies handled by hyper), and the
+//! The HTTP side of the fake Ollama (served by `http.rs`'s accept loop): the
 //! routes `GET /`, `GET /api/version`, `GET /api/tags` and `POST /api/chat` with
 //! Ollama's status codes and error bodies.
 
@@ -10,7 +9,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -23,41 +21,11 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 
 /// Accepts connections until `stop` is cancelled.
 pub(crate) async fn serve(listener: TcpListener, state: Arc<State>, stop: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "fake Ollama: accept failed");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => continue,
-                }
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let service_stop = stop.clone();
-            let service = hyper::service::service_fn(move |request| {
-                handle(state.clone(), service_stop.clone(), request)
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                result = connection => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "fake Ollama: connection ended");
-                    }
-                }
-            }
-        });
-    }
+    let handler_stop = stop.clone();
+    crate::http::serve("fake Ollama", listener, stop, move |request| {
+        handle(state.clone(), handler_stop.clone(), request)
+    })
+    .await;
 }
 
 type HttpResponse = Response<Full<Bytes>>;

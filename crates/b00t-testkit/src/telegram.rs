@@ -19,7 +19,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -591,41 +590,11 @@ fn scripted_failure(status: u16, retry_after: Option<u64>) -> Answer {
 
 /// Accepts connections until `stop` is cancelled.
 async fn serve(listener: TcpListener, state: Arc<Shared>, stop: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "fake Telegram: accept failed");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
-                }
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let service_stop = stop.clone();
-            let service = hyper::service::service_fn(move |request| {
-                handle(state.clone(), service_stop.clone(), request)
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                result = connection => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "fake Telegram: connection ended");
-                    }
-                }
-            }
-        });
-    }
+    let handler_stop = stop.clone();
+    crate::http::serve("fake Telegram", listener, stop, move |request| {
+        handle(state.clone(), handler_stop.clone(), request)
+    })
+    .await;
 }
 
 async fn handle(

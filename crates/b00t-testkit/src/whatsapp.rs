@@ -19,7 +19,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::net::TcpListener;
@@ -459,37 +458,10 @@ type HttpResponse = Response<Full<Bytes>>;
 
 /// Accepts connections until `stop` is cancelled.
 async fn serve(listener: TcpListener, state: Arc<Shared>, stop: CancellationToken) {
-    loop {
-        let stream = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "fake WhatsApp: accept failed");
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => continue,
-                    }
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(state.clone(), request));
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                result = connection => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "fake WhatsApp: connection ended");
-                    }
-                }
-            }
-        });
-    }
+    crate::http::serve("fake WhatsApp", listener, stop, move |request| {
+        handle(state.clone(), request)
+    })
+    .await;
 }
 
 async fn handle(
@@ -1026,7 +998,7 @@ mod tests {
                         async move { Ok::<_, Infallible>(receive(request, verify_token, &seen).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                         .await;
                 });
             }
