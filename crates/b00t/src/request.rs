@@ -86,3 +86,56 @@ pub(crate) fn exit_on(
         }
     }
 }
+
+/// One task a command asks once: to `address`, with `body` signed with `key` (for the
+/// address and the task's own id) when given, waiting up to `timeout`.
+pub(crate) struct Ask<'k> {
+    pub address: b00t_proto::Address,
+    pub body: serde_json::Value,
+    pub key: Option<&'k b00t_installer::OperatorKey>,
+    pub timeout: Duration,
+}
+
+/// Connects as `client` (the operator, when the home's credentials allow), publishes
+/// `ask`, hands each reply to `on_reply`, and returns how it ended. `b00t ci` actions
+/// and `b00t deploy` ask so.
+pub(crate) async fn ask_once(
+    home: &b00t_config::Home,
+    broker: Option<&str>,
+    client: &str,
+    ask: Ask<'_>,
+    on_reply: impl FnMut(b00t_proto::Channel, &serde_json::Value),
+) -> anyhow::Result<Outcome> {
+    let url = crate::connect::broker_url(broker, home)?;
+    let stop = CancellationToken::new();
+    let (bus, events) = crate::connect::client(url, client, home, &stop).await?;
+    let (requester, _rest) = requester(&bus, events, &stop).await?;
+    let id = b00t_proto::TaskId::fresh("cli");
+    let body = match ask.key {
+        Some(key) => key.sign(
+            &ask.address.to_string(),
+            id.as_str(),
+            b00t_installer::sign::now_ms(),
+            &ask.body,
+        ),
+        None => ask.body,
+    };
+    let request = Request {
+        id,
+        ..Request::new(ask.address, "cli", body, ask.timeout)
+    };
+    let outcome = requester.request(&request, on_reply).await?;
+    bus.close(Duration::from_millis(200)).await;
+    Ok(outcome)
+}
+
+/// The `on_reply` of a readable command: each progress step on stderr, dimmed.
+pub(crate) fn show_progress(channel: b00t_proto::Channel, reply: &serde_json::Value) {
+    if channel == b00t_proto::Channel::Progress {
+        let colour = crate::style::colour_stderr();
+        errln!(
+            "{}",
+            crate::style::Paint::Dim.paint(colour, reply["step"].as_str().unwrap_or(""))
+        );
+    }
+}

@@ -11,15 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use b00t_config::Home;
-use b00t_installer::{sign, OperatorKey};
-use b00t_proto::{Address, Channel, Name, TaskId};
+use b00t_installer::OperatorKey;
+use b00t_proto::{Address, Name};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AgentsArgs, BrokerArg, CiActionArgs, CiAskArgs, HomeArg};
-use crate::connect;
-use crate::request::{self, Outcome, Request};
-use crate::style::{colour_stderr, Paint};
+use crate::request::{self, Outcome};
 
 pub(super) async fn list(args: AgentsArgs) -> anyhow::Result<ExitCode> {
     let agents =
@@ -267,37 +264,27 @@ async fn send(
         Name::parse(agent).with_context(|| format!("the agent name `{agent}`"))?,
         Name::parse(skill).expect("a valid skill name"),
     );
-    let url = connect::broker_url(broker.broker.as_deref(), home)?;
-    let stop = CancellationToken::new();
-    let (bus, events) = connect::client(url, "ci", home, &stop).await?;
-    let (requester, _rest) = request::requester(&bus, events, &stop).await?;
-    let id = TaskId::fresh("cli");
-    let body = match body {
-        Body::Plain(body) => body,
-        Body::Signed(body, key) => {
-            key.sign(&address.to_string(), id.as_str(), sign::now_ms(), &body)
-        }
+    let (body, key) = match body {
+        Body::Plain(body) => (body, None),
+        Body::Signed(body, key) => (body, Some(key)),
     };
-    let request = Request {
-        id: id.clone(),
-        ..Request::new(address.clone(), "cli", body, timeout)
-    };
-    let colour = colour_stderr();
-    let outcome = requester
-        .request(&request, |channel, reply| {
-            if json {
-                return;
+    request::ask_once(
+        home,
+        broker.broker.as_deref(),
+        "ci",
+        request::Ask {
+            address,
+            body,
+            key,
+            timeout,
+        },
+        |channel, reply| {
+            if !json {
+                request::show_progress(channel, reply);
             }
-            if channel == Channel::Progress {
-                errln!(
-                    "{}",
-                    Paint::Dim.paint(colour, reply["step"].as_str().unwrap_or(""))
-                );
-            }
-        })
-        .await?;
-    bus.close(Duration::from_millis(200)).await;
-    Ok(outcome)
+        },
+    )
+    .await
 }
 
 /// An error reply or no reply, said once; the exit code `b00t send` would give.

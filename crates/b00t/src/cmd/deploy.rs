@@ -14,15 +14,13 @@ use b00t_config::Home;
 use b00t_deploy::refs::Vars;
 use b00t_deploy::{Intent, Orchestrator};
 use b00t_deployer::records::Records;
-use b00t_installer::{sign, OperatorKey};
-use b00t_proto::{Address, Channel, Name, TaskId};
+use b00t_installer::OperatorKey;
+use b00t_proto::{Address, Channel, Name};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DeployArgs, UndeployArgs};
-use crate::connect;
-use crate::request::{self, Outcome, Request};
-use crate::style::{colour_stderr, colour_stdout, Paint};
+use crate::request::{self, Outcome};
+use crate::style::{colour_stdout, Paint};
 
 pub(super) async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let home = Home::resolve(args.home.home.as_deref())?;
@@ -216,35 +214,25 @@ async fn send(
         Name::parse(b00t_deployer::AGENT).expect("a valid name"),
         Name::parse(orchestrator.as_str()).expect("a valid skill name"),
     );
-    let url = connect::broker_url(broker.as_deref(), home)?;
-    let stop = CancellationToken::new();
-    let (bus, events) = connect::client(url, "deploy", home, &stop).await?;
-    let (requester, _rest) = request::requester(&bus, events, &stop).await?;
-    let id = TaskId::fresh("cli");
-    let signed = key.sign(&address.to_string(), id.as_str(), sign::now_ms(), &body);
-    let request = Request {
-        id,
-        ..Request::new(address.clone(), "cli", signed, timeout)
-    };
-    let colour = colour_stderr();
-    let outcome = requester
-        .request(&request, |channel, reply| {
-            if json {
-                if channel != Channel::Result && channel != Channel::Error {
-                    let _ = outln!("{reply}");
-                }
-                return;
+    request::ask_once(
+        home,
+        broker.as_deref(),
+        "deploy",
+        request::Ask {
+            address,
+            body,
+            key: Some(&key),
+            timeout,
+        },
+        |channel, reply| {
+            if !json {
+                request::show_progress(channel, reply);
+            } else if channel != Channel::Result && channel != Channel::Error {
+                let _ = outln!("{reply}");
             }
-            if channel == Channel::Progress {
-                errln!(
-                    "{}",
-                    Paint::Dim.paint(colour, reply["step"].as_str().unwrap_or(""))
-                );
-            }
-        })
-        .await?;
-    bus.close(Duration::from_millis(200)).await;
-    Ok(outcome)
+        },
+    )
+    .await
 }
 
 /// What `up` made: the endpoints first (what a person opens), then each service and job.
