@@ -54,6 +54,23 @@ pub const TELEGRAM_BOT_TOKEN: &str = "TELEGRAM_BOT_TOKEN";
 /// local Bot API server, or a test's stand-in).
 pub const TELEGRAM_API_URL: &str = "TELEGRAM_API_URL";
 
+/// Telegram in webhook mode: the `secret_token` given to `setWebhook`, which Telegram
+/// sends back in `X-Telegram-Bot-Api-Secret-Token` on every call (1 to 256 of A-Z, a-z,
+/// 0-9, `_` and `-`).
+pub const TELEGRAM_WEBHOOK_SECRET: &str = "TELEGRAM_WEBHOOK_SECRET";
+
+/// The WhatsApp bridge's Graph API base, default `https://graph.facebook.com`.
+pub const WHATSAPP_API_URL: &str = "WHATSAPP_API_URL";
+/// The WhatsApp Cloud API access token (a system user's, from the Meta app).
+pub const WHATSAPP_TOKEN: &str = "WHATSAPP_TOKEN";
+/// The Meta app's secret: the key of every webhook call's `X-Hub-Signature-256`.
+pub const WHATSAPP_APP_SECRET: &str = "WHATSAPP_APP_SECRET";
+/// The verify token typed into the Meta app's webhook settings (`hub.verify_token`).
+pub const WHATSAPP_VERIFY_TOKEN: &str = "WHATSAPP_VERIFY_TOKEN";
+
+/// The Matrix bridge's bot account access token (from `/login`, or Element's settings).
+pub const MATRIX_ACCESS_TOKEN: &str = "MATRIX_ACCESS_TOKEN";
+
 /// Reads a variable, treating an empty value as unset.
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
