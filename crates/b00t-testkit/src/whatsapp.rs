@@ -1,6 +1,7 @@
 //! A stand-in for Meta's side of the WhatsApp Cloud API: [`FakeWhatsApp`] serves the Graph
 //! API's `POST /<version>/<phone-number-id>/messages` (bearer token, Meta's validation and
-//! error envelope, scriptable rate limits and outages, every send recorded), and
+//! error envelope, scriptable rate limits and outages, every send recorded; a body with
+//! `status: read` marks a message read, with the typing indicator when it asks), and
 //! [`WebhookSender`] delivers webhook notifications the way Meta does (the JSON of
 //! `entry[].changes[].value.messages[]`, escaped like Meta's, signed into
 //! `X-Hub-Signature-256`), plus the `GET` subscription handshake. The JSON is written
@@ -77,6 +78,16 @@ pub struct SentMessage {
     pub request: Value,
 }
 
+/// One "mark as read" the fake accepted (`status: read`, answered `{"success": true}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadMark {
+    pub phone_number_id: String,
+    /// The incoming message marked read.
+    pub message_id: String,
+    /// Whether it asked for the typing indicator (`typing_indicator: {"type": "text"}`).
+    pub typing: bool,
+}
+
 /// One request the fake received, whatever it answered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GraphRequest {
@@ -139,6 +150,7 @@ impl FakeWhatsApp {
             next_id: AtomicU64::new(1),
             failures: Mutex::new(VecDeque::new()),
             sent: Mutex::new(Vec::new()),
+            reads: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
         });
         let stop = shutdown.child_token();
@@ -155,8 +167,9 @@ impl FakeWhatsApp {
         self.addr
     }
 
-    /// Answers the next send that passes authentication with `failure`; queued failures
-    /// are used first first, then sends succeed again.
+    /// Answers the next text send that passes authentication and validation with
+    /// `failure` (a "mark as read" never takes one); queued failures are used first
+    /// first, then sends succeed again.
     pub fn fail_next(&self, failure: Failure) {
         lock(&self.state.failures).push_back(failure);
     }
@@ -164,6 +177,11 @@ impl FakeWhatsApp {
     /// Every message accepted so far, in order.
     pub fn sent(&self) -> Vec<SentMessage> {
         lock(&self.state.sent).clone()
+    }
+
+    /// Every "mark as read" accepted so far, in order.
+    pub fn reads(&self) -> Vec<ReadMark> {
+        lock(&self.state.reads).clone()
     }
 
     /// Every request received so far, accepted or not, in order.
@@ -451,6 +469,7 @@ struct Shared {
     next_id: AtomicU64,
     failures: Mutex<VecDeque<Failure>>,
     sent: Mutex<Vec<SentMessage>>,
+    reads: Mutex<Vec<ReadMark>>,
     requests: Mutex<Vec<GraphRequest>>,
 }
 
@@ -547,6 +566,19 @@ fn route(
         Ok(value @ Value::Object(_)) => value,
         Ok(_) | Err(_) => return state.invalid("The request body must be a JSON object."),
     };
+    if request.get("status").is_some() {
+        return match validate_read(&request) {
+            Ok((message_id, typing)) => {
+                lock(&state.reads).push(ReadMark {
+                    phone_number_id: (*phone_number_id).to_owned(),
+                    message_id,
+                    typing,
+                });
+                (StatusCode::OK, json!({"success": true}))
+            }
+            Err(details) => state.invalid(&details),
+        };
+    }
     let text = match validate(&request) {
         Ok(text) => text,
         Err(details) => return state.invalid(&details),
@@ -646,6 +678,35 @@ fn validate(request: &Value) -> Result<TextRequest, String> {
         preview_url,
         reply_to,
     })
+}
+
+/// Checks a "mark as read" as the Cloud API's typing-indicator guide gives it; the `Ok` is
+/// the message id and whether typing is shown, the `Err` the error's `details`.
+fn validate_read(request: &Value) -> Result<(String, bool), String> {
+    if request["messaging_product"] != "whatsapp" {
+        return Err("The parameter messaging_product is required.".to_owned());
+    }
+    if request["status"] != "read" {
+        return Err(format!(
+            "Param status must be one of {{READ}} - got {}.",
+            request["status"]
+        ));
+    }
+    let message_id = match &request["message_id"] {
+        Value::String(id) if !id.is_empty() => id.clone(),
+        _ => return Err("The parameter message_id is required.".to_owned()),
+    };
+    let typing = match &request["typing_indicator"] {
+        Value::Null => false,
+        indicator if indicator["type"] == "text" => true,
+        other => {
+            return Err(format!(
+                "Param typing_indicator['type'] must be one of {{TEXT}} - got {}.",
+                other["type"]
+            ))
+        }
+    };
+    Ok((message_id, typing))
 }
 
 impl Shared {
@@ -924,6 +985,58 @@ mod tests {
         );
         assert_eq!(fake.sent().len(), 1);
         assert_eq!(fake.requests().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_read_mark_with_typing_is_success_true_and_never_takes_a_failure() {
+        let fake = FakeWhatsApp::start(TOKEN).await;
+        fake.fail_next(Failure::Throughput);
+        let read = json!({
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": "wamid.in",
+            "typing_indicator": {"type": "text"},
+        });
+        let (status, answer) = send(&fake, &messages_path(), Some(TOKEN), &read).await;
+        assert_eq!((status, answer), (200, json!({"success": true})));
+        let mut plain = read.clone();
+        plain.as_object_mut().unwrap().remove("typing_indicator");
+        let (status, _) = send(&fake, &messages_path(), Some(TOKEN), &plain).await;
+        assert_eq!(status, 200);
+        let mut wrong = read.clone();
+        wrong["typing_indicator"]["type"] = json!("audio");
+        let (status, answer) = send(&fake, &messages_path(), Some(TOKEN), &wrong).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["code"], 100);
+        let mut no_id = read.clone();
+        no_id.as_object_mut().unwrap().remove("message_id");
+        let (status, _) = send(&fake, &messages_path(), Some(TOKEN), &no_id).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            fake.reads(),
+            [
+                ReadMark {
+                    phone_number_id: PHONE_NUMBER_ID.to_owned(),
+                    message_id: "wamid.in".to_owned(),
+                    typing: true
+                },
+                ReadMark {
+                    phone_number_id: PHONE_NUMBER_ID.to_owned(),
+                    message_id: "wamid.in".to_owned(),
+                    typing: false
+                },
+            ]
+        );
+        // The scripted failure is still there for the next text.
+        let (status, answer) = send(
+            &fake,
+            &messages_path(),
+            Some(TOKEN),
+            &text_request("1", "hi"),
+        )
+        .await;
+        assert_eq!(status, 429, "{answer}");
+        assert!(fake.sent().is_empty());
     }
 
     #[test]

@@ -1,17 +1,22 @@
 //! The WhatsApp Cloud API's pure pieces: the webhook's JSON and the send request as types
-//! (`types`), the subscription handshake and the `X-Hub-Signature-256` check (`verify`),
-//! and the in-memory de-duplication of redeliveries by message id (`dedup`). The webhook
-//! server, the Graph API client and the bus side live elsewhere.
+//! (`types`), the "mark as read" request with its typing indicator (`read`), the
+//! subscription handshake and the `X-Hub-Signature-256` check (`verify`), a message's
+//! task id (`id`), and the in-memory de-duplication of redeliveries by message id
+//! (`dedup`). The webhook server, the Graph API client and the bus side live elsewhere.
 //!
 //! A webhook `POST` is taken in this order: [`verify_signature`] over the raw body,
 //! then parse a [`Notification`] from the same bytes, [`incoming`] for its messages,
 //! and [`SeenMessages::first_time`] for each message id.
 
 pub mod dedup;
+pub mod id;
+pub mod read;
 pub mod types;
 pub mod verify;
 
 pub use dedup::SeenMessages;
+pub use id::task_id;
+pub use read::{MarkRead, Success, TYPING_SHOWN_FOR};
 pub use types::{
     incoming, messages_path, Content, ErrorEnvelope, GraphError, Incoming, Notification,
     SendAnswer, SendText,
