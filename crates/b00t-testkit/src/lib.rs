@@ -3,11 +3,12 @@
 //! `GET /api/tags` and `POST /api/chat` (streamed or not, tool calls included) from a
 //! script, so the group assistant can be tested, benchmarked and demonstrated without a
 //! model; `nomad`, `telegram` and `whatsapp` stand in for Nomad's HTTP API, the
-//! Telegram Bot API and Meta's WhatsApp Cloud API.
+//! Telegram Bot API and Meta's WhatsApp Cloud API. `synapse` is no stand-in: it runs the
+//! real Matrix homeserver for the Matrix bridge's tests.
 //!
 //! Layout: `http` (the accept loop every fake serves with), `ollama` (the handle: start,
 //! script, recorded requests), `shapes` (the JSON Ollama sends), `server` (Ollama's
-//! routes and status codes), `nomad`, `telegram`, `whatsapp`. The `fake-ollama` and
+//! routes and status codes), `nomad`, `telegram`, `whatsapp`, `synapse`. The `fake-ollama` and
 //! `fake-nomad` binaries run one by hand.
 
 mod http;
@@ -15,6 +16,7 @@ pub mod nomad;
 mod ollama;
 mod server;
 mod shapes;
+pub mod synapse;
 pub mod telegram;
 pub mod whatsapp;
 
