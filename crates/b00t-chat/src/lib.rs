@@ -4,16 +4,19 @@
 //! formatting, mentions, the platform's JSON) are `b00t-bridges`'; this crate does the
 //! HTTP, the bus and the journal.
 //!
-//! Layout: `run` (start one bridge, or every enabled one, with its card), `bindings`
-//! (which chat reaches which group, read from and edited in b00t.toml), `commands`
-//! (`/help`, `/agents`, `/ask`, `/status`), `origin` (the task body a chat message becomes,
-//! and where its answer goes), `retry` (when a failed reply is sent again), `telegram/`
-//! (`api.rs`, the Bot API client; `bridge.rs`, the polling loop and the conversations),
-//! `error`. Only the `telegram` module knows the platform: the rest is shared by the
-//! bridges to come (WhatsApp, Matrix).
+//! Layout: `run` (start one bridge, or every enabled one, with its card, on the platform
+//! its kind names), `engine/` (what every platform shares: bindings and senders checked,
+//! commands answered, the task journaled with the platform's cursor, the conversation
+//! that asks the group with typing shown and sends the answer back in parts with
+//! retries), `bindings` (which chat reaches which group, read from and edited in
+//! b00t.toml), `commands` (`/help`, `/agents`, `/ask`, `/status`), `origin` (the task body
+//! a chat message becomes, and where its answer goes), `retry` (when a failed reply is
+//! sent again), `telegram/` (`api.rs`, the Bot API client; `bridge.rs`, the platform:
+//! polling, sending, typing), `error`. Only a platform's module knows its platform.
 
 pub mod bindings;
 pub mod commands;
+pub mod engine;
 mod error;
 pub mod origin;
 pub mod retry;

@@ -1,5 +1,5 @@
 //! Starting bridges: [`run_bridge`] runs one (`b00t bridge run <name>`, or a task of
-//! `b00t up`) until shutdown: its presence card (agent `bridge-<name>`, kind `bridge`,
+//! `b00t up`) until shutdown, on the platform its kind names: its presence card (agent `bridge-<name>`, kind `bridge`,
 //! skill `status`) through b00t-agents' host, its requester connection on the reply base
 //! `b00t.bridge-<name>/reply`, and the platform's loop. [`start_enabled`] starts every
 //! enabled bridge of a home for `b00t up`, logging (and recording for `b00t bridge list`)
@@ -11,15 +11,16 @@ use std::time::Duration;
 
 use b00t_agents::{AgentSpec, Failure, Handler, HandlerFuture, HostOptions, Ledger, TaskContext};
 use b00t_bus::{Bus, BusOptions};
-use b00t_config::{env, BrokerUrl, Config, Home};
+use b00t_config::{env, BridgeConfig, BrokerUrl, Config, Home};
 use b00t_journal::BridgeStore;
 use b00t_proto::{Name, TaskId};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::engine::{Board, Engine, Platform, Setup};
 use crate::telegram::api::DEFAULT_API_URL;
-use crate::telegram::{BotApi, TelegramBridge};
+use crate::telegram::{BotApi, Telegram};
 use crate::ChatError;
 
 /// How long the bridge's connection may take to come up.
@@ -75,11 +76,33 @@ pub async fn run_bridge(
             path: home.root().join(Config::FILE_NAME),
         });
     };
-    let token = env::var(env::TELEGRAM_BOT_TOKEN).ok_or_else(|| ChatError::NoToken {
-        bridge: name.to_owned(),
-    })?;
-    let api_url = env::var(env::TELEGRAM_API_URL).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-    let api = BotApi::new(&api_url, &token)?;
+    // The platform's secrets are read first: a missing one fails before the bus is used.
+    match config.kind_or(name) {
+        "telegram" => {
+            let token = env::var(env::TELEGRAM_BOT_TOKEN).ok_or_else(|| ChatError::NoToken {
+                bridge: name.to_owned(),
+            })?;
+            let api_url =
+                env::var(env::TELEGRAM_API_URL).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+            let platform = Telegram::new(BotApi::new(&api_url, &token)?);
+            serve(home, name, config, run, platform, shutdown).await
+        }
+        other => Err(ChatError::Platform(format!(
+            "[bridges.{name}] kind `{other}` is not a bridge this build runs"
+        ))),
+    }
+}
+
+/// Runs bridge `name` on `platform`: its journal, its bus connection and card, the
+/// engine, until `shutdown`.
+async fn serve<P: Platform>(
+    home: &Home,
+    name: &str,
+    config: BridgeConfig,
+    run: BridgeRun,
+    platform: P,
+    shutdown: CancellationToken,
+) -> Result<(), ChatError> {
     let journal = home.state_dir()?.join("journal.db");
     // SQLite may wait for a lock held by another connection: not on an async worker.
     let store = tokio::task::spawn_blocking(move || BridgeStore::open(&journal))
@@ -107,14 +130,15 @@ pub async fn run_bridge(
         &shutdown,
     )
     .await?;
-    let bridge = Arc::new(TelegramBridge::new(
-        name,
-        home.root().to_owned(),
+    let kind = platform.kind();
+    let setup = Setup {
+        name: name.to_owned(),
+        home: home.root().to_owned(),
         config,
-        api,
-        store.clone(),
+        store: store.clone(),
         requester,
-    ));
+    };
+    let engine = Engine::new(setup, platform, &shutdown);
     let started = store.clone();
     let bridge_name = name.to_owned();
     tokio::task::spawn_blocking(move || started.started(&bridge_name, std::process::id()))
@@ -131,7 +155,8 @@ pub async fn run_bridge(
         vec![Name::parse("status").expect("a valid name")],
         Arc::new(StatusSkill {
             bridge: name.to_owned(),
-            board: bridge.board.clone(),
+            kind,
+            board: engine.board.clone(),
         }),
     );
     let host = HostOptions {
@@ -151,7 +176,7 @@ pub async fn run_bridge(
         }
     });
 
-    bridge.run(shutdown).await;
+    engine.run().await;
     card_stop.cancel();
     let _ = card.await;
     bus.close(Duration::from_millis(300)).await;
@@ -198,14 +223,15 @@ pub fn start_enabled(
 /// The card agent's `status` skill.
 struct StatusSkill {
     bridge: String,
-    board: Arc<crate::telegram::bridge::Board>,
+    kind: &'static str,
+    board: Arc<Board>,
 }
 
 impl Handler for StatusSkill {
     fn handle(&self, _ctx: TaskContext) -> HandlerFuture {
         let body = json!({
             "bridge": self.bridge,
-            "kind": "telegram",
+            "kind": self.kind,
             "bot": self.board.bot.get(),
             "in_flight": self.board.in_flight.load(Ordering::Relaxed),
             "uptime_s": self.board.started.elapsed().as_secs(),

@@ -1,5 +1,6 @@
-//! The chat bridges' tables, in the same journal file: each bridge's platform offset
-//! (`bridge_offsets`, the next Telegram `update_id` to ask for), the tasks it sent for
+//! The chat bridges' tables, in the same journal file: each bridge's platform cursor
+//! (`bridge_offsets`, the next Telegram `update_id` to ask for; `bridge_tokens`, Matrix's
+//! `since` token; WhatsApp has none: its task ids are the de-duplication), the tasks it sent for
 //! chat messages and whether each was answered (`bridge_tasks`: `sent`, `answered`,
 //! `failed`), and each bridge's last known state (`bridge_status`). Like the schedules,
 //! these are rare, small writes on a connection of their own, read and written
@@ -17,6 +18,10 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS bridge_offsets (
     bridge TEXT    NOT NULL PRIMARY KEY,
     offset INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bridge_tokens (
+    bridge TEXT NOT NULL PRIMARY KEY,
+    token  TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bridge_tasks (
     bridge      TEXT    NOT NULL,
@@ -49,6 +54,17 @@ pub struct BridgeTask {
     /// The task's body as JSON (the text and where the chat message came from).
     pub body: String,
     pub created_ms: i64,
+}
+
+/// Where a bridge's platform resumes, recorded with each message's task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cursor {
+    /// Nothing to record (the task's id is what recognises a redelivery).
+    Keep,
+    /// The next update to ask for (Telegram's `getUpdates` offset); never moves back.
+    Offset(i64),
+    /// The platform's opaque resume token (Matrix's `since`).
+    Token(String),
 }
 
 /// What `b00t bridge list` shows of one bridge.
@@ -126,14 +142,31 @@ impl BridgeStore {
             .map_err(|e| self.sql(e))
     }
 
-    /// Moves `bridge`'s offset to `offset`, never back.
-    pub fn advance(&self, bridge: &str, offset: i64) -> Result<(), JournalError> {
-        advance(&self.lock(), bridge, offset).map_err(|e| self.sql(e))
+    /// `bridge`'s resume token, once it saved one.
+    pub fn token(&self, bridge: &str) -> Result<Option<String>, JournalError> {
+        self.lock()
+            .query_row(
+                "SELECT token FROM bridge_tokens WHERE bridge = ?1",
+                [bridge],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))
     }
 
-    /// Records `task` as sent and moves the offset to `offset`, in one transaction. A
-    /// task already recorded (the same update seen again) is left as it is; `false` then.
-    pub fn sent(&self, bridge: &str, task: &BridgeTask, offset: i64) -> Result<bool, JournalError> {
+    /// Records `cursor` for `bridge` (an offset never moves back).
+    pub fn advance(&self, bridge: &str, cursor: &Cursor) -> Result<(), JournalError> {
+        advance(&self.lock(), bridge, cursor).map_err(|e| self.sql(e))
+    }
+
+    /// Records `task` as sent and `cursor`, in one transaction. A task already recorded
+    /// (the same message seen again) is left as it is; `false` then.
+    pub fn sent(
+        &self,
+        bridge: &str,
+        task: &BridgeTask,
+        cursor: &Cursor,
+    ) -> Result<bool, JournalError> {
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -145,7 +178,7 @@ impl BridgeStore {
                 params![bridge, task.id, task.address, task.body, task.created_ms],
             )
             .map_err(|e| self.sql(e))?;
-        advance(&tx, bridge, offset).map_err(|e| self.sql(e))?;
+        advance(&tx, bridge, cursor).map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))?;
         Ok(inserted > 0)
     }
@@ -283,13 +316,24 @@ impl BridgeStore {
     }
 }
 
-fn advance(conn: &Connection, bridge: &str, offset: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO bridge_offsets (bridge, offset) VALUES (?1, ?2)
-         ON CONFLICT (bridge) DO UPDATE SET offset = max(offset, excluded.offset)",
-        params![bridge, offset],
-    )
-    .map(drop)
+fn advance(conn: &Connection, bridge: &str, cursor: &Cursor) -> rusqlite::Result<()> {
+    match cursor {
+        Cursor::Keep => Ok(()),
+        Cursor::Offset(offset) => conn
+            .execute(
+                "INSERT INTO bridge_offsets (bridge, offset) VALUES (?1, ?2)
+                 ON CONFLICT (bridge) DO UPDATE SET offset = max(offset, excluded.offset)",
+                params![bridge, offset],
+            )
+            .map(drop),
+        Cursor::Token(token) => conn
+            .execute(
+                "INSERT INTO bridge_tokens (bridge, token) VALUES (?1, ?2)
+                 ON CONFLICT (bridge) DO UPDATE SET token = excluded.token",
+                params![bridge, token],
+            )
+            .map(drop),
+    }
 }
 
 #[cfg(test)]
@@ -311,12 +355,18 @@ mod tests {
         let path = dir.path().join("journal.db");
         let store = BridgeStore::open(&path).unwrap();
         assert_eq!(store.offset("telegram").unwrap(), None);
-        assert!(store.sent("telegram", &task("tg-1-5"), 6).unwrap());
+        assert!(store
+            .sent("telegram", &task("tg-1-5"), &Cursor::Offset(6))
+            .unwrap());
         // The same update again: recorded once, the offset never goes back.
-        assert!(!store.sent("telegram", &task("tg-1-5"), 6).unwrap());
-        store.advance("telegram", 4).unwrap();
+        assert!(!store
+            .sent("telegram", &task("tg-1-5"), &Cursor::Offset(6))
+            .unwrap());
+        store.advance("telegram", &Cursor::Offset(4)).unwrap();
         assert_eq!(store.offset("telegram").unwrap(), Some(6));
-        store.sent("telegram", &task("tg-1-6"), 7).unwrap();
+        store
+            .sent("telegram", &task("tg-1-6"), &Cursor::Offset(7))
+            .unwrap();
         store.answered("telegram", "tg-1-5").unwrap();
         drop(store);
 
@@ -335,8 +385,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BridgeStore::open(&dir.path().join("journal.db")).unwrap();
         store.started("telegram", 42).unwrap();
-        store.sent("telegram", &task("a"), 2).unwrap();
-        store.sent("telegram", &task("b"), 3).unwrap();
+        store
+            .sent("telegram", &task("a"), &Cursor::Offset(2))
+            .unwrap();
+        store
+            .sent("telegram", &task("b"), &Cursor::Offset(3))
+            .unwrap();
         store.failed("telegram", "a", "gone").unwrap();
         store.error("telegram", Some("getUpdates: 502")).unwrap();
         let status = &store.statuses().unwrap()[0];
@@ -352,5 +406,29 @@ mod tests {
         let status = &store.statuses().unwrap()[0];
         assert!(status.stopped_ms.is_some());
         assert_eq!(status.last_error, None);
+    }
+
+    #[test]
+    fn tokens_are_replaced_and_keep_leaves_the_cursor_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let store = BridgeStore::open(&path).unwrap();
+        assert_eq!(store.token("matrix").unwrap(), None);
+        store.sent("matrix", &task("mx-1"), &Cursor::Keep).unwrap();
+        assert_eq!(store.token("matrix").unwrap(), None);
+        store
+            .advance("matrix", &Cursor::Token("s72_1".to_owned()))
+            .unwrap();
+        // A later batch's token replaces the earlier one (tokens are not ordered).
+        store
+            .advance("matrix", &Cursor::Token("s9_2".to_owned()))
+            .unwrap();
+        // A redelivered message (WhatsApp) is recognised by its id alone.
+        assert!(!store.sent("matrix", &task("mx-1"), &Cursor::Keep).unwrap());
+        drop(store);
+        let store = BridgeStore::open(&path).unwrap();
+        assert_eq!(store.token("matrix").unwrap().as_deref(), Some("s9_2"));
+        assert_eq!(store.offset("matrix").unwrap(), None);
+        assert_eq!(store.open_tasks("matrix").unwrap(), vec![task("mx-1")]);
     }
 }

@@ -20,7 +20,7 @@ mod schedules;
 mod schema;
 mod writer;
 
-pub use bridges::{BridgeStatus, BridgeStore, BridgeTask};
+pub use bridges::{BridgeStatus, BridgeStore, BridgeTask, Cursor};
 pub use error::JournalError;
 pub use read::{ExecutionLookup, OpenTask};
 pub use schedules::{Inserted, ScheduleRow, ScheduleStore};
