@@ -12,7 +12,9 @@
 //! b00t.toml), `commands` (`/help`, `/agents`, `/ask`, `/status`), `origin` (the task body
 //! a chat message becomes, and where its answer goes), `retry` (when a failed reply is
 //! sent again), `telegram/` (`api.rs`, the Bot API client; `bridge.rs`, the platform:
-//! polling, sending, typing), `error`. Only a platform's module knows its platform.
+//! polling, sending, typing), `whatsapp/` (`api.rs`, the Graph API client; `webhook.rs`,
+//! the server Meta calls; `settings.rs`, its secrets), `error`. Only a platform's module
+//! knows its platform.
 
 pub mod bindings;
 pub mod commands;
@@ -22,6 +24,7 @@ pub mod origin;
 pub mod retry;
 mod run;
 pub mod telegram;
+pub mod whatsapp;
 
 pub use error::ChatError;
 pub use run::{agent_name, enabled, run_bridge, start_enabled, BridgeRun};
