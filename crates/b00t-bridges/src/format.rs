@@ -1,6 +1,7 @@
 //! The assistant's Markdown-ish text (`**bold**`, `*italic*` or `_italic_`, `~~strike~~`,
 //! `` `code` ``, fenced blocks, `[links](url)`, `#` headings, `-`/`*`/`+` lists) turned into
-//! what a platform renders: Telegram HTML, Telegram MarkdownV2, or WhatsApp's markers.
+//! what a platform renders: Telegram HTML, Telegram MarkdownV2, WhatsApp's markers, or
+//! Matrix's HTML (`org.matrix.custom.html`: Telegram's tags plus `<del>` and `<br>`).
 //! A marker without its partner stays as literal text, escaped where the target needs it.
 //!
 //! HTML is the default for Telegram: it needs only `<`, `>` and `&` escaped, so text the
@@ -9,10 +10,12 @@
 //! missed is a 400 for the whole message. Only `<b>`, `<i>`, `<code>`, `<pre>` and
 //! `<a href="…">` are written; strikethrough stays as its `~~` markers there.
 //!
-//! Splitting happens before formatting ([`telegram_parts`], [`whatsapp_parts`]): a part is
+//! Splitting happens before formatting ([`telegram_parts`], [`whatsapp_parts`],
+//! [`matrix_parts`]): a part is
 //! cut from the source on its boundaries (so no tag is ever cut), then formatted, and cut
 //! again smaller when escaping made it longer than the limit.
 
+use crate::matrix::MatrixPart;
 use crate::split::{split, Unit, MIN_LIMIT, TELEGRAM_LIMIT, WHATSAPP_LIMIT};
 use crate::telegram::types::ParseMode;
 
@@ -34,6 +37,29 @@ pub fn telegram_parts_as(text: &str, mode: ParseMode) -> Vec<String> {
 /// `text` as WhatsApp parts, each at most [`WHATSAPP_LIMIT`] characters.
 pub fn whatsapp_parts(text: &str) -> Vec<String> {
     parts_within(text, WHATSAPP_LIMIT, Unit::Chars, to_whatsapp)
+}
+
+/// Characters of the source in one Matrix part: a Matrix event may hold 65,536 bytes in
+/// all, and a part is sent twice (its text and its HTML).
+pub const MATRIX_PART_CHARS: usize = 8_000;
+/// The most bytes a Matrix part's `body` and `formatted_body` take together as JSON
+/// strings, so that an event stays well below 65,536 bytes with its other fields.
+pub const MATRIX_PART_BYTES: usize = 32_000;
+
+/// `text` as Matrix parts: each part's `body` is its Markdown source as written (what a
+/// client without HTML shows), its `formatted_body` the HTML; together within
+/// [`MATRIX_PART_BYTES`] as JSON.
+pub fn matrix_parts(text: &str) -> Vec<MatrixPart> {
+    let mut out = Vec::new();
+    for part in split(text, MATRIX_PART_CHARS, Unit::Chars) {
+        fit_matrix(&part, MATRIX_PART_CHARS, &mut out);
+    }
+    out
+}
+
+/// `text` as Matrix HTML (`org.matrix.custom.html`).
+pub fn to_matrix_html(text: &str) -> String {
+    render(&parse(text), Target::Matrix)
 }
 
 /// `text` in Telegram's HTML parse mode.
@@ -120,11 +146,45 @@ fn fit(
     }
 }
 
+/// Like [`fit`], for Matrix: measured in bytes of both strings as JSON.
+fn fit_matrix(part: &str, budget: usize, out: &mut Vec<MatrixPart>) {
+    if part.chars().all(|c| c.is_whitespace() || c == '`') {
+        return;
+    }
+    let html = to_matrix_html(part);
+    let size = json_len(part) + json_len(&html);
+    if size <= MATRIX_PART_BYTES || budget <= MIN_LIMIT {
+        out.push(MatrixPart {
+            body: part.to_owned(),
+            formatted_body: html,
+        });
+        return;
+    }
+    let smaller = (budget * MATRIX_PART_BYTES / size).clamp(MIN_LIMIT, budget - 1);
+    for piece in split(part, smaller, Unit::Chars) {
+        fit_matrix(&piece, smaller, out);
+    }
+}
+
+/// The bytes `text` takes as a JSON string, quotes and escapes included.
+fn json_len(text: &str) -> usize {
+    2 + text
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
     Html,
     MarkdownV2,
     WhatsApp,
+    /// Matrix's HTML: as `Html`, with `<del>` for strike and `<br>` between lines.
+    Matrix,
 }
 
 /// A line or a code block of the source.
@@ -335,6 +395,11 @@ fn render(blocks: &[Block<'_>], target: Target) -> String {
     let mut out = String::new();
     for (n, block) in blocks.iter().enumerate() {
         if n > 0 {
+            // Matrix's HTML needs a break between lines; a block element breaks itself.
+            let lines = |b: &Block<'_>| matches!(b, Block::Line { .. });
+            if target == Target::Matrix && lines(block) && lines(&blocks[n - 1]) {
+                out.push_str("<br>");
+            }
             out.push('\n');
         }
         match block {
@@ -387,17 +452,18 @@ fn span_to(span: &Span, target: Target, out: &mut String) {
         out.push_str(close);
     };
     match (span, target) {
-        (Span::Text(text), Target::Html) => out.push_str(&escape_html(text)),
+        (Span::Text(text), Target::Html | Target::Matrix) => out.push_str(&escape_html(text)),
         (Span::Text(text), Target::MarkdownV2) => out.push_str(&escape_markdown_v2(text)),
         (Span::Text(text), Target::WhatsApp) => out.push_str(text),
-        (Span::Bold(inner), Target::Html) => wrap("<b>", inner, "</b>", out),
+        (Span::Bold(inner), Target::Html | Target::Matrix) => wrap("<b>", inner, "</b>", out),
         (Span::Bold(inner), _) => wrap("*", inner, "*", out),
-        (Span::Italic(inner), Target::Html) => wrap("<i>", inner, "</i>", out),
+        (Span::Italic(inner), Target::Html | Target::Matrix) => wrap("<i>", inner, "</i>", out),
         (Span::Italic(inner), _) => wrap("_", inner, "_", out),
         (Span::Strike(inner), Target::Html) => wrap("~~", inner, "~~", out),
+        (Span::Strike(inner), Target::Matrix) => wrap("<del>", inner, "</del>", out),
         (Span::Strike(inner), Target::MarkdownV2) => wrap("\\~\\~", inner, "\\~\\~", out),
         (Span::Strike(inner), Target::WhatsApp) => wrap("~", inner, "~", out),
-        (Span::Code(code), Target::Html) => {
+        (Span::Code(code), Target::Html | Target::Matrix) => {
             out.push_str("<code>");
             out.push_str(&escape_html(code));
             out.push_str("</code>");
@@ -412,7 +478,7 @@ fn span_to(span: &Span, target: Target, out: &mut String) {
             out.push_str(code);
             out.push_str("```");
         }
-        (Span::Link { label, url }, Target::Html) => {
+        (Span::Link { label, url }, Target::Html | Target::Matrix) => {
             out.push_str("<a href=\"");
             out.push_str(&escape_html(url));
             out.push_str("\">");
@@ -444,7 +510,7 @@ fn code_block_to(lang: &str, body: &str, target: Target, out: &mut String) {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-_#.".contains(c));
     match target {
-        Target::Html if lang_ok => {
+        Target::Html | Target::Matrix if lang_ok => {
             out.push_str(&format!(
                 "<pre><code class=\"language-{}\">{}</code></pre>",
                 escape_html(lang),
@@ -452,6 +518,7 @@ fn code_block_to(lang: &str, body: &str, target: Target, out: &mut String) {
             ));
         }
         Target::Html => out.push_str(&format!("<pre>{}</pre>", escape_html(body))),
+        Target::Matrix => out.push_str(&format!("<pre><code>{}</code></pre>", escape_html(body))),
         Target::MarkdownV2 => {
             let lang = if lang_ok { lang } else { "" };
             out.push_str(&format!(
@@ -605,6 +672,50 @@ mod tests {
             "*Title here*\n• one\n  • two\n1. three",
         );
         check("#hashtag", "#hashtag", "\\#hashtag", "#hashtag");
+    }
+
+    #[test]
+    fn matrix_html_breaks_lines_and_strikes() {
+        assert_eq!(
+            to_matrix_html("**b** ~~s~~ `c<`\nnext & last\n- item"),
+            "<b>b</b> <del>s</del> <code>c&lt;</code><br>\nnext &amp; last<br>\n• item"
+        );
+        assert_eq!(
+            to_matrix_html("text\n```\na<b\n```\nafter"),
+            "text\n<pre><code>a&lt;b</code></pre>\nafter"
+        );
+        assert_eq!(
+            to_matrix_html("```rust\nx\n```"),
+            "<pre><code class=\"language-rust\">x</code></pre>"
+        );
+        assert_eq!(
+            matrix_parts("**hi** [b00t](https://e.x)"),
+            [MatrixPart {
+                body: "**hi** [b00t](https://e.x)".into(),
+                formatted_body: "<b>hi</b> <a href=\"https://e.x\">b00t</a>".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn matrix_parts_stay_well_below_the_event_limit() {
+        let json = |text: &str| serde_json::to_string(text).unwrap().len();
+        for text in [
+            "<&> ".repeat(20_000),
+            "é🍮 \"quoted\"\n".repeat(9_000),
+            format!("```python\n{}\n```", "print('<x>')\n".repeat(5_000)),
+        ] {
+            let parts = matrix_parts(&text);
+            assert!(parts.len() > 2, "{}", parts.len());
+            for part in &parts {
+                assert_eq!(json_len(&part.body), json(&part.body));
+                let size = json(&part.body) + json(&part.formatted_body);
+                assert!(size <= MATRIX_PART_BYTES, "{size}");
+                assert_eq!(part.formatted_body, to_matrix_html(&part.body));
+            }
+        }
+        assert!(matrix_parts("```\n```").is_empty());
+        assert!(matrix_parts("  \n ").is_empty());
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn addresses_bot(message: &Message, bot: &BotIdentity, trigger: Option<&str>
 
 /// Whether `text` (after leading whitespace) starts with `word`, compared without case,
 /// followed by the end or a character that cannot continue a name.
-fn starts_with_word(text: &str, word: &str) -> bool {
+pub(crate) fn starts_with_word(text: &str, word: &str) -> bool {
     let word = word.trim();
     if word.is_empty() {
         return false;
