@@ -13,13 +13,15 @@
 //! a chat message becomes, and where its answer goes), `retry` (when a failed reply is
 //! sent again), `telegram/` (`api.rs`, the Bot API client; `bridge.rs`, the platform:
 //! polling, sending, typing), `whatsapp/` (`api.rs`, the Graph API client; `webhook.rs`,
-//! the server Meta calls; `settings.rs`, its secrets), `error`. Only a platform's module
+//! the server Meta calls; `settings.rs`, its secrets), `matrix/` (`api.rs`, the
+//! client-server API client), `error`. Only a platform's module
 //! knows its platform.
 
 pub mod bindings;
 pub mod commands;
 pub mod engine;
 mod error;
+pub mod matrix;
 pub mod origin;
 pub mod retry;
 mod run;
