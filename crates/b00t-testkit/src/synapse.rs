@@ -287,6 +287,29 @@ impl Synapse {
         }
     }
 
+    /// Logs `user` in with its password, as a client does (`POST
+    /// /_matrix/client/v3/login`, `m.login.password`): a new access token, for a new
+    /// device named `device`.
+    pub async fn login(&self, user: &MatrixUser, device: &str) -> Result<String, SynapseError> {
+        let path = "/_matrix/client/v3/login";
+        let body = json!({
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user.user_id},
+            "password": user.password,
+            "initial_device_display_name": device,
+        });
+        let answer = self
+            .call(reqwest::Method::POST, path, None, Some(body))
+            .await?;
+        answer["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| SynapseError::Call {
+                call: format!("POST {path}"),
+                message: format!("no access_token in {answer}"),
+            })
+    }
+
     /// `method path` with `token` as Bearer and `body` as JSON; the answer's JSON, or an
     /// error with the status and Synapse's `errcode` and `error`.
     pub async fn call(
@@ -490,6 +513,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(whoami["user_id"], "@ann:localhost");
+        let token = synapse.login(&ann, "a phone").await.unwrap();
+        assert_ne!(token, ann.access_token);
+        let again = synapse
+            .call(
+                reqwest::Method::GET,
+                "/_matrix/client/v3/account/whoami",
+                Some(&token),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(again["user_id"], "@ann:localhost");
         // The same localpart twice is refused with Synapse's own words.
         let again = synapse.register("ann", "x", false).await.unwrap_err();
         assert!(again.to_string().contains("M_USER_IN_USE"), "{again}");

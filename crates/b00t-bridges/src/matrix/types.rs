@@ -54,6 +54,30 @@ pub struct JoinedRoom {
     /// Sent with lazy-loaded members; the member counts when they changed.
     #[serde(default)]
     pub summary: RoomSummary,
+    /// State before the timeline: with lazy-loaded members, the member events of the
+    /// timeline's senders (their display names).
+    #[serde(default)]
+    pub state: StateEvents,
+}
+
+impl JoinedRoom {
+    /// `user_id`'s display name in this room, when the answer carries its member event.
+    pub fn display_name(&self, user_id: &str) -> Option<&str> {
+        self.state
+            .events
+            .iter()
+            .chain(&self.timeline.events)
+            .rev()
+            .find(|e| e.kind == "m.room.member" && e.state_key.as_deref() == Some(user_id))
+            .and_then(|e| e.content["displayname"].as_str())
+    }
+}
+
+/// `state` of a joined room.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct StateEvents {
+    #[serde(default)]
+    pub events: Vec<RoomEvent>,
 }
 
 /// A room's timeline in a sync answer.
@@ -210,6 +234,19 @@ impl MessageContent {
         self.relates_to
             .as_ref()
             .is_some_and(|r| r.rel_type.as_deref() == Some(REPLACE))
+    }
+
+    /// The body without a reply's fallback (the `> <@user> quoted` lines before a blank
+    /// line that older clients put in front), which only repeats the message replied to.
+    pub fn without_fallback(&self) -> &str {
+        if self.reply_to().is_none() || !self.body.starts_with("> ") {
+            return &self.body;
+        }
+        let mut rest = self.body.as_str();
+        while rest.starts_with('>') {
+            rest = rest.split_once('\n').map_or("", |(_, after)| after);
+        }
+        rest.strip_prefix('\n').unwrap_or(rest)
     }
 
     /// The event this message replies to.
@@ -417,6 +454,8 @@ mod tests {
         assert_eq!(sync.next_batch, "s72595_4483_1934");
         let room = &sync.rooms.join["!family:localhost"];
         assert_eq!(room.summary.joined_member_count, Some(2));
+        assert_eq!(room.display_name("@ann:localhost"), Some("Ann"));
+        assert_eq!(room.display_name("@bob:localhost"), None);
         let events = &room.timeline.events;
         assert_eq!(events.len(), 5);
         let member = events[0].member().unwrap();
@@ -434,6 +473,7 @@ mod tests {
         assert_eq!(text.mentions.as_ref().unwrap().user_ids, ["@bot:localhost"]);
         assert!(!text.is_edit());
 
+        assert_eq!(text.without_fallback(), "**hi** bot");
         assert_eq!(events[2].message().unwrap().msgtype, "m.image");
         assert!(events[3].message().unwrap().is_edit());
         assert!(events[4].message().is_none());
@@ -446,6 +486,25 @@ mod tests {
         // An answer with nothing new: only next_batch.
         let empty: SyncResponse = serde_json::from_str(r#"{"next_batch": "s1"}"#).unwrap();
         assert!(empty.rooms.join.is_empty() && empty.rooms.invite.is_empty());
+    }
+
+    #[test]
+    fn a_replys_fallback_is_not_the_text() {
+        let reply = |body: &str| MessageContent {
+            relates_to: Some(RelatesTo::reply("$q", None)),
+            ..MessageContent::text(body, None)
+        };
+        assert_eq!(
+            reply("> <@bot:localhost> the answer\n> second line\n\nthanks!").without_fallback(),
+            "thanks!"
+        );
+        assert_eq!(reply("no fallback").without_fallback(), "no fallback");
+        assert_eq!(reply("> only a quote").without_fallback(), "");
+        // Not a reply: a quote is the text.
+        assert_eq!(
+            MessageContent::text("> quoted\n\nmine", None).without_fallback(),
+            "> quoted\n\nmine"
+        );
     }
 
     #[test]
