@@ -42,6 +42,9 @@ pub const B00T_BLESS: &str = "B00T_BLESS";
 /// The `fake-ollama` program `b00t bench --groups` runs, when it is not next to `b00t`.
 pub const B00T_FAKE_OLLAMA: &str = "B00T_FAKE_OLLAMA";
 
+/// The `fake-telegram` program `b00t bench --bridge` runs, when it is not next to `b00t`.
+pub const B00T_FAKE_TELEGRAM: &str = "B00T_FAKE_TELEGRAM";
+
 /// Nomad's HTTP API for the deployer's `nomad` orchestrator, such as
 /// `http://127.0.0.1:4646` (Nomad's own variable).
 pub const NOMAD_ADDR: &str = "NOMAD_ADDR";

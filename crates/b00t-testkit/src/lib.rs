@@ -8,8 +8,9 @@
 //!
 //! Layout: `http` (the accept loop every fake serves with), `ollama` (the handle: start,
 //! script, recorded requests), `shapes` (the JSON Ollama sends), `server` (Ollama's
-//! routes and status codes), `nomad`, `telegram`, `whatsapp`, `synapse`. The `fake-ollama` and
-//! `fake-nomad` binaries run one by hand.
+//! routes and status codes), `nomad`, `telegram`, `whatsapp`, `synapse`. The `fake-ollama`,
+//! `fake-nomad` and `fake-telegram` binaries run one by hand (`until_signal` is their
+//! shared wait for Ctrl-C or SIGTERM).
 
 mod http;
 pub mod nomad;
@@ -21,4 +22,20 @@ pub mod telegram;
 pub mod whatsapp;
 
 pub use ollama::{FakeOllama, Reply};
+
+/// Waits for Ctrl-C or SIGTERM: how the fake programs know to stop.
+pub async fn until_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
 pub use shapes::DEFAULT_MODEL;

@@ -211,6 +211,8 @@ struct Shared {
     inner: Mutex<Inner>,
     /// Woken (all waiters) when an update is queued or a newer `getUpdates` arrives.
     changed: Notify,
+    /// Woken (all waiters) when a `sendMessage` is recorded.
+    sent_changed: Notify,
 }
 
 #[derive(Default)]
@@ -262,6 +264,7 @@ impl FakeTelegram {
                 ..Inner::default()
             }),
             changed: Notify::new(),
+            sent_changed: Notify::new(),
         });
         let stop = shutdown.child_token();
         tokio::spawn(serve(listener, state.clone(), stop.clone()));
@@ -395,6 +398,20 @@ impl FakeTelegram {
     /// Every message accepted by `sendMessage`, in order.
     pub fn sent(&self) -> Vec<SentMessage> {
         lock(&self.state.inner).sent.clone()
+    }
+
+    /// Waits until more than `seen` messages were sent, and returns those past `seen`.
+    pub async fn sent_after(&self, seen: usize) -> Vec<SentMessage> {
+        loop {
+            let changed = self.state.sent_changed.notified();
+            {
+                let inner = lock(&self.state.inner);
+                if inner.sent.len() > seen {
+                    return inner.sent[seen..].to_vec();
+                }
+            }
+            changed.await;
+        }
     }
 
     /// Every chat action accepted, in order.
@@ -889,6 +906,8 @@ fn send_message(state: &Shared, param: &(dyn Fn(&str) -> Value + Sync)) -> Answe
         reply_to_message_id: reply_to,
         message: message.clone(),
     });
+    drop(inner);
+    state.sent_changed.notify_waiters();
     ok(message)
 }
 

@@ -546,6 +546,14 @@ pub(crate) struct BenchArgs {
     /// Docker engine and `docker-compose`, and is skipped without them.
     #[arg(long, conflicts_with_all = ["groups", "ci"])]
     pub deploy: bool,
+    /// Measure a chat bridge instead: a message through a Telegram bridge (b00t-testkit's
+    /// `fake-telegram` as the Bot API) to the group's answer in the chat, against the same
+    /// task sent directly on the bus, with a fake Ollama answering at once.
+    #[arg(long, conflicts_with_all = ["groups", "ci", "deploy"])]
+    pub bridge: bool,
+    /// With `--bridge`: messages measured each way.
+    #[arg(long, default_value_t = 200, requires = "bridge")]
+    pub bridge_messages: usize,
     /// With `--deploy`: timed runs per mode.
     #[arg(long, default_value_t = 5, requires = "deploy")]
     pub runs: usize,

@@ -46,22 +46,7 @@ async fn main() -> std::process::ExitCode {
         fake.url(),
         fake.url()
     );
-    wait_for_signal().await;
+    b00t_testkit::until_signal().await;
     shutdown.cancel();
     std::process::ExitCode::SUCCESS
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

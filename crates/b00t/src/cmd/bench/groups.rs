@@ -11,8 +11,7 @@
 //!   and the round trip less the agent's own time in Ollama (`llm_ms` of the result):
 //!   the bus, the agent and the prompt, with the model excluded.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -20,19 +19,17 @@ use b00t_bus::{Bus, BusEvent, BusOptions, Events, Qos};
 use b00t_proto::{AgentChannel, StatusCard};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::child::BusChild;
+use super::fakes::FakeProgram;
 
 /// The group measured.
-const GROUP: &str = "bench";
+pub(super) const GROUP: &str = "bench";
 /// Longest wait for any one step.
 const STEP_LIMIT: Duration = Duration::from_secs(120);
 /// The model the fake Ollama serves.
-const MODEL: &str = "bench-model";
-/// Longest wait for `fake-ollama` to print its URL.
-const FAKE_START_LIMIT: Duration = Duration::from_secs(10);
+pub(super) const MODEL: &str = "bench-model";
 
 /// The figures.
 #[derive(Debug, Serialize)]
@@ -56,7 +53,7 @@ pub(super) async fn measure(
     cold_runs: usize,
     warm_tasks: usize,
 ) -> anyhow::Result<GroupFigures> {
-    let ollama = FakeOllama::start(exe).await?;
+    let ollama = fake_ollama(exe).await?;
     let home = tempfile::Builder::new()
         .prefix("b00t-bench-groups-")
         .tempdir()
@@ -155,7 +152,7 @@ pub(super) async fn measure(
     })
 }
 
-async fn publish(bus: &Bus, reply_to: &str, id: &str) -> anyhow::Result<()> {
+pub(super) async fn publish(bus: &Bus, reply_to: &str, id: &str) -> anyhow::Result<()> {
     let task = json!({"id": id, "from": "bench", "reply_to": reply_to, "body": {"text": "ping"}});
     bus.publish(
         &format!("b00t.{GROUP}.chat/task"),
@@ -194,7 +191,7 @@ async fn wait_card(events: &mut Events, online: bool) -> anyhow::Result<()> {
 }
 
 /// Waits for the result of task `id`; its body.
-async fn wait_result(events: &mut Events, id: &str) -> anyhow::Result<Value> {
+pub(super) async fn wait_result(events: &mut Events, id: &str) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + STEP_LIMIT;
     loop {
         let event = tokio::time::timeout_at(deadline, events.recv())
@@ -218,7 +215,7 @@ async fn wait_result(events: &mut Events, id: &str) -> anyhow::Result<Value> {
     }
 }
 
-fn percentile(values: &[f64], q: f64) -> f64 {
+pub(super) fn percentile(values: &[f64], q: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
@@ -246,81 +243,13 @@ impl GroupFigures {
     }
 }
 
-/// b00t-testkit's `fake-ollama` as a child process on a free loopback port. Dropping it
-/// kills the process (`kill_on_drop`).
-struct FakeOllama {
-    /// Killed with SIGKILL when dropped; nothing else holds it.
-    _process: tokio::process::Child,
-    url: String,
-}
-
-impl FakeOllama {
-    /// Runs `$B00T_FAKE_OLLAMA`, else the `fake-ollama` next to `exe`, and reads the URL it
-    /// prints first.
-    async fn start(exe: &Path) -> anyhow::Result<FakeOllama> {
-        let program = fake_ollama_program(exe);
-        anyhow::ensure!(
-            program.is_file(),
-            "`bench --groups` runs the fake Ollama `{}`, which does not exist: build it with `cargo build --release -p b00t-testkit --bin fake-ollama`, or set `{}` to its path",
-            program.display(),
-            b00t_config::env::B00T_FAKE_OLLAMA
-        );
-        let mut process = tokio::process::Command::new(&program)
-            .args(["--listen", "127.0.0.1:0", "--model", MODEL])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot run the fake Ollama `{}`", program.display()))?;
-        let stdout = process
-            .stdout
-            .take()
-            .context("no stdout from `fake-ollama`")?;
-        let mut stderr = process
-            .stderr
-            .take()
-            .context("no stderr from `fake-ollama`")?;
-        let mut first = String::new();
-        let read = tokio::time::timeout(
-            FAKE_START_LIMIT,
-            BufReader::new(stdout).read_line(&mut first),
-        )
-        .await;
-        let url = first.trim().to_owned();
-        if !matches!(read, Ok(Ok(n)) if n > 0) || !url.starts_with("http://") {
-            let _ = process.start_kill();
-            let mut said = String::new();
-            let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut said))
-                .await;
-            anyhow::bail!(
-                "the fake Ollama `{}` did not print its URL within {} s{}",
-                program.display(),
-                FAKE_START_LIMIT.as_secs(),
-                if said.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", said.trim())
-                }
-            );
-        }
-        // It logs one line and then nothing; reading stderr to its end keeps the pipe open.
-        tokio::spawn(async move {
-            let mut rest = Vec::new();
-            let _ = stderr.read_to_end(&mut rest).await;
-        });
-        Ok(FakeOllama {
-            _process: process,
-            url,
-        })
-    }
-}
-
-/// `$B00T_FAKE_OLLAMA`, else `fake-ollama` in the folder of `exe` (where `cargo build
-/// --workspace` puts both).
-fn fake_ollama_program(exe: &Path) -> PathBuf {
-    match b00t_config::env::var(b00t_config::env::B00T_FAKE_OLLAMA) {
-        Some(path) => PathBuf::from(path),
-        None => exe.with_file_name("fake-ollama"),
-    }
+/// b00t-testkit's `fake-ollama`, answering at once as model [`MODEL`].
+pub(super) async fn fake_ollama(exe: &Path) -> anyhow::Result<FakeProgram> {
+    FakeProgram::start(
+        exe,
+        "fake-ollama",
+        b00t_config::env::B00T_FAKE_OLLAMA,
+        &["--listen", "127.0.0.1:0", "--model", MODEL],
+    )
+    .await
 }

@@ -5,12 +5,15 @@
 //!
 //! Layout: `child` (the bus under test as a process), `throughput` (publisher to
 //! subscriber), `tasks` (echo round trips), `floor` (mosquitto and the bare responder),
-//! `rss` (`VmHWM`), `report` (table and JSON); `groups`, `ci` and `deploy` are the
-//! modes of `--groups`, `--ci` and `--deploy`.
+//! `rss` (`VmHWM`), `report` (table and JSON); `groups`, `ci`, `deploy` and `bridge` are
+//! the modes of `--groups`, `--ci`, `--deploy` and `--bridge`; `fakes` runs the test kit's
+//! stand-in programs.
 
+mod bridge;
 mod child;
 mod ci;
 mod deploy;
+mod fakes;
 mod flood;
 mod floor;
 mod groups;
@@ -83,6 +86,23 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let figures = deploy::measure(&exe, args.runs, &Progress::new()).await?;
         if args.json {
             outln!("{}", figures.json())?;
+        } else {
+            out!("{}", figures.table())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.bridge {
+        anyhow::ensure!(
+            args.bridge_messages > 0,
+            "`--bridge-messages 0` measures nothing; pass at least 1"
+        );
+        Progress::new().say(&format!(
+            "chat bridge: {} messages through a Telegram stand-in, each against the same task sent directly",
+            args.bridge_messages
+        ));
+        let figures = bridge::measure(&exe, args.bridge_messages).await?;
+        if args.json {
+            outln!("{}", serde_json::to_string(&figures)?)?;
         } else {
             out!("{}", figures.table())?;
         }
