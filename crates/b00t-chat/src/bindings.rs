@@ -230,6 +230,11 @@ mod tests {
                 chat_id: "-1001234".into()
             }
         );
+        // A Matrix room id holds `:` itself (`!<id>:<server>` before room version 12).
+        let room = ChatRef::parse("matrix:!AbC-d_e:example.org").unwrap();
+        assert_eq!(room.platform, "matrix");
+        assert_eq!(room.chat_id, "!AbC-d_e:example.org");
+        assert_eq!(room.to_string(), "matrix:!AbC-d_e:example.org");
         for bad in ["telegram", "telegram:", "telegram:abc", "signal:1", "-100"] {
             let error = ChatRef::parse(bad).unwrap_err().to_string();
             assert!(error.contains("telegram:-1001234567890"), "{bad}: {error}");
