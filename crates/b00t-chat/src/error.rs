@@ -30,6 +30,8 @@ pub enum ChatError {
     Journal(#[from] b00t_journal::JournalError),
     #[error(transparent)]
     Bus(#[from] b00t_bus::BusError),
+    #[error(transparent)]
+    WhatsApp(#[from] crate::whatsapp::WhatsAppError),
     #[error("cannot start the HTTP client: {0}")]
     Http(String),
     /// The platform failed (its own words, without secrets).

@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::engine::{Board, Engine, Platform, Setup};
 use crate::telegram::api::DEFAULT_API_URL;
 use crate::telegram::{BotApi, Telegram};
+use crate::whatsapp::{Settings, WhatsApp};
 use crate::ChatError;
 
 /// How long the bridge's connection may take to come up.
@@ -85,6 +86,12 @@ pub async fn run_bridge(
             let api_url =
                 env::var(env::TELEGRAM_API_URL).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
             let platform = Telegram::new(BotApi::new(&api_url, &token)?);
+            serve(home, name, config, run, platform, shutdown).await
+        }
+        "whatsapp" => {
+            let settings = Settings::from_env(name, &config)?;
+            let listener = crate::whatsapp::webhook::bind(settings.listen, name).await?;
+            let platform = WhatsApp::new(settings, listener, home.root().to_owned());
             serve(home, name, config, run, platform, shutdown).await
         }
         other => Err(ChatError::Platform(format!(
