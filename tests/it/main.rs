@@ -27,6 +27,7 @@ mod assistant;
 mod audit_output;
 mod bad_input;
 mod bridge;
+mod bridge_matrix;
 mod bridge_whatsapp;
 mod burst;
 mod ci;

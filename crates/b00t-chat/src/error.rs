@@ -32,6 +32,8 @@ pub enum ChatError {
     Bus(#[from] b00t_bus::BusError),
     #[error(transparent)]
     WhatsApp(#[from] crate::whatsapp::WhatsAppError),
+    #[error(transparent)]
+    Matrix(#[from] crate::matrix::MatrixError),
     #[error("cannot start the HTTP client: {0}")]
     Http(String),
     /// The platform failed (its own words, without secrets).

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::engine::{Board, Engine, Platform, Setup};
+use crate::matrix::{Matrix, MatrixApi, MatrixError};
 use crate::telegram::api::DEFAULT_API_URL;
 use crate::telegram::{BotApi, Telegram};
 use crate::whatsapp::{Settings, WhatsApp};
@@ -92,6 +93,20 @@ pub async fn run_bridge(
             let settings = Settings::from_env(name, &config)?;
             let listener = crate::whatsapp::webhook::bind(settings.listen, name).await?;
             let platform = WhatsApp::new(settings, listener, home.root().to_owned());
+            serve(home, name, config, run, platform, shutdown).await
+        }
+        "matrix" => {
+            let token = env::var(env::MATRIX_ACCESS_TOKEN).ok_or_else(|| MatrixError::NoToken {
+                bridge: name.to_owned(),
+            })?;
+            let Some(homeserver) = config.homeserver.clone() else {
+                return Err(MatrixError::NoHomeserver {
+                    bridge: name.to_owned(),
+                }
+                .into());
+            };
+            let api = MatrixApi::new(name, &homeserver, &token)?;
+            let platform = Matrix::new(api, home.root().to_owned());
             serve(home, name, config, run, platform, shutdown).await
         }
         other => Err(ChatError::Platform(format!(
