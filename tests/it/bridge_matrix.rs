@@ -446,4 +446,9 @@ fn matrix_a_kill_between_message_and_answer_answers_once() {
     drop(_runtime);
     let mut runtime = Runtime::spawn_env(&home, &["--listen", &format!("127.0.0.1:{port}")], &[]);
     runtime.wait_for_line("`MATRIX_ACCESS_TOKEN` is not set: log in as the bot account");
+    wait_until("the error in `bridge list`", || {
+        let out = cli(&home, &["bridge", "list"]);
+        String::from_utf8_lossy(&out.stdout)
+            .contains("last error: `MATRIX_ACCESS_TOKEN` is not set")
+    });
 }
