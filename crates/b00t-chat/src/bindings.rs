@@ -19,7 +19,8 @@ pub struct ChatRef {
 }
 
 impl ChatRef {
-    /// Reads `<platform>:<chat id>`; a Telegram id is an integer (negative for groups).
+    /// Reads `<platform>:<chat id>`; a Telegram id is an integer (negative for groups), a
+    /// WhatsApp id the person's number in digits (a leading `+` is dropped).
     pub fn parse(text: &str) -> Result<ChatRef, ChatError> {
         let bad = || ChatError::BadChat {
             chat: text.to_owned(),
@@ -30,6 +31,16 @@ impl ChatRef {
             return Err(bad());
         }
         if platform == "telegram" && chat_id.parse::<i64>().is_err() {
+            return Err(bad());
+        }
+        // A WhatsApp id is the number in international form without `+`, which is dropped.
+        let chat_id = match platform {
+            "whatsapp" => chat_id.strip_prefix('+').unwrap_or(chat_id),
+            _ => chat_id,
+        };
+        if platform == "whatsapp"
+            && (chat_id.is_empty() || !chat_id.bytes().all(|b| b.is_ascii_digit()))
+        {
             return Err(bad());
         }
         Ok(ChatRef {
@@ -235,7 +246,17 @@ mod tests {
         assert_eq!(room.platform, "matrix");
         assert_eq!(room.chat_id, "!AbC-d_e:example.org");
         assert_eq!(room.to_string(), "matrix:!AbC-d_e:example.org");
-        for bad in ["telegram", "telegram:", "telegram:abc", "signal:1", "-100"] {
+        let phone = ChatRef::parse("whatsapp:+16505551234").unwrap();
+        assert_eq!(phone.to_string(), "whatsapp:16505551234");
+        for bad in [
+            "telegram",
+            "telegram:",
+            "telegram:abc",
+            "signal:1",
+            "-100",
+            "whatsapp:+",
+            "whatsapp:1 650 555",
+        ] {
             let error = ChatRef::parse(bad).unwrap_err().to_string();
             assert!(error.contains("telegram:-1001234567890"), "{bad}: {error}");
         }

@@ -255,7 +255,10 @@ fn list(args: BridgeListArgs) -> anyhow::Result<ExitCode> {
         }
         let chats = row["chats"].as_object().cloned().unwrap_or_default();
         if chats.is_empty() {
-            outln!("  no chats bound: `b00t bridge allow telegram:<chat id> --group <group>`")?;
+            outln!(
+                "  no chats bound: `b00t bridge allow {}:<chat id> --group <group>`",
+                row["kind"].as_str().unwrap_or("telegram")
+            )?;
         }
         for (chat, group) in chats {
             let only = row["senders"][&chat]
