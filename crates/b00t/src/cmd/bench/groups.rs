@@ -153,7 +153,8 @@ pub(super) async fn measure(
 }
 
 pub(super) async fn publish(bus: &Bus, reply_to: &str, id: &str) -> anyhow::Result<()> {
-    let task = json!({"id": id, "from": "bench", "reply_to": reply_to, "body": {"text": "ping"}});
+    let task =
+        json!({"id": id, "from": "bench-client", "reply_to": reply_to, "body": {"text": "ping"}});
     bus.publish(
         &format!("b00t.{GROUP}.chat/task"),
         Qos::AtLeastOnce,
