@@ -11,7 +11,8 @@
 //! retries), `bindings` (which chat reaches which group, read from and edited in
 //! b00t.toml), `commands` (`/help`, `/agents`, `/ask`, `/status`), `origin` (the task body
 //! a chat message becomes, and where its answer goes), `retry` (when a failed reply is
-//! sent again), `telegram/` (`api.rs`, the Bot API client; `bridge.rs`, the platform:
+//! sent again), `http` (what the platform clients share: an answer read within a limit,
+//! a failure said without its URL), `telegram/` (`api.rs`, the Bot API client; `bridge.rs`, the platform:
 //! polling, sending, typing), `whatsapp/` (`api.rs`, the Graph API client; `webhook.rs`,
 //! the server Meta calls; `settings.rs`, its secrets), `matrix/` (`api.rs`, the
 //! client-server API client), `error`. Only a platform's module
@@ -21,6 +22,7 @@ pub mod bindings;
 pub mod commands;
 pub mod engine;
 mod error;
+mod http;
 pub mod matrix;
 pub mod origin;
 pub mod retry;

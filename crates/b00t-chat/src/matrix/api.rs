@@ -16,6 +16,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::http::{failure, read_within, Unread};
 use crate::matrix::MatrixError;
 use crate::retry::Refusal;
 
@@ -293,24 +294,17 @@ impl MatrixApi {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| network(chain(&e.without_url())))?;
+        let mut response = request.send().await.map_err(|e| network(failure(e)))?;
         let status = response.status();
-        let mut answer = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| network(chain(&e.without_url())))?
-        {
-            if answer.len() + chunk.len() > MAX_ANSWER {
+        let answer = match read_within(&mut response, MAX_ANSWER).await {
+            Ok(answer) => answer,
+            Err(Unread::Network(e)) => return Err(network(e)),
+            Err(Unread::TooLarge) => {
                 return Err(network(format!(
-                    "the answer is larger than {MAX_ANSWER} bytes: not a Matrix homeserver? check `homeserver`"
-                )));
+                        "the answer is larger than {MAX_ANSWER} bytes: not a Matrix homeserver? check `homeserver`"
+                    )));
             }
-            answer.extend_from_slice(&chunk);
-        }
+        };
         if status.is_success() {
             return serde_json::from_slice(&answer).map_err(|e| {
                 network(format!(
@@ -338,22 +332,6 @@ impl MatrixApi {
             ))),
         }
     }
-}
-
-/// `error` and its causes, `: `-separated (reqwest's own message alone says only
-/// "error sending request").
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !message.contains(&cause_text) {
-            message.push_str(": ");
-            message.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use b00t_bridges::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::http::{failure, read_within, Unread};
 use crate::retry::Refusal;
 use crate::ChatError;
 
@@ -126,21 +127,17 @@ impl BotApi {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| network(chain(&e.without_url())))?;
+            .map_err(|e| network(failure(e)))?;
         let status = response.status();
-        let mut answer = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| network(chain(&e.without_url())))?
-        {
-            if answer.len() + chunk.len() > MAX_ANSWER {
+        let answer = match read_within(&mut response, MAX_ANSWER).await {
+            Ok(answer) => answer,
+            Err(Unread::Network(e)) => return Err(network(e)),
+            Err(Unread::TooLarge) => {
                 return Err(network(format!(
-                    "the answer is larger than {MAX_ANSWER} bytes: not a Bot API server? check `TELEGRAM_API_URL`"
-                )));
+                        "the answer is larger than {MAX_ANSWER} bytes: not a Bot API server? check `TELEGRAM_API_URL`"
+                    )));
             }
-            answer.extend_from_slice(&chunk);
-        }
+        };
         match serde_json::from_slice::<ApiResponse<T>>(&answer) {
             Ok(envelope) => Ok(envelope.into_result(method)?),
             Err(e) => Err(network(format!(
@@ -148,22 +145,6 @@ impl BotApi {
             ))),
         }
     }
-}
-
-/// `error` and its causes, `: `-separated (reqwest's own message alone says only
-/// "error sending request").
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !message.contains(&cause_text) {
-            message.push_str(": ");
-            message.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::http::{failure, read_within, Unread};
 use crate::retry::Refusal;
 use crate::whatsapp::WhatsAppError;
 
@@ -211,7 +212,7 @@ impl GraphApi {
             .timeout(CALL_TIMEOUT)
             .send()
             .await
-            .map_err(|e| network(chain(&e.without_url())))?;
+            .map_err(|e| network(failure(e)))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -219,21 +220,17 @@ impl GraphApi {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let mut answer = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| network(chain(&e.without_url())))?
-        {
-            if answer.len() + chunk.len() > MAX_ANSWER {
+        let answer = match read_within(&mut response, MAX_ANSWER).await {
+            Ok(answer) => answer,
+            Err(Unread::Network(e)) => return Err(network(e)),
+            Err(Unread::TooLarge) => {
                 return Err(CallError::Unreadable {
                     what,
                     status: status.as_u16(),
                     problem: format!("larger than {MAX_ANSWER} bytes"),
                 });
             }
-            answer.extend_from_slice(&chunk);
-        }
+        };
         if status.is_success() {
             return serde_json::from_slice(&answer).map_err(|e| CallError::Unreadable {
                 what,
@@ -255,22 +252,6 @@ impl GraphApi {
             }),
         }
     }
-}
-
-/// `error` and its causes, `: `-separated (reqwest's own message alone says only
-/// "error sending request").
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !message.contains(&cause_text) {
-            message.push_str(": ");
-            message.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]
