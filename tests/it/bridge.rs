@@ -13,7 +13,7 @@ use b00t_testkit::Reply;
 use serde_json::Value;
 
 use crate::assistant::{cli, group_home, Ollama};
-use crate::support::{free_port, Home, Runtime, Sub};
+use crate::support::{free_port, wait_until, Home, Runtime, Sub};
 
 const TOKEN: &str = "4242:test-token";
 
@@ -49,17 +49,6 @@ impl Telegram {
             let sent = self.sent_to(chat);
             (sent.len() >= n).then_some(sent)
         })
-    }
-}
-
-fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

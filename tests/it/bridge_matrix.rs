@@ -17,7 +17,7 @@ use b00t_testkit::Reply;
 use serde_json::{json, Value};
 
 use crate::assistant::{cli, group_home, Ollama};
-use crate::support::{free_port, Home, Runtime};
+use crate::support::{free_port, wait_until, Home, Runtime};
 
 /// Synapse, and a tokio runtime for its async calls in these synchronous tests.
 struct Homeserver {
@@ -196,12 +196,9 @@ fn asked(ollama: &Ollama, needle: &str) -> usize {
         .count()
 }
 
-fn wait_until(what: &str, mut probe: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while !probe() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Waits until `probe` holds (the bridges' shared wait, for a yes or no).
+fn wait_for(what: &str, mut probe: impl FnMut() -> bool) {
+    wait_until(what, || probe().then_some(()))
 }
 
 /// The bodies of `events`, shortened, one a line: what a failure shows.
@@ -408,7 +405,7 @@ fn matrix_a_kill_between_message_and_answer_answers_once() {
         Box::new(Reply::Text("the slow answer".into())),
     ));
     let question = person.send(&room, "are you there?");
-    wait_until("the model asked", || asked(&ollama, "are you there?") == 1);
+    wait_for("the model asked", || asked(&ollama, "are you there?") == 1);
     runtime.kill9();
     drop(runtime);
 
@@ -446,7 +443,7 @@ fn matrix_a_kill_between_message_and_answer_answers_once() {
     drop(_runtime);
     let mut runtime = Runtime::spawn_env(&home, &["--listen", &format!("127.0.0.1:{port}")], &[]);
     runtime.wait_for_line("`MATRIX_ACCESS_TOKEN` is not set: log in as the bot account");
-    wait_until("the error in `bridge list`", || {
+    wait_for("the error in `bridge list`", || {
         let out = cli(&home, &["bridge", "list"]);
         String::from_utf8_lossy(&out.stdout)
             .contains("last error: `MATRIX_ACCESS_TOKEN` is not set")

@@ -15,7 +15,7 @@ use b00t_testkit::Reply;
 use serde_json::{json, Value};
 
 use crate::assistant::{cli, group_home, Ollama};
-use crate::support::{free_port, Home, Runtime};
+use crate::support::{free_port, wait_until, Home, Runtime};
 
 const TOKEN: &str = "EAAJB-whatsapp-test-token";
 const APP_SECRET: &str = "the-app-secret";
@@ -93,17 +93,6 @@ impl Meta {
                 .ok()?;
             (answer.status == 200 && answer.body == "1158201444").then_some(())
         });
-    }
-}
-
-fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -19,6 +19,22 @@ pub(crate) fn b00t_bin() -> &'static str {
 }
 
 /// A free TCP port on loopback (bound, read, released).
+/// Polls `probe` every 50 ms until it finds something, for at most 40 s (a bridge's
+/// answer under CI's load); fails naming `what` otherwise.
+pub(crate) fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
