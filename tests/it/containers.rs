@@ -123,8 +123,8 @@ fn containers_are_isolated_as_specified() {
         "b00t.main.chat/task",
         r#"{"id":"m-1","body":{"text":"hi"}}"#,
     );
-    sub.wait("b00t.family.chat/result", "\"f-1\"");
-    sub.wait("b00t.main.chat/result", "\"m-1\"");
+    sub.wait_cold("b00t.family.chat/result", "\"f-1\"");
+    sub.wait_cold("b00t.main.chat/result", "\"m-1\"");
 
     for group in ["family", "main"] {
         let c = inspect(&home, group);

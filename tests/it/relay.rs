@@ -87,14 +87,7 @@ fn a_container_chats_through_the_relay_and_nothing_else_gets_through() {
         "b00t.family.chat/task",
         r#"{"id":"r-1","body":{"text":"hello relay"}}"#,
     );
-    // A cold start of a container: generous, for a shared machine under load.
-    let result = sub
-        .try_wait(
-            |l| l.topic == "b00t.family.chat/result" && l.payload.contains("\"r-1\""),
-            std::time::Duration::from_secs(90),
-        )
-        .unwrap_or_else(|| panic!("no result for r-1 within 90 s; seen:\n{}", sub.dump()));
-    let result = json(&result.payload);
+    let result = json(&sub.wait_cold("b00t.family.chat/result", "\"r-1\"").payload);
     assert_eq!(result["type"], "result", "{result}");
     let chats = ollama.requests().len();
     assert!(chats >= 1, "the chat reached Ollama");

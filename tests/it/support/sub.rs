@@ -107,17 +107,24 @@ impl Sub {
 
     /// Waits for a message on `topic` whose payload contains `needle`.
     pub(crate) fn wait(&mut self, topic: &str, needle: &str) -> Line {
-        self.try_wait(
-            |l| l.topic == topic && l.payload.contains(needle),
-            super::SOON,
-        )
-        .unwrap_or_else(|| {
-            panic!(
-                "no message on `{topic}` containing `{needle}` within {:?}; seen:\n{}",
-                super::SOON,
-                self.dump()
-            )
-        })
+        self.wait_within(topic, needle, super::SOON)
+    }
+
+    /// [`Sub::wait`] for the answer of a container that starts cold: generous, for a
+    /// shared machine under load (12 s on a quiet one); a working run still ends as soon
+    /// as the answer comes.
+    pub(crate) fn wait_cold(&mut self, topic: &str, needle: &str) -> Line {
+        self.wait_within(topic, needle, std::time::Duration::from_secs(90))
+    }
+
+    fn wait_within(&mut self, topic: &str, needle: &str, limit: std::time::Duration) -> Line {
+        self.try_wait(|l| l.topic == topic && l.payload.contains(needle), limit)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no message on `{topic}` containing `{needle}` within {limit:?}; seen:\n{}",
+                    self.dump()
+                )
+            })
     }
 
     /// Waits until `n` messages on `topic` containing `needle` have been seen.
