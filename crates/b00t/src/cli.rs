@@ -144,6 +144,11 @@ pub(crate) enum Command {
     /// Example: `b00t bridge allow telegram:-1001234567890 --group family`
     #[command(subcommand)]
     Bridge(crate::cmd::bridge::BridgeCommand),
+    /// MCP: wire catalog servers into AI apps, and serve the bus as an MCP server.
+    ///
+    /// Example: `b00t mcp wire github`, `b00t mcp serve`
+    #[command(subcommand)]
+    Mcp(crate::cmd::mcp::McpCommand),
 }
 
 impl Command {
@@ -151,6 +156,7 @@ impl Command {
     pub(crate) fn is_long_running(&self) -> bool {
         match self {
             Command::Bridge(command) => command.is_long_running(),
+            Command::Mcp(command) => command.is_long_running(),
             _ => matches!(self, Command::Up(_) | Command::Agent(_)),
         }
     }

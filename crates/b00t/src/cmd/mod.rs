@@ -16,6 +16,7 @@ mod deployments;
 mod group;
 mod image;
 mod install;
+pub(crate) mod mcp;
 mod orchestrator;
 mod policy;
 mod schedule;
@@ -71,6 +72,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Skills(crate::cli::SkillsCommand::List(args)) => skills::list(args),
         Command::Chat(args) => chat::run(args).await,
         Command::Bridge(command) => bridge::run(command).await,
+        Command::Mcp(command) => mcp::run(command).await,
         Command::Image(crate::cli::ImageCommand::Build(args)) => image::build(args).await,
         Command::Image(crate::cli::ImageCommand::Status(args)) => image::status(args).await,
     }
