@@ -58,6 +58,9 @@ pub async fn run(
     let offline = card.with_state(AgentState::Offline).to_json();
     let mut bus_options = BusOptions::new(options.url.clone(), format!("b00t-agent-{name}"));
     bus_options.packet_limit = options.packet_limit;
+    // On a cluster (a list of brokers) the broker keeps its subscriptions and queued
+    // tasks while it moves to another node; its client id is its name, stable.
+    bus_options.persistent_session = !options.url.alternates.is_empty();
     // An agent that answers for one container (a CI agent) sends few replies at once,
     // and there may be a hundred of them: a small window keeps each connection small.
     if spec.container.is_some() {

@@ -14,7 +14,7 @@ use crate::{BusError, BusEvent, BusOptions, Qos};
 /// a slow consumer while the consumer waits on a publish the driver has to send.
 pub type Events = mpsc::UnboundedReceiver<BusEvent>;
 
-/// A handle to one connection; clones share it.
+/// A handle to one connection (to whichever broker of the list it is on); clones share it.
 #[derive(Clone)]
 pub struct Bus {
     client: rumqttc::AsyncClient,
@@ -39,7 +39,8 @@ impl Bus {
     /// Starts connecting in the background and returns at once. `shutdown` stops the
     /// driver when cancelled. Use [`Bus::wait_connected`] to wait for the broker.
     pub fn connect(options: BusOptions, shutdown: &CancellationToken) -> (Bus, Events) {
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(options.mqtt(), 4096);
+        let endpoints = options.endpoints();
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(options.mqtt(&endpoints[0]), 4096);
         eventloop.set_network_options(options.network());
         let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
         let (state_tx, state) = watch::channel(ConnState::default());
@@ -52,7 +53,11 @@ impl Bus {
             state_tx,
             events_tx,
             stop.clone(),
-            options.max_backoff,
+            driver::Brokers {
+                rotation: driver::Rotation::new(endpoints.len(), options.max_backoff),
+                endpoints,
+                options: options.clone(),
+            },
         ));
         let bus = Bus {
             client,

@@ -1,8 +1,9 @@
-//! What a bus connection is asked to be: which broker, which client id, which will.
+//! What a bus connection is asked to be: which brokers, which client id, which will, and
+//! whether the broker keeps its session while it is away.
 
 use std::time::Duration;
 
-use b00t_config::BrokerUrl;
+use b00t_config::{BrokerAddr, BrokerUrl};
 
 /// The last will: published by the broker when the connection dies without a goodbye.
 #[derive(Clone, Debug)]
@@ -15,6 +16,8 @@ pub struct Will {
 /// Options of one connection.
 #[derive(Clone, Debug)]
 pub struct BusOptions {
+    /// The broker, or the brokers of a cluster: the driver connects to the first that
+    /// answers and, when the connection is lost, moves to the next.
     pub url: BrokerUrl,
     /// Unique on the broker: a second connection with the same id evicts the first.
     pub client_id: String,
@@ -27,6 +30,11 @@ pub struct BusOptions {
     /// QoS 1 publishes in flight before the client waits for acks (rumqttc allocates a
     /// slot for each, per connection).
     pub inflight: u16,
+    /// Clean session off: the broker keeps this client id's subscriptions and queues its
+    /// QoS 1 messages while it is away, so a client that moves to another node of a
+    /// cluster gets what was sent in between. Only with a client id that is stable for
+    /// its identity (a random one would leave a session on the broker per run).
+    pub persistent_session: bool,
 }
 
 impl BusOptions {
@@ -39,13 +47,21 @@ impl BusOptions {
             keep_alive: Duration::from_secs(10),
             max_backoff: Duration::from_secs(5),
             inflight: 200,
+            persistent_session: false,
         }
     }
 
-    pub(crate) fn mqtt(&self) -> rumqttc::MqttOptions {
-        let mut o = rumqttc::MqttOptions::new(&self.client_id, &self.url.host, self.url.port);
+    /// The brokers to try, in order.
+    pub(crate) fn endpoints(&self) -> Vec<BrokerAddr> {
+        self.url.endpoints().collect()
+    }
+
+    /// rumqttc's options for one broker of the list (rumqttc holds one host and port, so
+    /// moving to another broker means new options).
+    pub(crate) fn mqtt(&self, broker: &BrokerAddr) -> rumqttc::MqttOptions {
+        let mut o = rumqttc::MqttOptions::new(&self.client_id, &broker.host, broker.port);
         o.set_keep_alive(self.keep_alive)
-            .set_clean_session(true)
+            .set_clean_session(!self.persistent_session)
             .set_max_packet_size(self.packet_limit, self.packet_limit)
             .set_inflight(self.inflight)
             .set_request_channel_capacity(4096);

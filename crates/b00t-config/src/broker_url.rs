@@ -1,23 +1,92 @@
-//! `mqtt://[USER[:PASS]@]HOST[:PORT]`: where a broker is. Hand-parsed: the grammar is this
-//! small, and the `url` crate would pull IDNA tables into every binary for it.
+//! `mqtt://[USER[:PASS]@]HOST[:PORT]`: where a broker is, or several of them separated by
+//! commas (the nodes of one cluster, tried in order, one identity logging in to each).
+//! Hand-parsed: the grammar is this small, and the `url` crate would pull IDNA tables into
+//! every binary for it.
 
 use std::fmt;
 
 use crate::ConfigError;
 
-/// A parsed broker URL.
+/// A parsed broker URL: the first broker, its credentials, and the other brokers of the
+/// same cluster that a client moves to when the first is lost.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerUrl {
     pub host: String,
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// The brokers after the first in a comma-separated list, in order; the same
+    /// credentials log in to each. Empty for one broker.
+    pub alternates: Vec<BrokerAddr>,
+}
+
+/// Where one broker of a list listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerAddr {
+    pub host: String,
+    pub port: u16,
 }
 
 impl BrokerUrl {
     pub const DEFAULT_PORT: u16 = 1883;
 
-    pub fn parse(url: &str) -> Result<BrokerUrl, ConfigError> {
+    /// Parses one URL or a comma-separated list of them. In a list each URL is checked
+    /// on its own (the error names it and its position); user and password may be given
+    /// on the first URL only or alike on each, never differently.
+    pub fn parse(list: &str) -> Result<BrokerUrl, ConfigError> {
+        if !list.contains(',') {
+            return BrokerUrl::parse_one(list);
+        }
+        let mut first: Option<BrokerUrl> = None;
+        for (index, item) in list.split(',').enumerate() {
+            let item = item.trim();
+            let fail = |problem: String| ConfigError::BrokerList {
+                url: item.to_owned(),
+                position: index + 1,
+                problem,
+            };
+            if item.is_empty() {
+                return Err(fail("is empty".to_owned()));
+            }
+            let url = BrokerUrl::parse_one(item).map_err(|e| match e {
+                ConfigError::BrokerUrl { problem, .. } => fail(problem),
+                other => other,
+            })?;
+            match &mut first {
+                None => first = Some(url),
+                Some(first) => {
+                    let same_user = url.username.is_none()
+                        || (url.username == first.username && url.password == first.password);
+                    if !same_user {
+                        return Err(fail("logs in as another user than the first URL (one list is one identity): give the user and password on the first URL only".to_owned()));
+                    }
+                    let addr = BrokerAddr {
+                        host: url.host,
+                        port: url.port,
+                    };
+                    if first.endpoints().any(|a| a == addr) {
+                        return Err(fail("is in the list twice".to_owned()));
+                    }
+                    first.alternates.push(addr);
+                }
+            }
+        }
+        first.ok_or_else(|| ConfigError::BrokerUrl {
+            url: list.to_owned(),
+            problem: "is empty".to_owned(),
+        })
+    }
+
+    /// Every broker of the list in order, the first one first.
+    pub fn endpoints(&self) -> impl Iterator<Item = BrokerAddr> + '_ {
+        std::iter::once(BrokerAddr {
+            host: self.host.clone(),
+            port: self.port,
+        })
+        .chain(self.alternates.iter().cloned())
+    }
+
+    fn parse_one(url: &str) -> Result<BrokerUrl, ConfigError> {
         let fail = |problem: &str| ConfigError::BrokerUrl {
             url: url.to_owned(),
             problem: problem.to_owned(),
@@ -73,6 +142,7 @@ impl BrokerUrl {
             port,
             username,
             password,
+            alternates: Vec::new(),
         })
     }
 
@@ -92,6 +162,7 @@ impl BrokerUrl {
             port: listen.port(),
             username: None,
             password: None,
+            alternates: Vec::new(),
         }
     }
 }
@@ -106,6 +177,17 @@ impl fmt::Display for BrokerUrl {
             }
             f.write_str("@")?;
         }
+        write!(f, "{}", self.endpoints().next().expect("a first broker"))?;
+        for other in &self.alternates {
+            write!(f, ",mqtt://{other}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for BrokerAddr {
+    /// `HOST:PORT`, an IPv6 host in brackets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
         } else {
@@ -159,5 +241,70 @@ mod tests {
         assert_eq!(u.to_string(), "mqtt://u:***@h:2");
         let l = BrokerUrl::for_listen("0.0.0.0:1999".parse().unwrap());
         assert_eq!(l.to_string(), "mqtt://127.0.0.1:1999");
+    }
+
+    fn check_list(input: &str, expected: &str) {
+        let got = match BrokerUrl::parse(input) {
+            Ok(u) => {
+                let all: Vec<String> = u.endpoints().map(|a| a.to_string()).collect();
+                format!(
+                    "{} user={:?} pass={:?}",
+                    all.join(" "),
+                    u.username,
+                    u.password
+                )
+            }
+            Err(e) => format!("error: {e}"),
+        };
+        assert!(got.contains(expected), "{input}: {got}");
+    }
+
+    #[test]
+    fn parses_lists_in_order() {
+        check_list(
+            "mqtt://127.0.0.1:11883,mqtt://127.0.0.1:12883",
+            "127.0.0.1:11883 127.0.0.1:12883 user=None",
+        );
+        check_list(
+            "mqtt://a:1, mqtt://b:2 ,tcp://[::1]:3",
+            "a:1 b:2 [::1]:3 user=None",
+        );
+        check_list(
+            "mqtt://u:p@a:1,mqtt://b:2",
+            "a:1 b:2 user=Some(\"u\") pass=Some(\"p\")",
+        );
+        check_list(
+            "mqtt://u:p@a:1,mqtt://u:p@b:2",
+            "a:1 b:2 user=Some(\"u\") pass=Some(\"p\")",
+        );
+        check_list(
+            "mqtt://a:1,http://b:2",
+            "error: broker URL `http://b:2`, number 2 in the list, has an unsupported scheme",
+        );
+        check_list(
+            "mqtt://a:1,mqtt://b:0",
+            "number 2 in the list, has a port that is not a number from 1 to 65535: give each broker as `mqtt://HOST:PORT`, separated by commas",
+        );
+        check_list(
+            "mqtt://a:1,,mqtt://b:2",
+            "`, number 2 in the list, is empty",
+        );
+        check_list("mqtt://a:1,", "number 2 in the list, is empty");
+        check_list(
+            "mqtt://a:1,mqtt://a:1",
+            "number 2 in the list, is in the list twice",
+        );
+        check_list(
+            "mqtt://u:p@a:1,mqtt://v:p@b:2",
+            "number 2 in the list, logs in as another user",
+        );
+    }
+
+    #[test]
+    fn a_list_displays_and_parses_back() {
+        let u = BrokerUrl::parse("mqtt://u:secret@a:1,mqtt://b:2,mqtt://[::1]:3").unwrap();
+        assert_eq!(u.to_string(), "mqtt://u:***@a:1,mqtt://b:2,mqtt://[::1]:3");
+        let plain = BrokerUrl::parse("mqtt://a:1,mqtt://b:2").unwrap();
+        assert_eq!(BrokerUrl::parse(&plain.to_string()).unwrap(), plain);
     }
 }

@@ -27,6 +27,12 @@ pub enum ConfigError {
         "broker URL `{url}` {problem}: use `mqtt://HOST:PORT`, for example `mqtt://127.0.0.1:1883`"
     )]
     BrokerUrl { url: String, problem: String },
+    #[error("broker URL `{url}`, number {position} in the list, {problem}: give each broker as `mqtt://HOST:PORT`, separated by commas, for example `mqtt://127.0.0.1:11883,mqtt://127.0.0.1:12883`")]
+    BrokerList {
+        url: String,
+        position: usize,
+        problem: String,
+    },
     #[error("home `{path}` is not a folder: pass `--home DIR` or set B00T_HOME")]
     NoHome { path: PathBuf },
     #[error("cannot find the current directory: {0}; pass `--home DIR`")]

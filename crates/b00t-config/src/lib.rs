@@ -19,7 +19,7 @@ pub mod settings;
 
 pub use acl_file::AclFile;
 pub use bridges::{BridgeConfig, BRIDGE_KINDS};
-pub use broker_url::BrokerUrl;
+pub use broker_url::{BrokerAddr, BrokerUrl};
 pub use credentials::{CredentialError, CredentialFiles};
 pub use error::ConfigError;
 pub use groups::{AssistantConfig, ContainersConfig};

@@ -72,6 +72,17 @@ pub async fn start(
             let gateway = b00t_container::bridge_gateway(docker)
                 .await
                 .map_err(|e| RuntimeError::Groups(e.to_string()))?;
+            let alternates = match broker {
+                Some(_) => Vec::new(),
+                None => url
+                    .alternates
+                    .iter()
+                    .map(|a| b00t_config::BrokerAddr {
+                        host: container_host(&a.host),
+                        port: a.port,
+                    })
+                    .collect(),
+            };
             let (broker_host, broker_port, credentials) = match broker {
                 Some(broker) => {
                     let port = match config.containers.broker_port {
@@ -104,6 +115,7 @@ pub async fn start(
             Reach {
                 broker_host,
                 broker_port,
+                broker_alternates: alternates,
                 credentials,
                 ollama_url,
                 ollama_credentials,
@@ -113,6 +125,7 @@ pub async fn start(
         Launcher::Local { .. } => Reach {
             broker_host: url.host.clone(),
             broker_port: url.port,
+            broker_alternates: url.alternates.clone(),
             // Local group processes log in as their group too: the embedded broker's
             // rules bind the group's client ids to its identity.
             credentials: broker.is_some() || url.username.is_some(),

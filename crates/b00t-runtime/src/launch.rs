@@ -29,6 +29,9 @@ pub struct Reach {
     /// gateway for containers; the loopback listener for local processes).
     pub broker_host: String,
     pub broker_port: u16,
+    /// The other brokers of a cluster (an external broker given as a list), in the
+    /// list's order, as the agent reaches them; it moves to them when the first is lost.
+    pub broker_alternates: Vec<b00t_config::BrokerAddr>,
     /// Whether the agent must log in (the guarded listener).
     pub credentials: bool,
     /// The Ollama URL the agent uses.
@@ -174,13 +177,7 @@ pub fn group_container(
     )
     .map_err(err)?;
     spec.limits = b00t_container::Limits::from(&config.containers);
-    let broker = match password {
-        Some(p) if reach.credentials => format!(
-            "mqtt://{}:{p}@{}:{}",
-            group.name, reach.broker_host, reach.broker_port
-        ),
-        _ => format!("mqtt://{}:{}", reach.broker_host, reach.broker_port),
-    };
+    let broker = broker_url(reach, &group.name, password);
     let ollama_url = match password {
         Some(p) if reach.ollama_credentials => with_credentials(&reach.ollama_url, &group.name, p),
         _ => reach.ollama_url.clone(),
@@ -230,6 +227,22 @@ pub fn group_container(
         b00t_container::prepare_ownership(&writable, uid, gid).map_err(err)?;
     }
     Ok(spec)
+}
+
+/// The `B00T_BROKER` of a group's agent: the first broker with the group's credentials
+/// (when it logs in), then the cluster's other brokers, which the same login reaches.
+fn broker_url(reach: &Reach, group: &str, password: Option<&str>) -> String {
+    let mut url = match password {
+        Some(p) if reach.credentials => format!(
+            "mqtt://{group}:{p}@{}:{}",
+            reach.broker_host, reach.broker_port
+        ),
+        _ => format!("mqtt://{}:{}", reach.broker_host, reach.broker_port),
+    };
+    for other in &reach.broker_alternates {
+        url.push_str(&format!(",mqtt://{other}"));
+    }
+    url
 }
 
 /// `url` (`scheme://host:port/path`) with `user:password@` before its host. Group names
@@ -282,6 +295,30 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_reaches_the_group_as_a_list() {
+        let reach = Reach {
+            broker_host: "host.docker.internal".into(),
+            broker_port: 11883,
+            broker_alternates: vec![b00t_config::BrokerAddr {
+                host: "10.0.0.2".into(),
+                port: 12883,
+            }],
+            credentials: true,
+            ollama_url: "http://h:2".into(),
+            ollama_credentials: false,
+            in_container: true,
+        };
+        let url = broker_url(&reach, "family", Some("pw"));
+        assert_eq!(
+            url,
+            "mqtt://family:pw@host.docker.internal:11883,mqtt://10.0.0.2:12883"
+        );
+        let parsed = b00t_config::BrokerUrl::parse(&url).unwrap();
+        assert_eq!(parsed.username.as_deref(), Some("family"));
+        assert_eq!(parsed.alternates.len(), 1);
+    }
+
+    #[test]
     fn a_relayed_ollama_url_carries_the_credentials() {
         assert_eq!(
             with_credentials("http://host.docker.internal:4000", "family", "ab12"),
@@ -294,6 +331,7 @@ mod tests {
         let reach = |credentials, ollama_credentials| Reach {
             broker_host: "h".into(),
             broker_port: 1,
+            broker_alternates: Vec::new(),
             credentials,
             ollama_url: "http://h:2".into(),
             ollama_credentials,

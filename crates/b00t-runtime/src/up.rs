@@ -129,9 +129,16 @@ pub async fn up(
 
     // The watcher sees every message before anyone else may publish a task: through the
     // embedded broker's tap, or its `#` subscription on an external broker.
-    let client_id = format!("b00t-runtime-{:016x}", client_suffix());
+    // On a cluster (a list of brokers) its session is kept while it moves between nodes,
+    // under a stable id: the tap's secret id matters only on the embedded broker.
+    let cluster = broker.is_none() && !own_url.alternates.is_empty();
+    let client_id = match cluster {
+        true => "b00t-runtime-watcher".to_owned(),
+        false => format!("b00t-runtime-{:016x}", client_suffix()),
+    };
     let mut bus_options = BusOptions::new(own_url.clone(), client_id.clone());
     bus_options.packet_limit = config.broker.packet_limit();
+    bus_options.persistent_session = cluster;
     let watcher_stop = CancellationToken::new();
     let (bus, events) = Bus::connect(bus_options, &watcher_stop);
     bus.wait_connected(Duration::from_secs(5)).await?;

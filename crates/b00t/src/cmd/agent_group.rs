@@ -44,6 +44,8 @@ pub(super) fn spec(
     );
     let mut bus = BusOptions::new(url.clone(), String::new());
     bus.packet_limit = (launch.max_payload_bytes * 4).max(16 * 1024 * 1024);
+    // On a cluster the broker keeps its session while it moves between nodes.
+    bus.persistent_session = !url.alternates.is_empty();
     let mut options = AssistantOptions::new(name.clone(), group_dir, bus);
     options.global_dir = env::var(env::B00T_GLOBAL_DIR).map(PathBuf::from);
     options.privileged = launch.privileged;
