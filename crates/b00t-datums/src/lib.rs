@@ -38,6 +38,6 @@ pub use constraint::{
 pub use error::{DatumError, FileError, Problem};
 pub use id::{is_valid_name, is_valid_type, DatumId};
 pub use kind::DatumType;
-pub use model::{Datum, Mcp, McpHttp, McpStdio};
+pub use model::{Datum, InstallMethod, Mcp, McpHttp, McpStdio};
 pub use resolve::{resolve, resolve_all, ResolveError};
 pub use tree::{tree, DepTree};

@@ -10,7 +10,7 @@ use crate::constraint::Constraint;
 use crate::error::{DatumError, FileError};
 use crate::id::{is_valid_name, is_valid_type, DatumId};
 use crate::kind::DatumType;
-use crate::model::{Datum, Mcp, McpHttp, McpStdio};
+use crate::model::{Datum, InstallMethod, Mcp, McpHttp, McpStdio};
 
 /// The keys of `[b00t]` this crate reads.
 const B00T_FIELDS: &[&str] = &[
@@ -49,7 +49,17 @@ const B00T_FIELDS: &[&str] = &[
     "build",
     "local",
 ];
-const MCP_FIELDS: &[&str] = &["stdio", "httpstream"];
+/// `[b00t.mcp]`: the two method lists, or a launcher written in the table itself.
+const MCP_FIELDS: &[&str] = &[
+    "stdio",
+    "httpstream",
+    "command",
+    "args",
+    "env",
+    "requires",
+    "transport",
+    "priority",
+];
 const STDIO_FIELDS: &[&str] = &[
     "command",
     "args",
@@ -58,7 +68,7 @@ const STDIO_FIELDS: &[&str] = &[
     "transport",
     "priority",
 ];
-const HTTP_FIELDS: &[&str] = &["url", "requires", "priority", "transport"];
+const HTTP_FIELDS: &[&str] = &["url", "headers", "requires", "priority", "transport"];
 
 pub(crate) fn parse_datum(path: &Path, root: &Path, text: &str) -> Result<Datum, DatumError> {
     parse(path, root, text).map_err(|error| DatumError::file(path, error))
@@ -75,7 +85,8 @@ fn parse(path: &Path, root: &Path, text: &str) -> Result<Datum, FileError> {
     };
     let mut notes = Vec::new();
     for (key, value) in &raw {
-        if key != "b00t" {
+        // A top-level `[stack]` table is read for its `members`.
+        if key != "b00t" && !(key == "stack" && value.is_table()) {
             let what = if value.is_table() { "table" } else { "field" };
             notes.push(format!("unknown {what} `{key}` kept unread"));
         }
@@ -145,16 +156,35 @@ fn parse(path: &Path, root: &Path, text: &str) -> Result<Datum, FileError> {
         Some(table) => Some(parse_mcp(table, &mut notes)?),
         None => None,
     };
-    if kind == DatumType::Mcp
-        && mcp
-            .as_ref()
-            .is_none_or(|mcp| mcp.stdio.is_empty() && mcp.httpstream.is_none())
-    {
+    if kind == DatumType::Mcp && mcp.as_ref().is_none_or(Mcp::is_empty) {
         notes.push(
-            "mcp datum without `[[b00t.mcp.stdio]]` or `[b00t.mcp.httpstream]`: nothing to start"
+            "mcp datum without `[[b00t.mcp.stdio]]`, `[b00t.mcp] command` or `[b00t.mcp.httpstream]`: nothing to start"
                 .to_owned(),
         );
     }
+    let (install, install_methods) = match b00t.string_or_map("install")? {
+        Some(Either::One(script)) => (Some(script), Vec::new()),
+        Some(Either::Map(methods)) => (
+            None,
+            methods
+                .into_iter()
+                .map(|(method, script)| InstallMethod { method, script })
+                .collect(),
+        ),
+        None => (None, Vec::new()),
+    };
+    let (desires, desires_by_method) = match b00t.string_or_map("desires")? {
+        Some(Either::One(version)) => (Some(version), BTreeMap::new()),
+        Some(Either::Map(by_method)) => (by_method.get("version").cloned(), by_method),
+        None => (None, BTreeMap::new()),
+    };
+    let members = stack_members(&raw, &b00t)?;
+    if kind == DatumType::Stack && members.is_empty() {
+        notes.push(
+            "stack without members: list them in `members` (or `[b00t.stack] members`)".to_owned(),
+        );
+    }
+    let env = b00t.env_map("env", &mut notes)?;
 
     // Docker compose folder: validated here, kept in `raw` (see `Datum::resource_path`).
     b00t.string("resource_path")?;
@@ -162,14 +192,16 @@ fn parse(path: &Path, root: &Path, text: &str) -> Result<Datum, FileError> {
     Ok(Datum {
         id: DatumId::new(&name, &kind),
         hint,
-        desires: b00t.string("desires")?,
-        install: b00t.string("install")?,
+        desires,
+        desires_by_method,
+        install,
+        install_methods,
         update: b00t.string("update")?,
         version: b00t.string("version")?,
         version_regex: b00t.string("version_regex")?,
         depends_on: b00t.strings("depends_on")?,
         require,
-        env: b00t.string_map("env")?,
+        env,
         package_name: b00t.string("package_name")?,
         script: b00t.string("script")?,
         image: b00t.string("image")?,
@@ -180,7 +212,7 @@ fn parse(path: &Path, root: &Path, text: &str) -> Result<Datum, FileError> {
         values_file: b00t.string("values_file")?,
         vsix_id: b00t.string("vsix_id")?,
         mcp,
-        members: b00t.strings("members")?,
+        members,
         keywords: b00t.strings("keywords")?,
         aliases: b00t.strings("aliases")?,
         path: path.to_owned(),
@@ -196,6 +228,10 @@ fn parse_mcp(table: &Table, notes: &mut Vec<String>) -> Result<Mcp, FileError> {
     let mcp = Fields::new(table, "b00t.mcp".to_owned());
     mcp.note_unknown(MCP_FIELDS, notes);
     let mut stdio = Vec::new();
+    // A launcher written in `[b00t.mcp]` itself: `command = "npx"`, `args = [...]`.
+    if table.contains_key("command") {
+        stdio.push(stdio_method(&mcp, notes)?);
+    }
     if let Some(value) = table.get("stdio") {
         let Value::Array(entries) = value else {
             return Err(wrong_type(
@@ -211,35 +247,104 @@ fn parse_mcp(table: &Table, notes: &mut Vec<String>) -> Result<Mcp, FileError> {
             };
             let fields = Fields::new(entry, prefix);
             fields.note_unknown(STDIO_FIELDS, notes);
-            stdio.push(McpStdio {
-                command: fields.required_string("command")?,
-                args: fields.strings("args")?,
-                env: fields.string_map("env")?,
-                requires: fields.strings("requires")?,
-                transport: fields.string("transport")?,
-                priority: fields.integer("priority")?.unwrap_or(0),
-            });
+            stdio.push(stdio_method(&fields, notes)?);
         }
     }
-    let httpstream = match mcp.table("httpstream")? {
-        Some(table) => {
-            let fields = Fields::new(table, "b00t.mcp.httpstream".to_owned());
-            fields.note_unknown(HTTP_FIELDS, notes);
-            if let Some(transport) = fields
-                .string("transport")?
-                .filter(|transport| transport != "httpstream")
-            {
-                notes.push(format!("`b00t.mcp.httpstream.transport` is `{transport}`, expected `httpstream`: ignored"));
-            }
-            Some(McpHttp {
-                url: fields.required_string("url")?,
-                requires: fields.strings("requires")?,
-                priority: fields.integer("priority")?.unwrap_or(0),
-            })
+    // One endpoint as a table, or several as an array of tables.
+    let mut remote = Vec::new();
+    match table.get("httpstream") {
+        None => {}
+        Some(Value::Table(entry)) => {
+            remote.push(http_endpoint(
+                entry,
+                "b00t.mcp.httpstream".to_owned(),
+                notes,
+            )?);
         }
-        None => None,
-    };
-    Ok(Mcp { stdio, httpstream })
+        Some(Value::Array(entries)) => {
+            for (index, entry) in entries.iter().enumerate() {
+                let prefix = format!("b00t.mcp.httpstream[{index}]");
+                let Value::Table(entry) = entry else {
+                    return Err(wrong_type(&prefix, "a table", entry));
+                };
+                remote.push(http_endpoint(entry, prefix, notes)?);
+            }
+        }
+        Some(other) => return Err(wrong_type(
+            "b00t.mcp.httpstream",
+            "a table (`[b00t.mcp.httpstream]`) or an array of tables (`[[b00t.mcp.httpstream]]`)",
+            other,
+        )),
+    }
+    let httpstream = remote
+        .iter()
+        .min_by_key(|endpoint| endpoint.priority)
+        .cloned();
+    Ok(Mcp {
+        stdio,
+        remote,
+        httpstream,
+    })
+}
+
+fn stdio_method(fields: &Fields<'_>, notes: &mut Vec<String>) -> Result<McpStdio, FileError> {
+    Ok(McpStdio {
+        command: fields.required_string("command")?,
+        args: fields.strings("args")?,
+        env: fields.env_map("env", notes)?,
+        requires: fields.strings("requires")?,
+        transport: fields.string("transport")?,
+        priority: fields.integer("priority")?.unwrap_or(0),
+    })
+}
+
+fn http_endpoint(
+    table: &Table,
+    prefix: String,
+    notes: &mut Vec<String>,
+) -> Result<McpHttp, FileError> {
+    let fields = Fields::new(table, prefix);
+    fields.note_unknown(HTTP_FIELDS, notes);
+    if let Some(transport) = fields
+        .string("transport")?
+        .filter(|transport| transport != "httpstream")
+    {
+        notes.push(format!(
+            "`{}` is `{transport}`, expected `httpstream`: ignored",
+            fields.field("transport")
+        ));
+    }
+    Ok(McpHttp {
+        url: fields.required_string("url")?,
+        headers: fields.string_map("headers")?,
+        requires: fields.strings("requires")?,
+        priority: fields.integer("priority")?.unwrap_or(0),
+    })
+}
+
+/// A stack's members: `[b00t] members`, then `[b00t.stack] members`, then `[stack] members`,
+/// each entry once.
+fn stack_members(raw: &Table, b00t: &Fields<'_>) -> Result<Vec<String>, FileError> {
+    let mut members = b00t.strings("members")?;
+    let mut more = Vec::new();
+    if let Some(stack) = b00t.table("stack")? {
+        more.extend(Fields::new(stack, "b00t.stack".to_owned()).strings("members")?);
+    }
+    if let Some(Value::Table(stack)) = raw.get("stack") {
+        more.extend(Fields::new(stack, "stack".to_owned()).strings("members")?);
+    }
+    for member in more {
+        if !members.contains(&member) {
+            members.push(member);
+        }
+    }
+    Ok(members)
+}
+
+/// A field that is a string or a table of strings.
+enum Either {
+    One(String),
+    Map(BTreeMap<String, String>),
 }
 
 /// `gh.cli.toml` → (`gh`, Some(`cli`)); `git-cliff.toml` → (`git-cliff`, None).
@@ -377,6 +482,63 @@ impl<'t> Fields<'t> {
         }
     }
 
+    /// A string, or a table of strings (`install = { go = "go install …" }`).
+    fn string_or_map(&self, key: &str) -> Result<Option<Either>, FileError> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(Either::One(value.clone()))),
+            Some(Value::Table(_)) => Ok(Some(Either::Map(self.string_map(key)?))),
+            Some(other) => Err(wrong_type(
+                &self.field(key),
+                "a string or a table of strings",
+                other,
+            )),
+        }
+    }
+
+    /// Environment defaults: `NAME = "value"`, or `NAME = { default = "value", … }` (an
+    /// entry without `default` is left out and noted; its other keys are kept in `raw`).
+    fn env_map(
+        &self,
+        key: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<BTreeMap<String, String>, FileError> {
+        let Some(value) = self.table.get(key) else {
+            return Ok(BTreeMap::new());
+        };
+        let Value::Table(table) = value else {
+            return Err(wrong_type(&self.field(key), "a table of strings", value));
+        };
+        let mut env = BTreeMap::new();
+        for (name, value) in table {
+            let field = format!("{}.{name}", self.field(key));
+            match value {
+                Value::String(value) => {
+                    env.insert(name.clone(), value.clone());
+                }
+                Value::Table(entry) => match entry.get("default") {
+                    Some(Value::String(default)) => {
+                        env.insert(name.clone(), default.clone());
+                    }
+                    Some(other) => {
+                        return Err(wrong_type(&format!("{field}.default"), "a string", other))
+                    }
+                    None => notes.push(format!(
+                        "`{field}` has no `default`: the environment must provide `{name}`"
+                    )),
+                },
+                other => {
+                    return Err(wrong_type(
+                        &field,
+                        "a string or a table with a `default` string",
+                        other,
+                    ))
+                }
+            }
+        }
+        Ok(env)
+    }
+
     fn table(&self, key: &str) -> Result<Option<&'t Table>, FileError> {
         match self.table.get(key) {
             None => Ok(None),
@@ -492,7 +654,7 @@ mod tests {
         check_error(
             "x.cli.toml",
             "[b00t]\n[b00t.env]\nA = 1\n",
-            "datums/x.cli.toml: field `b00t.env.A` is an integer, expected a string",
+            "datums/x.cli.toml: field `b00t.env.A` is an integer, expected a string or a table with a `default` string",
         );
         check_error(
             "x.cli.toml",
@@ -503,6 +665,134 @@ mod tests {
             "x.cli.toml",
             "[b00t]\nresource_path = 1\n",
             "datums/x.cli.toml: field `b00t.resource_path` is an integer, expected a string",
+        );
+    }
+
+    #[test]
+    fn remote_endpoints_as_an_array_of_tables_with_headers() {
+        let d = load(
+            "deepwiki.mcp.toml",
+            "[b00t]\nname = \"deepwiki\"\ntype = \"mcp\"\nhint = \"h\"\n\
+             [[b00t.mcp.httpstream]]\nurl = \"https://a.example/mcp\"\npriority = 2\n\
+             headers = { Authorization = \"Bearer ${DEEPWIKI_TOKEN}\" }\n\
+             [[b00t.mcp.httpstream]]\nurl = \"https://b.example/sse\"\npriority = 1\n",
+        )
+        .unwrap();
+        let mcp = d.mcp.as_ref().unwrap();
+        let urls: Vec<&str> = mcp.remote.iter().map(|e| e.url.as_str()).collect();
+        assert_eq!(urls, ["https://a.example/mcp", "https://b.example/sse"]);
+        assert_eq!(
+            mcp.remote[0]
+                .headers
+                .get("Authorization")
+                .map(String::as_str),
+            Some("Bearer ${DEEPWIKI_TOKEN}")
+        );
+        assert_eq!(
+            mcp.httpstream.as_ref().unwrap().url,
+            "https://b.example/sse"
+        );
+        assert_eq!(d.mcp_remote()[0].url, "https://b.example/sse");
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+        // The single-table form still reads, as one endpoint.
+        let d = load(
+            "x.mcp.toml",
+            "[b00t]\nhint = \"h\"\n[b00t.mcp.httpstream]\nurl = \"http://x\"\n",
+        )
+        .unwrap();
+        assert_eq!(d.mcp.unwrap().remote.len(), 1);
+        check_error(
+            "x.mcp.toml",
+            "[b00t]\n[b00t.mcp]\nhttpstream = \"http://x\"\n",
+            "datums/x.mcp.toml: field `b00t.mcp.httpstream` is a string, expected a table (`[b00t.mcp.httpstream]`) or an array of tables (`[[b00t.mcp.httpstream]]`)",
+        );
+        check_error(
+            "x.mcp.toml",
+            "[b00t]\n[[b00t.mcp.httpstream]]\nheaders = {}\n",
+            "datums/x.mcp.toml: field `b00t.mcp.httpstream[0].url` is missing: add it",
+        );
+    }
+
+    #[test]
+    fn a_launcher_in_the_mcp_table_is_a_stdio_method() {
+        let d = load(
+            "lsp.mcp.toml",
+            "[b00t]\nname = \"lsp\"\nhint = \"h\"\n[b00t.mcp]\ncommand = \"npx\"\nargs = [\"-y\", \"lsp-mcp\"]\n\
+             env = { LOG = \"1\" }\n[[b00t.mcp.stdio]]\ncommand = \"docker\"\npriority = 5\n",
+        )
+        .unwrap();
+        let mcp = d.mcp.as_ref().unwrap();
+        assert_eq!(mcp.stdio[0].command, "npx");
+        assert_eq!(mcp.stdio[0].args, ["-y", "lsp-mcp"]);
+        assert_eq!(mcp.stdio[0].env.get("LOG").map(String::as_str), Some("1"));
+        assert_eq!(d.mcp_commands(), ["npx", "docker"]);
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+    }
+
+    #[test]
+    fn install_desires_and_env_as_tables() {
+        let d = load(
+            "gopls.cli.toml",
+            "[b00t]\nname = \"gopls\"\nhint = \"h\"\ninstall = { go = \"go install golang.org/x/tools/gopls@latest\", brew = \"brew install gopls\" }\n\
+             desires = { version = \"0.16\", go = \"1.22\" }\n\
+             [b00t.env]\nPLAIN = \"p\"\nWITH = { default = \"d\", description = \"x\" }\nSECRET = { required = true }\n",
+        )
+        .unwrap();
+        assert_eq!(d.install, None);
+        assert_eq!(
+            d.install_methods,
+            [
+                InstallMethod {
+                    method: "brew".into(),
+                    script: "brew install gopls".into()
+                },
+                InstallMethod {
+                    method: "go".into(),
+                    script: "go install golang.org/x/tools/gopls@latest".into()
+                },
+            ]
+        );
+        assert_eq!(d.desires.as_deref(), Some("0.16"));
+        assert_eq!(
+            d.desires_by_method.get("go").map(String::as_str),
+            Some("1.22")
+        );
+        assert_eq!(
+            d.env.iter().collect::<Vec<_>>(),
+            [
+                (&"PLAIN".to_owned(), &"p".to_owned()),
+                (&"WITH".to_owned(), &"d".to_owned())
+            ]
+        );
+        assert_eq!(
+            d.notes,
+            ["`b00t.env.SECRET` has no `default`: the environment must provide `SECRET`"]
+        );
+        check_error(
+            "x.cli.toml",
+            "[b00t]\ninstall = { go = 1 }\n",
+            "datums/x.cli.toml: field `b00t.install.go` is an integer, expected a string",
+        );
+        check_error(
+            "x.cli.toml",
+            "[b00t]\ninstall = [\"a\"]\n",
+            "datums/x.cli.toml: field `b00t.install` is an array, expected a string or a table of strings",
+        );
+    }
+
+    #[test]
+    fn stack_members_from_every_table() {
+        let d = load(
+            "s.stack.toml",
+            "[b00t]\nname = \"s\"\nhint = \"h\"\nmembers = [\"a\"]\n[b00t.stack]\nmembers = [\"b\", \"a\"]\n[stack]\nmembers = [\"c\"]\n",
+        )
+        .unwrap();
+        assert_eq!(d.members, ["a", "b", "c"]);
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+        let d = load("e.stack.toml", "[b00t]\nname = \"e\"\nhint = \"h\"\n").unwrap();
+        assert_eq!(
+            d.notes,
+            ["stack without members: list them in `members` (or `[b00t.stack] members`)"]
         );
     }
 

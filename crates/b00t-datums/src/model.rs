@@ -11,11 +11,15 @@ use crate::error::DatumError;
 use crate::id::DatumId;
 use crate::kind::DatumType;
 
-/// One way to start an MCP server as a child process (`[[b00t.mcp.stdio]]`).
+/// One way to start an MCP server as a child process: an entry of `[[b00t.mcp.stdio]]`, or
+/// the launcher written directly in the `[b00t.mcp]` table (`command`, `args`, `env`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct McpStdio {
+    /// The program the app starts (`npx`, `uvx`, `docker`, a binary).
     pub command: String,
     pub args: Vec<String>,
+    /// Environment for the server, values as written (defaults; an entry written as a table
+    /// gives its `default`).
     pub env: BTreeMap<String, String>,
     /// Lowercase entries name tools (`node`, `python`, `docker`, `internet`); uppercase ones
     /// are environment variables the server needs.
@@ -25,19 +29,45 @@ pub struct McpStdio {
     pub priority: i64,
 }
 
-/// An MCP server reached over HTTP (`[b00t.mcp.httpstream]`).
+/// One endpoint of an MCP server reached over HTTP (streamable HTTP): the table
+/// `[b00t.mcp.httpstream]`, or one entry of the array `[[b00t.mcp.httpstream]]`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct McpHttp {
     pub url: String,
+    /// HTTP headers to send, values as written (they may name environment variables, e.g.
+    /// `"Bearer ${API_KEY}"`; nothing here expands them).
+    pub headers: BTreeMap<String, String>,
+    /// As in [`McpStdio::requires`].
     pub requires: Vec<String>,
+    /// Lower is preferred.
     pub priority: i64,
 }
 
-/// The `[b00t.mcp]` table.
+/// The `[b00t.mcp]` table: how to start the server locally, and where to reach it remotely.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Mcp {
+    /// Local launchers in file order: a launcher written in `[b00t.mcp]` itself comes first,
+    /// then each `[[b00t.mcp.stdio]]`. Use [`Datum::mcp_stdio`] for priority order.
     pub stdio: Vec<McpStdio>,
+    /// Every remote endpoint, in file order.
+    pub remote: Vec<McpHttp>,
+    /// The preferred remote endpoint: the first of `remote` with the lowest priority.
     pub httpstream: Option<McpHttp>,
+}
+
+impl Mcp {
+    /// Whether the server can be started or reached at all.
+    pub fn is_empty(&self) -> bool {
+        self.stdio.is_empty() && self.remote.is_empty()
+    }
+}
+
+/// One install script of a datum whose `install` is a table (`install = { go = "go install …" }`):
+/// `method` names the tool it uses (`go`, `cargo`, `npm`, `uv`, …).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InstallMethod {
+    pub method: String,
+    pub script: String,
 }
 
 /// One datum file, parsed. Unknown fields stay in `raw` and are listed in `notes`.
@@ -47,8 +77,14 @@ pub struct Datum {
     pub name: String,
     pub kind: DatumType,
     pub hint: String,
+    /// The desired version: `desires = "1.2"`, or the `version` entry of a table.
     pub desires: Option<String>,
+    /// `desires` written as a table, per install method (`{ cargo = "0.5" }`); empty otherwise.
+    pub desires_by_method: BTreeMap<String, String>,
+    /// `install = "<script>"`; `None` when absent or written as a table (see `install_methods`).
     pub install: Option<String>,
+    /// `install = { <method> = "<script>", … }`, in method-name order; empty otherwise.
+    pub install_methods: Vec<InstallMethod>,
     pub update: Option<String>,
     pub version: Option<String>,
     pub version_regex: Option<String>,
@@ -56,6 +92,8 @@ pub struct Datum {
     pub depends_on: Vec<String>,
     #[serde(serialize_with = "constraints_as_strings")]
     pub require: Vec<Constraint>,
+    /// Default environment, values as written; `[b00t.env] X = { default = "…" }` gives its
+    /// `default`, and an entry with no default is left out (noted).
     pub env: BTreeMap<String, String>,
     pub package_name: Option<String>,
     /// Bash datums: a script path relative to `root`.
@@ -68,7 +106,8 @@ pub struct Datum {
     pub values_file: Option<String>,
     pub vsix_id: Option<String>,
     pub mcp: Option<Mcp>,
-    /// Stack datums: the ids (or bare names) of the members.
+    /// Stack datums: the ids (or bare names) of the members, from `members`, `[b00t.stack]
+    /// members` and `[stack] members`, each once.
     pub members: Vec<String>,
     pub keywords: Vec<String>,
     /// Other command names the tool provides (node provides `npx`).
@@ -95,15 +134,30 @@ impl Datum {
         self.package_name.as_deref().unwrap_or(&self.name)
     }
 
-    /// The stdio commands, by priority then file order, each once.
-    pub fn mcp_commands(&self) -> Vec<&str> {
+    /// The stdio launchers by priority (lower first), then file order.
+    pub fn mcp_stdio(&self) -> Vec<&McpStdio> {
         let Some(mcp) = &self.mcp else {
             return Vec::new();
         };
         let mut methods: Vec<&McpStdio> = mcp.stdio.iter().collect();
         methods.sort_by_key(|method| method.priority);
+        methods
+    }
+
+    /// The remote endpoints by priority (lower first), then file order.
+    pub fn mcp_remote(&self) -> Vec<&McpHttp> {
+        let Some(mcp) = &self.mcp else {
+            return Vec::new();
+        };
+        let mut endpoints: Vec<&McpHttp> = mcp.remote.iter().collect();
+        endpoints.sort_by_key(|endpoint| endpoint.priority);
+        endpoints
+    }
+
+    /// The stdio commands, by priority then file order, each once.
+    pub fn mcp_commands(&self) -> Vec<&str> {
         let mut commands: Vec<&str> = Vec::new();
-        for method in methods {
+        for method in self.mcp_stdio() {
             if !commands.contains(&method.command.as_str()) {
                 commands.push(&method.command);
             }
