@@ -42,6 +42,7 @@ mod hostile;
 mod identity;
 mod installer;
 mod lifecycle;
+mod mcp_wire;
 mod presence;
 mod protocol;
 mod relay;

@@ -45,6 +45,13 @@ pub const B00T_FAKE_OLLAMA: &str = "B00T_FAKE_OLLAMA";
 /// The `fake-telegram` program `b00t bench --bridge` runs, when it is not next to `b00t`.
 pub const B00T_FAKE_TELEGRAM: &str = "B00T_FAKE_TELEGRAM";
 
+/// The user's home folder: where `b00t mcp wire` finds the apps' user files (`~/.claude.json`,
+/// `~/.cursor/mcp.json`, …).
+pub const HOME: &str = "HOME";
+/// The user's config folder (default `~/.config`): Claude Desktop, VS Code and Zed keep
+/// their files under it on Linux.
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+
 /// Nomad's HTTP API for the deployer's `nomad` orchestrator, such as
 /// `http://127.0.0.1:4646` (Nomad's own variable).
 pub const NOMAD_ADDR: &str = "NOMAD_ADDR";

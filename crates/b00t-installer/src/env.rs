@@ -13,7 +13,7 @@ pub fn search_path() -> OsString {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
+    if let Some(home) = std::env::var_os(b00t_config::env::HOME) {
         for extra in [".local/bin", ".cargo/bin"] {
             let dir = Path::new(&home).join(extra);
             if !dirs.contains(&dir) {

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-/// `old` to `new` of `path`, as `diff -u` writes it; empty when nothing changes.
+/// `old` to `new` of `path`, as `diff -u` writes it (both labels the path); empty when
+/// nothing changes.
 pub fn unified(path: &Path, old: &str, new: &str) -> String {
     if old == new {
         return String::new();
@@ -11,7 +12,7 @@ pub fn unified(path: &Path, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{shown}"), &format!("b/{shown}"))
+        .header(&shown, &shown)
         .to_string()
 }
 
@@ -25,7 +26,7 @@ mod tests {
         let diff = unified(Path::new("/h/.cursor/mcp.json"), "a\nb\n", "a\nc\n");
         assert_eq!(
             diff,
-            "--- a//h/.cursor/mcp.json\n+++ b//h/.cursor/mcp.json\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+            "--- /h/.cursor/mcp.json\n+++ /h/.cursor/mcp.json\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
         );
     }
 }

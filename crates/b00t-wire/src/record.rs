@@ -23,6 +23,10 @@ pub struct Wired {
     pub datum: String,
     /// The entry as written.
     pub entry: serde_json::Value,
+    /// Written with secret values in clear (`--with-secrets`), which `status` renders
+    /// the same way to compare.
+    #[serde(default)]
+    pub in_clear: bool,
 }
 
 /// Every entry b00t wrote.
@@ -78,6 +82,7 @@ mod tests {
             server: "github".into(),
             datum: "github.mcp".into(),
             entry: serde_json::json!({ "command": entry }),
+            in_clear: false,
         };
         records.put(wired("npx"));
         records.put(wired("bunx"));

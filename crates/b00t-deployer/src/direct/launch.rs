@@ -136,7 +136,7 @@ impl Launch {
             env.push(("PATH".into(), search_path(spec)));
         }
         if !spec.env.contains_key("HOME") {
-            if let Some(home) = std::env::var_os("HOME") {
+            if let Some(home) = std::env::var_os(b00t_config::env::HOME) {
                 env.push(("HOME".into(), home));
             }
         }
