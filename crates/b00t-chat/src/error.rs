@@ -31,6 +31,8 @@ pub enum ChatError {
     #[error(transparent)]
     Bus(#[from] b00t_bus::BusError),
     #[error(transparent)]
+    Telegram(#[from] crate::telegram::TelegramError),
+    #[error(transparent)]
     WhatsApp(#[from] crate::whatsapp::WhatsAppError),
     #[error(transparent)]
     Matrix(#[from] crate::matrix::MatrixError),

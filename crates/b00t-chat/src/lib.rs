@@ -12,7 +12,8 @@
 //! b00t.toml), `commands` (`/help`, `/agents`, `/ask`, `/status`), `origin` (the task body
 //! a chat message becomes, and where its answer goes), `retry` (when a failed reply is
 //! sent again), `http` (what the platform clients share: an answer read within a limit,
-//! a failure said without its URL), `telegram/` (`api.rs`, the Bot API client; `bridge.rs`, the platform:
+//! a failure said without its URL), `webhook_server` (the HTTP server both webhooks serve
+//! with, and its limits), `telegram/` (`api.rs`, the Bot API client; `bridge.rs`, the platform:
 //! polling, sending, typing), `whatsapp/` (`api.rs`, the Graph API client; `webhook.rs`,
 //! the server Meta calls; `settings.rs`, its secrets), `matrix/` (`api.rs`, the
 //! client-server API client), `error`. Only a platform's module
@@ -28,6 +29,7 @@ pub mod origin;
 pub mod retry;
 mod run;
 pub mod telegram;
+pub mod webhook_server;
 pub mod whatsapp;
 
 pub use error::ChatError;

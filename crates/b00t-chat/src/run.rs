@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::engine::{Board, Engine, Platform, Setup};
 use crate::matrix::{Matrix, MatrixApi, MatrixError};
 use crate::telegram::api::DEFAULT_API_URL;
-use crate::telegram::{BotApi, Telegram};
+use crate::telegram::{BotApi, Telegram, Webhook};
 use crate::whatsapp::{Settings, WhatsApp};
 use crate::ChatError;
 
@@ -86,7 +86,15 @@ pub async fn run_bridge(
             })?;
             let api_url =
                 env::var(env::TELEGRAM_API_URL).unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-            let platform = Telegram::new(BotApi::new(&api_url, &token)?);
+            let api = BotApi::new(&api_url, &token)?;
+            // Webhook mode: its secret checked and its address bound before the bus is used.
+            let platform = match Webhook::from_env(name, &config)? {
+                Some(hook) => {
+                    let listener = crate::telegram::webhook::bind(hook.listen, name).await?;
+                    Telegram::with_webhook(api, hook, listener)
+                }
+                None => Telegram::new(api),
+            };
             serve(home, name, config, run, platform, shutdown).await
         }
         "whatsapp" => {

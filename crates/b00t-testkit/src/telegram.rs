@@ -6,8 +6,12 @@
 //! `getWebhookInfo`; everything in the `{"ok": …}` envelope with Telegram's codes and
 //! descriptions. Tests queue incoming messages ([`FakeTelegram::push_message`]), script
 //! failures ([`FakeTelegram::fail_next`]) and read what the bridge sent
-//! ([`FakeTelegram::sent`]). Webhook deliveries are not made: a set webhook only makes
-//! `getUpdates` answer 409, as Telegram's does.
+//! ([`FakeTelegram::sent`]). While a webhook is set, `getUpdates` answers 409, as
+//! Telegram's does, and the updates are POSTed to the webhook instead, once a test has
+//! said where its HTTPS URL leads ([`FakeTelegram::tunnel_webhook`], the reverse proxy or
+//! tunnel of a real set-up): one at a time in order, as JSON with
+//! `X-Telegram-Bot-Api-Secret-Token`, each sent again every [`WEBHOOK_RETRY`] until the
+//! webhook answers 2xx ([`FakeTelegram::deliveries`] lists every attempt).
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -37,6 +41,20 @@ pub const MAX_TEXT_UTF16: usize = 4096;
 
 /// Largest request body read.
 const MAX_BODY: usize = 1024 * 1024;
+/// How long the fake waits before it POSTs an update the webhook did not take again.
+pub const WEBHOOK_RETRY: Duration = Duration::from_millis(500);
+/// The header a webhook delivery carries the `secret_token` in.
+pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
+
+/// One POST of an update to the webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub update_id: i64,
+    /// Where it went (through the tunnel).
+    pub url: String,
+    /// The webhook's HTTP status; `None` when it did not answer.
+    pub status: Option<u16>,
+}
 
 /// A person (or another bot) who writes to the fake.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,6 +231,8 @@ struct Shared {
     changed: Notify,
     /// Woken (all waiters) when a `sendMessage` is recorded.
     sent_changed: Notify,
+    /// Woken (all waiters) when a webhook delivery is recorded.
+    delivered: Notify,
 }
 
 #[derive(Default)]
@@ -226,6 +246,14 @@ struct Inner {
     next_message_id: HashMap<i64, i64>,
     /// `(url, secret_token)` while a webhook is set.
     webhook: Option<(String, Option<String>)>,
+    /// Where the webhook's HTTPS URL leads (`http://127.0.0.1:<port>`), once a test says.
+    tunnel: Option<String>,
+    /// Every delivery attempt, in order.
+    deliveries: Vec<WebhookDelivery>,
+    /// Every update ever queued, by id, for a redelivery.
+    queued: HashMap<i64, Value>,
+    /// The last failed delivery, as `getWebhookInfo` reports it: (unix time, message).
+    webhook_error: Option<(i64, String)>,
     allowed_updates: Option<Vec<String>>,
     /// Scripted answers per lowercased method: (HTTP status, retry_after).
     failures: HashMap<String, VecDeque<(u16, Option<u64>)>>,
@@ -265,9 +293,11 @@ impl FakeTelegram {
             }),
             changed: Notify::new(),
             sent_changed: Notify::new(),
+            delivered: Notify::new(),
         });
         let stop = shutdown.child_token();
         tokio::spawn(serve(listener, state.clone(), stop.clone()));
+        tokio::spawn(deliver_to_webhook(state.clone(), stop.clone()));
         Ok(FakeTelegram { addr, state, stop })
     }
 
@@ -379,6 +409,7 @@ impl FakeTelegram {
                 id
             }
         };
+        inner.queued.insert(id, update.clone());
         inner.updates.push_back((id, kind, update));
         drop(inner);
         self.state.changed.notify_waiters();
@@ -434,6 +465,61 @@ impl FakeTelegram {
         lock(&self.state.inner).webhook.clone()
     }
 
+    /// Has webhook deliveries go to `base` (`http://127.0.0.1:<port>`) with the set
+    /// URL's path and query, as a reverse proxy or tunnel to the bridge would.
+    pub fn tunnel_webhook(&self, base: &str) {
+        lock(&self.state.inner).tunnel = Some(base.trim_end_matches('/').to_owned());
+        self.state.changed.notify_waiters();
+    }
+
+    /// Every webhook delivery attempt, in order.
+    pub fn deliveries(&self) -> Vec<WebhookDelivery> {
+        lock(&self.state.inner).deliveries.clone()
+    }
+
+    /// Waits until a delivery of `update_id` was answered 2xx, and returns it.
+    pub async fn delivered(&self, update_id: i64) -> WebhookDelivery {
+        loop {
+            let changed = self.state.delivered.notified();
+            if let Some(done) = lock(&self.state.inner).deliveries.iter().find(|d| {
+                d.update_id == update_id && d.status.is_some_and(|s| (200..300).contains(&s))
+            }) {
+                return done.clone();
+            }
+            changed.await;
+        }
+    }
+
+    /// POSTs update `update_id` to the webhook once more, as Telegram does when it did
+    /// not see the answer; the webhook's status, `None` when it did not answer or no
+    /// webhook is set and tunnelled.
+    pub async fn redeliver(&self, update_id: i64) -> Option<u16> {
+        let (target, secret, update) = {
+            let inner = lock(&self.state.inner);
+            let (target, secret) = inner.webhook_target()?;
+            (target, secret, inner.queued.get(&update_id)?.clone())
+        };
+        let status = post_update(&target, secret.as_deref(), update.to_string().into_bytes()).await;
+        let mut inner = lock(&self.state.inner);
+        inner.deliveries.push(WebhookDelivery {
+            update_id,
+            url: target,
+            status,
+        });
+        drop(inner);
+        self.state.delivered.notify_waiters();
+        status
+    }
+
+    /// POSTs `body` to the tunnelled webhook with `secret` in
+    /// `X-Telegram-Bot-Api-Secret-Token` (none when `None`), as someone other than
+    /// Telegram could; not recorded as a delivery. The webhook's status, `None` when it
+    /// did not answer or no webhook is set and tunnelled.
+    pub async fn post_to_webhook(&self, body: Vec<u8>, secret: Option<&str>) -> Option<u16> {
+        let (target, _) = lock(&self.state.inner).webhook_target()?;
+        post_update(&target, secret, body).await
+    }
+
     /// Stops the server now; open connections are closed.
     pub fn stop(&self) {
         self.stop.cancel();
@@ -458,8 +544,36 @@ impl Inner {
         let id = self.next_update_id;
         self.next_update_id += 1;
         let update = json!({"update_id": id, kind: message});
+        self.queued.insert(id, update.clone());
         self.updates.push_back((id, kind.to_owned(), update));
         id
+    }
+
+    /// Where a delivery goes and the secret it carries, while a webhook is set and
+    /// tunnelled.
+    fn webhook_target(&self) -> Option<(String, Option<String>)> {
+        let (url, secret) = self.webhook.as_ref()?;
+        let tunnel = self.tunnel.as_ref()?;
+        let rest = url
+            .strip_prefix("https://")
+            .map_or("", |rest| rest.find('/').map_or("/", |at| &rest[at..]));
+        Some((format!("{tunnel}{rest}"), secret.clone()))
+    }
+
+    /// The first update a webhook delivery would carry now (the kinds of
+    /// `allowed_updates` only; the others are dropped, as Telegram does).
+    fn next_for_webhook(&mut self) -> Option<(i64, Value)> {
+        while let Some((id, kind, update)) = self.updates.front() {
+            let wanted = self.allowed_updates.as_ref().map_or(
+                kind != "chat_member" && kind != "message_reaction",
+                |allowed| allowed.contains(kind),
+            );
+            if wanted {
+                return Some((*id, update.clone()));
+            }
+            self.updates.pop_front();
+        }
+        None
     }
 
     /// A stored message as `reply_to_message` shows it: without its own reply.
@@ -614,6 +728,77 @@ async fn serve(listener: TcpListener, state: Arc<Shared>, stop: CancellationToke
     .await;
 }
 
+/// Delivers the queued updates to the webhook while one is set and tunnelled, one at a
+/// time in order, until `stop`.
+async fn deliver_to_webhook(state: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        let changed = state.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let next = {
+            let mut inner = lock(&state.inner);
+            match inner.webhook_target() {
+                Some((target, secret)) => inner
+                    .next_for_webhook()
+                    .map(|(id, update)| (target, secret, id, update)),
+                None => None,
+            }
+        };
+        let Some((target, secret, id, update)) = next else {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = &mut changed => continue,
+            }
+        };
+        let status = tokio::select! {
+            _ = stop.cancelled() => return,
+            status = post_update(&target, secret.as_deref(), update.to_string().into_bytes()) => status,
+        };
+        let taken = status.is_some_and(|s| (200..300).contains(&s));
+        {
+            let mut inner = lock(&state.inner);
+            inner.deliveries.push(WebhookDelivery {
+                update_id: id,
+                url: target,
+                status,
+            });
+            if taken {
+                inner.updates.retain(|(queued, _, _)| *queued != id);
+                inner.webhook_error = None;
+            } else {
+                let message = match status {
+                    Some(status) => format!("Wrong response from the webhook: {status}"),
+                    None => "Connection refused".to_owned(),
+                };
+                inner.webhook_error = Some((now(), message));
+            }
+        }
+        state.delivered.notify_waiters();
+        if !taken {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(WEBHOOK_RETRY) => {}
+            }
+        }
+    }
+}
+
+/// POSTs `update` to `target` as Telegram does; the status, `None` without an answer.
+async fn post_update(target: &str, secret: Option<&str>, body: Vec<u8>) -> Option<u16> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .ok()?;
+    let mut request = client
+        .post(target)
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(secret) = secret {
+        request = request.header(SECRET_HEADER, secret);
+    }
+    request.send().await.ok().map(|r| r.status().as_u16())
+}
+
 async fn handle(
     state: Arc<Shared>,
     stop: CancellationToken,
@@ -671,8 +856,16 @@ async fn route(state: &Shared, stop: &CancellationToken, request: Request<Incomi
         "getwebhookinfo" => {
             let inner = lock(&state.inner);
             let url = inner.webhook.as_ref().map_or("", |(url, _)| url.as_str());
-            ok(json!({"url": url, "has_custom_certificate": false,
-                      "pending_update_count": inner.updates.len()}))
+            let mut info = json!({"url": url, "has_custom_certificate": false,
+                      "pending_update_count": inner.updates.len()});
+            if let (Some((date, message)), Some(_)) = (&inner.webhook_error, &inner.webhook) {
+                info["last_error_date"] = json!(date);
+                info["last_error_message"] = json!(message);
+            }
+            if let (Some(allowed), Some(_)) = (&inner.allowed_updates, &inner.webhook) {
+                info["allowed_updates"] = json!(allowed);
+            }
+            ok(info)
         }
         _ => refuse(404, "Not Found"),
     }
@@ -969,9 +1162,28 @@ fn set_webhook(state: &Shared, param: &(dyn Fn(&str) -> Value + Sync)) -> Answer
             },
         );
     }
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
+    if !url.starts_with("https://") {
         return bad_request("bad webhook: An HTTPS URL must be provided for webhook");
     }
+    let authority = url["https://".len()..]
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("");
+    let port = match authority.rsplit_once(':') {
+        Some((_, port)) if !authority.ends_with(']') => port.parse::<u16>().ok(),
+        _ => Some(443),
+    };
+    if !matches!(port, Some(443 | 80 | 88 | 8443)) {
+        return bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443");
+    }
+    if let Some(Value::Array(kinds)) = json_param(&param("allowed_updates")) {
+        let kinds: Vec<String> = kinds
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect();
+        inner.allowed_updates = (!kinds.is_empty()).then_some(kinds);
+    }
+    inner.webhook_error = None;
     if param("drop_pending_updates").as_bool() == Some(true)
         || param("drop_pending_updates").as_str() == Some("true")
     {
@@ -1700,6 +1912,96 @@ mod tests {
         );
         assert_eq!(updates[1]["edited_message"]["message_id"], asked.message_id);
         assert_eq!(updates[1]["edited_message"]["text"], "first!");
+    }
+
+    #[tokio::test]
+    async fn a_set_webhook_gets_the_updates_posted_with_the_secret_until_it_takes_them() {
+        let fake = FakeTelegram::start(TOKEN).await;
+        // The bridge's side: answers 500 to the first delivery, then 200; records each.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hook_addr = listener.local_addr().unwrap();
+        // (path, secret header, update) of each delivery.
+        type Received = Arc<Mutex<Vec<(String, Option<String>, Value)>>>;
+        let received: Received = Arc::default();
+        let stop = CancellationToken::new();
+        tokio::spawn(crate::http::serve("hook", listener, stop.clone(), {
+            let received = received.clone();
+            move |request: Request<Incoming>| {
+                let received = received.clone();
+                async move {
+                    let path = request.uri().path().to_owned();
+                    let secret = request
+                        .headers()
+                        .get(SECRET_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let body = request.into_body().collect().await.unwrap().to_bytes();
+                    let update: Value = serde_json::from_slice(&body).unwrap();
+                    let status = {
+                        let mut received = received.lock().unwrap();
+                        received.push((path, secret, update));
+                        if received.len() == 1 {
+                            500
+                        } else {
+                            200
+                        }
+                    };
+                    let mut response = Response::new(Full::new(Bytes::new()));
+                    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                    Ok::<_, Infallible>(response)
+                }
+            }
+        }));
+        let (status, refused) = call(&fake, "setWebhook", json!({"url": "http://e.x/hook"})).await;
+        assert_eq!(
+            (status, refused["description"].as_str()),
+            (
+                400,
+                Some("Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+            )
+        );
+        let (status, _) = call(&fake, "setWebhook", json!({"url": "https://e.x:9000/hook"})).await;
+        assert_eq!(status, 400);
+        let (status, _) = call(
+            &fake,
+            "setWebhook",
+            json!({"url": "https://bot.example.org/tg/hook?x=1", "secret_token": "s3cret",
+                   "allowed_updates": ["message"], "drop_pending_updates": false}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        fake.push_update(json!({"callback_query": {"id": "1", "data": "x"}}));
+        let pushed = fake.push_message(&TestChat::private(&ann()), &ann(), "over the hook");
+        // Nothing goes out until the test says where the URL leads.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(fake.deliveries().is_empty());
+        fake.tunnel_webhook(&format!("http://{hook_addr}"));
+        let done = tokio::time::timeout(Duration::from_secs(10), fake.delivered(pushed.update_id))
+            .await
+            .expect("delivered");
+        assert_eq!(done.url, format!("http://{hook_addr}/tg/hook?x=1"));
+        let deliveries = fake.deliveries();
+        assert_eq!(
+            deliveries.iter().map(|d| d.status).collect::<Vec<_>>(),
+            [Some(500), Some(200)]
+        );
+        let received = received.lock().unwrap().clone();
+        assert_eq!(received.len(), 2);
+        for (path, secret, update) in &received {
+            assert_eq!(path, "/tg/hook");
+            assert_eq!(secret.as_deref(), Some("s3cret"));
+            assert_eq!(update["update_id"], pushed.update_id);
+            assert_eq!(update["message"]["text"], "over the hook");
+        }
+        // The callback query was not among allowed_updates: dropped, not delivered.
+        let (_, info) = call(&fake, "getWebhookInfo", json!({})).await;
+        assert_eq!(info["result"]["pending_update_count"], 0, "{info}");
+        assert_eq!(info["result"]["url"], "https://bot.example.org/tg/hook?x=1");
+        assert_eq!(info["result"]["allowed_updates"], json!(["message"]));
+        // A redelivery on demand: the same update again.
+        assert_eq!(fake.redeliver(pushed.update_id).await, Some(200));
+        assert_eq!(fake.deliveries().len(), 3);
+        stop.cancel();
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! [`BotApi`]: the few Bot API methods the bridge calls (`getMe`, `getUpdates`,
-//! `sendMessage`, `sendChatAction`), POSTed as JSON to `<api>/bot<token>/<method>`. Every
+//! `sendMessage`, `sendChatAction`, and `setWebhook` and `deleteWebhook` for the
+//! webhook mode), POSTed as JSON to `<api>/bot<token>/<method>`. Every
 //! answer is read up to a limit; every error is said without the URL, which holds the
 //! token.
 
 use std::time::Duration;
 
 use b00t_bridges::telegram::types::{
-    ApiResponse, GetUpdates, Message, SendChatAction, SendMessage, Update, User,
+    ApiResponse, GetUpdates, Message, SendChatAction, SendMessage, SetWebhook, Update, User,
 };
 use b00t_bridges::ApiError;
 use serde::de::DeserializeOwned;
@@ -106,6 +107,18 @@ impl BotApi {
 
     pub async fn send_chat_action(&self, action: &SendChatAction) -> Result<bool, CallError> {
         self.call("sendChatAction", action, CALL_TIMEOUT).await
+    }
+
+    /// Has Telegram POST every update to `webhook.url`; `getUpdates` is refused (409)
+    /// while it is set.
+    pub async fn set_webhook(&self, webhook: &SetWebhook) -> Result<bool, CallError> {
+        self.call("setWebhook", webhook, CALL_TIMEOUT).await
+    }
+
+    /// Removes the webhook, keeping the updates not yet delivered for `getUpdates`.
+    pub async fn delete_webhook(&self) -> Result<bool, CallError> {
+        let keep = serde_json::json!({"drop_pending_updates": false});
+        self.call("deleteWebhook", &keep, CALL_TIMEOUT).await
     }
 
     async fn call<T: DeserializeOwned>(

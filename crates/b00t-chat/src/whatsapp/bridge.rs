@@ -20,12 +20,12 @@ use b00t_bridges::whatsapp_parts;
 use b00t_journal::Cursor;
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, Inbound, Platform, SendError};
 use crate::origin::{Origin, Sender};
 use crate::retry::Refusal;
+use crate::webhook_server::Takers;
 use crate::whatsapp::api::{CallError, GraphApi};
 use crate::whatsapp::webhook::{self, Accept, NotTaken, Secrets};
 use crate::whatsapp::Settings;
@@ -37,9 +37,6 @@ pub const TYPING_EVERY: Duration = Duration::from_secs(20);
 const ONLY_TEXT_EVERY: Duration = Duration::from_secs(600);
 /// Chats remembered for that notice's rate limit; the memory is cleared past it.
 const MAX_NOTICED: usize = 10_000;
-/// Messages being handed to the engine at once; past it the webhook answers 500 and
-/// Meta delivers again later.
-const MAX_TAKING: usize = 256;
 /// What a bound chat hears for a photo, a voice note or another medium.
 const ONLY_TEXT: &str = "I can read only text messages: please write your question.";
 /// The message kinds that are a person's content, answered with [`ONLY_TEXT`]; any
@@ -73,7 +70,8 @@ impl WhatsApp {
 
     /// Hands `message` to the engine: a text to [`Engine::accept`], a medium to the
     /// only-text notice. `Err` when it could not be recorded (the webhook answers 500).
-    async fn take(engine: &Arc<Engine<WhatsApp>>, message: Incoming) -> Result<(), NotTaken> {
+    async fn take(engine: Arc<Engine<WhatsApp>>, message: Incoming) -> Result<(), NotTaken> {
+        let engine = &engine;
         if message.from.is_empty()
             || message.from.len() > 32
             || !message.from.bytes().all(|b| b.is_ascii_digit())
@@ -210,31 +208,13 @@ impl Platform for WhatsApp {
         // so that none is both resumed and taken as new.
         engine.resume().await;
         tracing::info!(bridge = %engine.name, %addr, "WhatsApp webhook listening");
-        let slots = Arc::new(Semaphore::new(MAX_TAKING));
+        let takers = Takers::default();
         let accept: Accept = {
             let engine = engine.clone();
             Arc::new(move |message| {
                 let engine = engine.clone();
-                let slots = slots.clone();
-                Box::pin(async move {
-                    let Ok(permit) = slots.try_acquire_owned() else {
-                        return Err(NotTaken(format!(
-                            "{MAX_TAKING} messages are being taken at once"
-                        )));
-                    };
-                    // Its own task: a webhook request that ends early (the client gone,
-                    // the time limit) does not cut a message between its journal row and
-                    // its conversation.
-                    let taking = tokio::spawn(async move {
-                        let taken = WhatsApp::take(&engine, message).await;
-                        drop(permit);
-                        taken
-                    });
-                    match taking.await {
-                        Ok(taken) => taken,
-                        Err(e) => Err(NotTaken(format!("taking the message failed: {e}"))),
-                    }
-                })
+                let takers = takers.clone();
+                Box::pin(async move { takers.take(WhatsApp::take(engine, message)).await })
             })
         };
         webhook::run(listener, secrets, accept, shutdown).await;

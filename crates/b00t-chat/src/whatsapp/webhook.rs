@@ -18,58 +18,33 @@
 //!   acknowledged.
 //! - Anything else: 405.
 //!
-//! A slow or hostile client cannot hold it: at most [`MAX_CONNECTIONS`] connections
-//! (one more is closed at once), headers within [`HEADER_TIMEOUT`] and
-//! [`MAX_HEADER_BYTES`], a connection at most [`CONNECTION_LIFETIME`]; refusals are
-//! logged at most once per [`LOG_EVERY`] with a count of those not logged. On shutdown it
-//! stops accepting, lets requests in progress finish within [`DRAIN`], and ends.
+//! The server, its limits against slow or hostile clients (at most [`MAX_CONNECTIONS`]
+//! connections, headers within [`HEADER_TIMEOUT`], bodies within [`BODY_TIMEOUT`]) and
+//! its shutdown are `webhook_server`'s, shared with Telegram's webhook.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use b00t_bridges::whatsapp::{
     incoming, verify_signature, verify_subscription, Incoming, Notification, SeenMessages,
     SignatureError, SIGNATURE_HEADER,
 };
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Bytes;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use hyper::header::{HeaderValue, ALLOW};
+use hyper::{Method, Request, StatusCode};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
+use crate::webhook_server::{self, answer_taken, plain, read_body, Answer, Refusals};
+pub use crate::webhook_server::{
+    NotTaken, ACCEPT_TIMEOUT, BODY_TIMEOUT, CONNECTION_LIFETIME, DRAIN, HEADER_TIMEOUT, LOG_EVERY,
+    MAX_BODY, MAX_CONNECTIONS, MAX_HEADER_BYTES,
+};
 use crate::whatsapp::WhatsAppError;
 
-/// The largest notification read (413 past it). Meta's are a few KiB.
-pub const MAX_BODY: usize = 1024 * 1024;
-/// How long a client has to send a request's line and headers (and how long a
-/// kept-alive connection may stay idle): then the connection is closed.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most a request's line and headers may take (431 past it).
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// How long a client has to send a body, once its headers are read (408 past it).
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; one more is closed as soon as it is accepted.
-pub const MAX_CONNECTIONS: usize = 64;
-/// The longest a connection is kept, however busy: then it is closed after the request
-/// in progress.
-pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
-/// How long the messages of one notification may take to be journaled (500 past it).
-pub const ACCEPT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long requests in progress may take to finish at shutdown.
-pub const DRAIN: Duration = Duration::from_secs(2);
-/// Refusals (bad signatures, junk, too many connections) are logged at most this often.
-pub const LOG_EVERY: Duration = Duration::from_secs(10);
+/// What the logs call it.
+const WHAT: &str = "WhatsApp webhook";
 
 /// The two secrets requests are checked with. Neither is ever logged.
 pub struct Secrets {
@@ -84,11 +59,6 @@ impl std::fmt::Debug for Secrets {
         f.debug_struct("Secrets").finish_non_exhaustive()
     }
 }
-
-/// Why a message was not taken: the webhook answers 500 and Meta delivers it again.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct NotTaken(pub String);
 
 /// What [`Accept`] returns.
 pub type AcceptFuture = Pin<Box<dyn Future<Output = Result<(), NotTaken>> + Send>>;
@@ -120,50 +90,10 @@ pub async fn run(
         secrets,
         accept,
         seen: Mutex::new(SeenMessages::default()),
-        refusals: Throttle::default(),
-        full: Throttle::default(),
+        refusals: Refusals::new(WHAT),
     });
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let connections = TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %e, "WhatsApp webhook: accept failed");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => continue,
-                }
-            }
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            if let Some(more) = shared.full.allow() {
-                tracing::warn!(%peer, not_logged = more, "WhatsApp webhook: {MAX_CONNECTIONS} connections are open; a new one is closed");
-            }
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        connections.spawn(connection(
-            stream,
-            peer,
-            shared.clone(),
-            shutdown.clone(),
-            permit,
-        ));
-    }
-    drop(listener);
-    connections.close();
-    if tokio::time::timeout(DRAIN + Duration::from_millis(500), connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("WhatsApp webhook: connections still open after the drain are dropped");
-    }
+    let answer = move |request, peer| answer(request, peer, shared.clone());
+    webhook_server::run(WHAT, listener, answer, shutdown).await;
 }
 
 /// What every connection shares.
@@ -173,55 +103,16 @@ struct Shared {
     /// Ids of the messages taken in this run: a redelivery is acknowledged without
     /// being handed over again.
     seen: Mutex<SeenMessages>,
-    /// Limits the log lines of refused requests.
-    refusals: Throttle,
-    /// Limits the log lines of connections closed for the connection limit.
-    full: Throttle,
+    /// Logs refused requests.
+    refusals: Refusals,
 }
-
-/// One connection, holding its slot until it ends.
-async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-    permit: OwnedSemaphorePermit,
-) {
-    let service = service_fn(move |request| answer(request, peer, shared.clone()));
-    let mut served = pin!(http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_header_size(MAX_HEADER_BYTES)
-        .serve_connection(TokioIo::new(stream), service));
-    let ended = tokio::select! {
-        ended = served.as_mut() => Some(ended),
-        _ = shutdown.cancelled() => None,
-        _ = tokio::time::sleep(CONNECTION_LIFETIME) => None,
-    };
-    let ended = match ended {
-        Some(ended) => ended,
-        None => {
-            served.as_mut().graceful_shutdown();
-            match tokio::time::timeout(DRAIN, served).await {
-                Ok(ended) => ended,
-                Err(_) => Ok(()),
-            }
-        }
-    };
-    if let Err(e) = ended {
-        tracing::debug!(%peer, error = %e, "WhatsApp webhook: connection ended");
-    }
-    drop(permit);
-}
-
-type Answer = Response<Full<Bytes>>;
 
 async fn answer(
     request: Request<hyper::body::Incoming>,
     peer: SocketAddr,
     shared: Arc<Shared>,
-) -> Result<Answer, Infallible> {
-    let response = match *request.method() {
+) -> Answer {
+    match *request.method() {
         Method::GET => verification(&request, peer, &shared),
         Method::POST => notification(request, peer, &shared).await,
         _ => {
@@ -231,8 +122,7 @@ async fn answer(
                 .insert(ALLOW, HeaderValue::from_static("GET, POST"));
             response
         }
-    };
-    Ok(response)
+    }
 }
 
 /// `GET`: the challenge to Meta's verification, or 403.
@@ -248,7 +138,9 @@ fn verification(
             plain(StatusCode::OK, &challenge)
         }
         Err(refused) => {
-            shared.refused(peer, StatusCode::FORBIDDEN, &refused.to_string());
+            shared
+                .refusals
+                .refused(peer, StatusCode::FORBIDDEN, &refused.to_string());
             plain(StatusCode::FORBIDDEN, "verification refused")
         }
     }
@@ -260,45 +152,9 @@ async fn notification(
     peer: SocketAddr,
     shared: &Shared,
 ) -> Answer {
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY as u64) {
-        let why = format!(
-            "a body of {} bytes (the limit is {MAX_BODY})",
-            declared.unwrap_or(0)
-        );
-        shared.refused(peer, StatusCode::PAYLOAD_TOO_LARGE, &why);
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
-    }
-    let (parts, body) = request.into_parts();
-    let collected =
-        tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await;
-    let body = match collected {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            let why = format!("a body over {MAX_BODY} bytes");
-            shared.refused(peer, StatusCode::PAYLOAD_TOO_LARGE, &why);
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
-        }
-        Ok(Err(e)) => {
-            shared.refused(
-                peer,
-                StatusCode::BAD_REQUEST,
-                &format!("the body could not be read: {e}"),
-            );
-            return plain(StatusCode::BAD_REQUEST, "unreadable body");
-        }
-        Err(_) => {
-            let why = format!(
-                "the body did not arrive within {} s",
-                BODY_TIMEOUT.as_secs()
-            );
-            shared.refused(peer, StatusCode::REQUEST_TIMEOUT, &why);
-            return plain(StatusCode::REQUEST_TIMEOUT, "body too slow");
-        }
+    let (parts, body) = match read_body(request, peer, &shared.refusals).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     let signature = parts
         .headers
@@ -309,7 +165,7 @@ async fn notification(
             SignatureError::Missing => StatusCode::UNAUTHORIZED,
             _ => StatusCode::FORBIDDEN,
         };
-        shared.refused(peer, status, &refused.to_string());
+        shared.refusals.refused(peer, status, &refused.to_string());
         return plain(status, "signature refused");
     }
     let notification: Notification = match serde_json::from_slice(&body) {
@@ -333,23 +189,7 @@ async fn notification(
         }
         Ok::<(), NotTaken>(())
     };
-    match tokio::time::timeout(ACCEPT_TIMEOUT, taking).await {
-        Ok(Ok(())) => plain(StatusCode::OK, "EVENT_RECEIVED"),
-        Ok(Err(NotTaken(why))) => {
-            tracing::error!(error = %why, "WhatsApp webhook: a message could not be journaled; answered 500 so that Meta delivers it again");
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "not journaled; deliver again",
-            )
-        }
-        Err(_) => {
-            tracing::error!("WhatsApp webhook: journaling a notification took more than {} s; answered 500 so that Meta delivers it again", ACCEPT_TIMEOUT.as_secs());
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "not journaled in time; deliver again",
-            )
-        }
-    }
+    answer_taken(WHAT, "Meta", "EVENT_RECEIVED", taking).await
 }
 
 impl Shared {
@@ -366,52 +206,6 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .first_time(id);
     }
-
-    /// Logs a refused request, at most once per [`LOG_EVERY`].
-    fn refused(&self, peer: SocketAddr, status: StatusCode, why: &str) {
-        if let Some(more) = self.refusals.allow() {
-            // `why` may quote the client: its control characters are escaped.
-            tracing::warn!(%peer, status = status.as_u16(), not_logged = more, "WhatsApp webhook refused a request: {}", why.escape_debug());
-        }
-    }
-}
-
-/// A short `text/plain` answer; never sniffed as anything else (the challenge is
-/// echoed).
-fn plain(status: StatusCode, text: &str) -> Answer {
-    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    response
-}
-
-/// Lets a log line through at most once per [`LOG_EVERY`], counting those held back.
-#[derive(Default)]
-struct Throttle {
-    last: Mutex<Option<Instant>>,
-    held_back: AtomicU64,
-}
-
-impl Throttle {
-    /// `Some(n)`: log now, `n` lines were held back since the last one.
-    fn allow(&self) -> Option<u64> {
-        let now = Instant::now();
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_some_and(|at| now.duration_since(at) < LOG_EVERY) {
-            self.held_back.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        *last = Some(now);
-        Some(self.held_back.swap(0, Ordering::Relaxed))
-    }
 }
 
 #[cfg(test)]
@@ -420,6 +214,7 @@ mod tests {
         encode_like_meta, status_notification, text_notification, IncomingText, WebhookSender,
     };
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
 
     use super::*;
 
@@ -629,85 +424,5 @@ mod tests {
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer).await;
         String::from_utf8_lossy(&answer).into_owned()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn slow_headers_and_slow_bodies_do_not_hold_a_connection() {
-        let served = serve().await;
-        let started = tokio::time::Instant::now();
-        let mut slow = TcpStream::connect(served.addr).await.unwrap();
-        slow.write_all(b"POST /whatsapp HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .unwrap();
-        let answer = until_closed(&mut slow).await;
-        assert!(
-            started.elapsed() >= HEADER_TIMEOUT,
-            "{:?}",
-            started.elapsed()
-        );
-        assert!(!answer.contains("200"), "{answer}");
-
-        let started = tokio::time::Instant::now();
-        let mut slow = TcpStream::connect(served.addr).await.unwrap();
-        slow.write_all(b"POST /whatsapp HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\"")
-            .await
-            .unwrap();
-        let answer = until_closed(&mut slow).await;
-        assert!(started.elapsed() >= BODY_TIMEOUT, "{:?}", started.elapsed());
-        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-        served.stop.cancel();
-        served.done.await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn past_the_connection_limit_a_new_connection_is_closed_at_once() {
-        let served = serve().await;
-        let mut held = Vec::new();
-        for _ in 0..MAX_CONNECTIONS {
-            let mut stream = TcpStream::connect(served.addr).await.unwrap();
-            // A request line started: each connection is being served.
-            stream.write_all(b"GET /").await.unwrap();
-            held.push(stream);
-        }
-        let mut extra = TcpStream::connect(served.addr).await.unwrap();
-        let closed = tokio::time::timeout(Duration::from_secs(5), until_closed(&mut extra)).await;
-        assert_eq!(
-            closed.as_deref(),
-            Ok(""),
-            "the extra connection was not closed"
-        );
-        drop(held);
-        // The slots come back: the next verification is answered.
-        let meta = WebhookSender::new(SECRET);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match meta.verify_subscription(&served.url, VERIFY, "ok").await {
-                Ok(answer) if answer.status == 200 => break,
-                other => assert!(Instant::now() < deadline, "{other:?}"),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        served.stop.cancel();
-        served.done.await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn shutdown_ends_the_server_and_its_idle_connections() {
-        let served = serve().await;
-        let mut idle = TcpStream::connect(served.addr).await.unwrap();
-        idle.write_all(b"GET /?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=c HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut first = [0u8; 12];
-        idle.read_exact(&mut first).await.unwrap();
-        assert_eq!(&first, b"HTTP/1.1 200");
-        served.stop.cancel();
-        tokio::time::timeout(DRAIN + Duration::from_secs(1), served.done)
-            .await
-            .expect("the server ends within the drain")
-            .unwrap();
-        let rest = tokio::time::timeout(Duration::from_secs(1), until_closed(&mut idle)).await;
-        assert!(rest.is_ok(), "the kept-alive connection is closed");
-        assert!(TcpStream::connect(served.addr).await.is_err());
     }
 }
