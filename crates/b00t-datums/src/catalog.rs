@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::error::{DatumError, Problem};
+use crate::error::{DatumError, Problem, Refused};
 use crate::id::DatumId;
 use crate::kind::DatumType;
+use crate::load::intended_id;
 use crate::model::Datum;
 use crate::scan::toml_files;
 use crate::suggest::close_names;
@@ -25,6 +26,8 @@ pub struct Catalog {
     /// The cli (else apt) datum providing each command, by name or alias.
     providers: HashMap<String, usize>,
     problems: Vec<Problem>,
+    /// Files that could not be loaded, in path order; their ids are not in `by_id`.
+    refused: Vec<Refused>,
 }
 
 /// One direct dependency of a datum.
@@ -55,37 +58,48 @@ impl Catalog {
     /// When an id is defined twice, the first root (and the first path) wins.
     pub fn load(roots: &[PathBuf]) -> Catalog {
         let mut problems = Vec::new();
+        let mut refused = Vec::new();
         let mut datums = Vec::new();
         for root in roots {
             for path in toml_files(root, &mut problems) {
-                let text = match std::fs::read(&path) {
+                let (text, problem) = match std::fs::read(&path) {
                     Ok(bytes) => match String::from_utf8(bytes) {
-                        Ok(text) => text,
-                        Err(_) => {
-                            problems.push(Problem::new(
+                        Ok(text) => match Datum::from_toml(&path, root, &text) {
+                            Ok(datum) => {
+                                datums.push(datum);
+                                continue;
+                            }
+                            Err(error) => (Some(text), Problem::from(error)),
+                        },
+                        Err(_) => (
+                            None,
+                            Problem::new(
                                 &path,
                                 "cannot read the file: it is not UTF-8: save it as UTF-8",
-                            ));
-                            continue;
-                        }
+                            ),
+                        ),
                     },
-                    Err(error) => {
-                        problems.push(Problem::new(
-                            &path,
-                            format!("cannot read the file: {error}"),
-                        ));
-                        continue;
-                    }
+                    Err(error) => (
+                        None,
+                        Problem::new(&path, format!("cannot read the file: {error}")),
+                    ),
                 };
-                match Datum::from_toml(&path, root, &text) {
-                    Ok(datum) => datums.push(datum),
-                    Err(error) => problems.push(error.into()),
+                if let Some(id) = intended_id(&path, text.as_deref()) {
+                    refused.push(Refused {
+                        id,
+                        path: path.clone(),
+                        reason: problem.message.clone(),
+                    });
                 }
+                problems.push(problem);
             }
         }
         let mut catalog = Catalog::from_datums(datums);
         problems.append(&mut catalog.problems);
         catalog.problems = problems;
+        // A refused file whose id another file defines is shadowed, not missing.
+        refused.retain(|r| !catalog.by_id.contains_key(&r.id));
+        catalog.refused = refused;
         catalog
     }
 
@@ -141,12 +155,29 @@ impl Catalog {
             by_name,
             providers,
             problems,
+            refused: Vec::new(),
         }
     }
 
     /// Files and folders that could not be used.
     pub fn problems(&self) -> &[Problem] {
         &self.problems
+    }
+
+    /// Datum files that could not be loaded, with the id each would have had.
+    pub fn refused(&self) -> &[Refused] {
+        &self.refused
+    }
+
+    /// The refused file that `query` (an id, or a bare name) would have found, when no
+    /// loaded datum answers it.
+    pub fn refused_as(&self, query: &str) -> Option<&Refused> {
+        if let Some(id) = DatumId::parse(query) {
+            if let Some(refused) = self.refused.iter().find(|r| r.id == id) {
+                return Some(refused);
+            }
+        }
+        self.refused.iter().find(|r| r.id.name() == query)
     }
 
     pub fn len(&self) -> usize {
@@ -190,6 +221,9 @@ impl Catalog {
                     .collect(),
             });
         }
+        if let Some(refused) = self.refused_as(query) {
+            return Err(refused.error());
+        }
         Err(DatumError::NotFound {
             query: query.to_owned(),
             hint: self.not_found_hint(query),
@@ -205,7 +239,8 @@ impl Catalog {
     }
 
     /// The direct dependencies of `datum`: `depends_on`, `members`, and for mcp datums the
-    /// providers of the commands it runs or requires (omitted when no datum provides one).
+    /// providers of the commands it runs (omitted when no datum provides one) and of the
+    /// tools it `requires` (`Err(entry)` when no datum provides one).
     pub fn dependencies(&self, datum: &Datum) -> Vec<Dependency> {
         self.edges(datum)
             .into_iter()
@@ -247,27 +282,38 @@ impl Catalog {
             );
         }
         if datum.kind == DatumType::Mcp {
-            let mut methods: Vec<_> = datum.mcp.iter().flat_map(|mcp| &mcp.stdio).collect();
-            methods.sort_by_key(|method| method.priority);
-            for method in methods {
-                let requires = method
-                    .requires
-                    .iter()
-                    .filter(|entry| is_command_name(entry));
-                for command in std::iter::once(&method.command).chain(requires) {
-                    if let Some(&provider) = self.providers.get(command.as_str()) {
-                        if self.datums[provider].id != datum.id {
-                            push(
-                                &mut edges,
-                                Ok(provider),
-                                DependencyKind::Command(command.clone()),
-                            );
-                        }
+            for method in datum.mcp_stdio() {
+                if let Some(&provider) = self.providers.get(method.command.as_str()) {
+                    if self.datums[provider].id != datum.id {
+                        push(
+                            &mut edges,
+                            Ok(provider),
+                            DependencyKind::Command(method.command.clone()),
+                        );
                     }
                 }
+                self.requires_edges(datum, &method.requires, &mut edges);
+            }
+            for endpoint in datum.mcp_remote() {
+                self.requires_edges(datum, &endpoint.requires, &mut edges);
             }
         }
         edges
+    }
+
+    /// The tools a `requires` list names: an edge to each one's provider, or `Err(entry)` when
+    /// no datum provides it (the installer then looks for it on PATH, and says so).
+    fn requires_edges(&self, datum: &Datum, requires: &[String], edges: &mut Vec<Edge>) {
+        for entry in requires.iter().filter(|entry| is_command_name(entry)) {
+            let target = match self.providers.get(entry.as_str()) {
+                Some(&provider) if self.datums[provider].id == datum.id => continue,
+                Some(&provider) => Ok(provider),
+                None => Err(entry.clone()),
+            };
+            if !edges.iter().any(|(existing, _)| *existing == target) {
+                edges.push((target, DependencyKind::Command(entry.clone())));
+            }
+        }
     }
 
     /// What a `depends_on`/`members` entry points at: the exact id, else the datum with that
@@ -287,14 +333,35 @@ impl Catalog {
         // For a missing `jq.cli`, look for the other `jq` datums and names close to `jq`.
         let name =
             DatumId::parse(query).map_or_else(|| query.to_owned(), |id| id.name().to_owned());
-        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = self
+            .by_name
+            .keys()
+            .map(String::as_str)
+            .chain(self.refused.iter().map(|r| r.id.name()))
+            .collect();
         names.sort_unstable();
+        names.dedup();
         let ids: Vec<String> = close_names(&name, names.into_iter(), 5)
             .into_iter()
             .flat_map(|candidate| {
-                self.by_name[candidate]
+                let loaded = self
+                    .by_name
+                    .get(candidate)
+                    .into_iter()
+                    .flatten()
+                    .map(|&p| format!("`{}`", self.datums[p].id));
+                let refused = self
+                    .refused
                     .iter()
-                    .map(|&p| format!("`{}`", self.datums[p].id))
+                    .filter(move |r| r.id.name() == candidate)
+                    .map(|r| {
+                        format!(
+                            "`{}` (in `{}`, but refused: run `b00t datum list` to see why)",
+                            r.id,
+                            r.path.display()
+                        )
+                    });
+                loaded.chain(refused)
             })
             .take(5)
             .collect();
@@ -311,9 +378,15 @@ impl Catalog {
     }
 }
 
-/// A `requires` entry that names a tool (`node`), not an environment variable (`OPENAI_API_KEY`).
-fn is_command_name(entry: &str) -> bool {
-    !entry.is_empty() && !entry.chars().any(|c| c.is_ascii_uppercase())
+/// `requires` entries that name a condition, not a tool.
+const CAPABILITIES: &[&str] = &["internet", "network"];
+
+/// A `requires` entry that names a tool (`node`), not an environment variable
+/// (`OPENAI_API_KEY`) or a condition (`internet`).
+pub(crate) fn is_command_name(entry: &str) -> bool {
+    !entry.is_empty()
+        && !entry.chars().any(|c| c.is_ascii_uppercase())
+        && !CAPABILITIES.contains(&entry)
 }
 
 #[cfg(test)]
@@ -591,24 +664,137 @@ mod tests {
             ("uv.cli", "aliases = [\"uvx\"]"),
         ]);
         assert_eq!(
-            targets(&alias),
-            [("uv.cli".to_owned(), DependencyKind::Command("uvx".into()))]
+            alias
+                .dependencies(alias.get(&id("browser-use.mcp")).unwrap())
+                .into_iter()
+                .map(|dep| (dep.target.map(|id| id.to_string()), dep.why))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    Ok("uv.cli".to_owned()),
+                    DependencyKind::Command("uvx".into())
+                ),
+                (
+                    Err("python".to_owned()),
+                    DependencyKind::Command("python".into())
+                )
+            ]
         );
         let none = catalog(&[
             ("browser-use.mcp", browser),
             ("uvx.mcp", ""),
             ("python.mcp", ""),
         ]);
-        assert!(targets(&none).is_empty());
+        let datum = none.get(&id("browser-use.mcp")).unwrap();
+        let deps: Vec<_> = none
+            .dependencies(datum)
+            .into_iter()
+            .map(|dep| (dep.target, dep.why))
+            .collect();
+        // The command is looked for on PATH; a required tool no datum provides is reported.
+        assert_eq!(
+            deps,
+            [(
+                Err("python".to_owned()),
+                DependencyKind::Command("python".into())
+            )]
+        );
         let explicit = format!("depends_on = [\"uv\"]\n{browser}");
         let explicit = catalog(&[
             ("browser-use.mcp", &explicit),
             ("uv.cli", "aliases = [\"uvx\"]"),
+            ("python.cli", ""),
         ]);
         assert_eq!(
             targets(&explicit),
-            [("uv.cli".to_owned(), DependencyKind::DependsOn)]
+            [
+                ("uv.cli".to_owned(), DependencyKind::DependsOn),
+                (
+                    "python.cli".to_owned(),
+                    DependencyKind::Command("python".into())
+                )
+            ]
         );
+    }
+
+    /// A catalog folder with `deepwiki.mcp.toml` written in a shape the loader refuses, a
+    /// stack that lists it, and `jq.cli`.
+    fn with_a_refused_file() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("deepwiki.mcp.toml"),
+            "[b00t]\nname = \"deepwiki\"\ntype = \"mcp\"\nhint = \"h\"\n[b00t.mcp]\nhttpstream = 3\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("docs.stack.toml"),
+            "[b00t]\nhint = \"h\"\nmembers = [\"deepwiki.mcp\", \"jq\"]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("jq.cli.toml"), "[b00t]\nhint = \"h\"\n").unwrap();
+        std::fs::write(dir.path().join("broken.toml"), "[b00t\n").unwrap();
+        let catalog = Catalog::load(&[dir.path().to_owned()]);
+        (dir, catalog)
+    }
+
+    #[test]
+    fn a_refused_file_is_named_by_lookups() {
+        let (dir, catalog) = with_a_refused_file();
+        let file = dir.path().join("deepwiki.mcp.toml");
+        let refused: Vec<&str> = catalog.refused().iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(refused, ["broken.cli", "deepwiki.mcp"]);
+        let expected = format!(
+            "`deepwiki.mcp` is in `{}` but was refused: field `b00t.mcp.httpstream` is an integer, expected a table (`[b00t.mcp.httpstream]`) or an array of tables (`[[b00t.mcp.httpstream]]`)",
+            file.display()
+        );
+        assert_eq!(
+            catalog.find("deepwiki.mcp", None).unwrap_err().to_string(),
+            expected
+        );
+        assert_eq!(
+            catalog.find("deepwiki", None).unwrap_err().to_string(),
+            expected
+        );
+        assert!(matches!(
+            catalog.find("deepwiki", None),
+            Err(DatumError::Refused { .. })
+        ));
+        // A close name suggests the refused file too, and says it was refused.
+        assert_eq!(
+            catalog.find("deepwik", None).unwrap_err().to_string(),
+            format!(
+                "no datum `deepwik` in the catalog: did you mean `deepwiki.mcp` (in `{}`, but refused: run `b00t datum list` to see why)?",
+                file.display()
+            )
+        );
+        // A dependent is told the file is there but refused, not to create it.
+        let stack = DatumId::parse("docs.stack").unwrap();
+        assert_eq!(
+            crate::resolve::resolve(&catalog, &stack, true)
+                .unwrap_err()
+                .to_string(),
+            format!("`docs.stack` depends on `deepwiki.mcp`, which cannot be used: {expected}")
+        );
+        let root = DatumId::parse("deepwiki.mcp").unwrap();
+        assert_eq!(
+            crate::resolve::resolve(&catalog, &root, true)
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_file_defined_elsewhere_is_not_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("jq.cli.toml"), "[b00t]\nhint = \"h\"\n").unwrap();
+        let sub = dir.path().join("old");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("jq.cli.toml"), "[b00t]\ndepends_on = 1\n").unwrap();
+        let catalog = Catalog::load(&[dir.path().to_owned()]);
+        assert!(catalog.refused().is_empty());
+        assert_eq!(catalog.problems().len(), 1);
+        assert!(catalog.find("jq", None).is_ok());
     }
 
     #[test]

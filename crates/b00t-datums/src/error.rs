@@ -18,6 +18,13 @@ pub enum DatumError {
     /// `find` found nothing; `hint` says what is close or how many datums there are.
     #[error("no datum `{query}` in the catalog: {hint}")]
     NotFound { query: String, hint: String },
+    /// The datum's file is in the catalog folders but could not be loaded.
+    #[error("`{id}` is in `{}` but was refused: {reason}", path.display())]
+    Refused {
+        id: DatumId,
+        path: PathBuf,
+        reason: String,
+    },
     /// A bare name fits several datums.
     #[error("`{query}` names several datums ({}): give the full id, e.g. `{}`", join_ids(ids), ids.first().map_or("", DatumId::as_str))]
     Ambiguous { query: String, ids: Vec<DatumId> },
@@ -57,6 +64,27 @@ impl DatumError {
         DatumError::File {
             path: path.to_owned(),
             error,
+        }
+    }
+}
+
+/// A datum file that could not be loaded, with the id it would have had (from its fields, or
+/// its file name): lookups that would have found it name it instead of "not found".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    pub id: DatumId,
+    pub path: PathBuf,
+    /// Why, as the problem says it (without the path).
+    pub reason: String,
+}
+
+impl Refused {
+    /// The error a lookup of this datum gives.
+    pub fn error(&self) -> DatumError {
+        DatumError::Refused {
+            id: self.id.clone(),
+            path: self.path.clone(),
+            reason: self.reason.clone(),
         }
     }
 }

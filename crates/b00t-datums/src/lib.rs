@@ -35,7 +35,7 @@ pub use catalog::{Catalog, Dependency, DependencyKind};
 pub use constraint::{
     check_constraints, command_on, unknown_constraints, Constraint, Environment, SystemEnv, Unmet,
 };
-pub use error::{DatumError, FileError, Problem};
+pub use error::{DatumError, FileError, Problem, Refused};
 pub use id::{is_valid_name, is_valid_type, DatumId};
 pub use kind::DatumType;
 pub use model::{Datum, InstallMethod, Mcp, McpHttp, McpStdio};

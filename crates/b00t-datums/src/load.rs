@@ -347,6 +347,29 @@ enum Either {
     Map(BTreeMap<String, String>),
 }
 
+/// The id a file that could not be loaded would have had: its `[b00t]` `name` and `type`
+/// when the TOML reads and they are valid, else its file name (`cli` when it names no type).
+pub(crate) fn intended_id(path: &Path, text: Option<&str>) -> Option<DatumId> {
+    let (file_name, file_type) = split_file_name(path);
+    let b00t = text
+        .and_then(|text| text.parse::<Table>().ok())
+        .and_then(|raw| raw.get("b00t").and_then(Value::as_table).cloned());
+    let field = |key: &str| {
+        b00t.as_ref()
+            .and_then(|b00t| b00t.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let name = field("name")
+        .filter(|name| is_valid_name(name))
+        .unwrap_or_else(|| file_name.to_owned());
+    let kind = field("type")
+        .filter(|kind| is_valid_type(kind))
+        .or_else(|| file_type.map(str::to_owned))
+        .unwrap_or_else(|| "cli".to_owned());
+    is_valid_name(&name).then(|| DatumId::new(&name, &DatumType::parse(&kind)))
+}
+
 /// `gh.cli.toml` → (`gh`, Some(`cli`)); `git-cliff.toml` → (`git-cliff`, None).
 fn split_file_name(path: &Path) -> (&str, Option<&str>) {
     let file_name = path

@@ -26,12 +26,39 @@ pub enum ResolveError {
         wanted_by: DatumId,
         path: PathBuf,
     },
+    /// A datum needed (the root, or what `wanted_by` depends on) is in a file that was refused.
+    #[error("{}", refused_message(id, path, reason, wanted_by.as_ref()))]
+    Refused {
+        id: DatumId,
+        /// The refused file.
+        path: PathBuf,
+        reason: String,
+        wanted_by: Option<DatumId>,
+    },
     /// Datums that depend on each other; `path` starts and ends with the same id.
     #[error("cycle: {}", join(path))]
     Cycle { path: Vec<DatumId> },
     /// The root itself is not in the catalog.
     #[error("datum `{id}` is not in the catalog: run `b00t datum list` to see the ids")]
     NotInCatalog { id: DatumId },
+}
+
+fn refused_message(
+    id: &DatumId,
+    path: &std::path::Path,
+    reason: &str,
+    wanted_by: Option<&DatumId>,
+) -> String {
+    let refused = format!(
+        "`{id}` is in `{}` but was refused: {reason}",
+        path.display()
+    );
+    match wanted_by {
+        Some(wanted_by) => {
+            format!("`{wanted_by}` depends on `{id}`, which cannot be used: {refused}")
+        }
+        None => refused,
+    }
 }
 
 /// The install order for `root` and, when `deps`, everything it depends on, transitively:
@@ -43,6 +70,14 @@ pub fn resolve<'c>(
     deps: bool,
 ) -> Result<Vec<&'c Datum>, ResolveError> {
     let Some(position) = catalog.position(root) else {
+        if let Some(refused) = catalog.refused_as(root.as_str()) {
+            return Err(ResolveError::Refused {
+                id: refused.id.clone(),
+                path: refused.path.clone(),
+                reason: refused.reason.clone(),
+                wanted_by: None,
+            });
+        }
         return Err(ResolveError::NotInCatalog { id: root.clone() });
     };
     if !deps {
@@ -73,6 +108,14 @@ fn install_order(catalog: &Catalog, starts: Vec<usize>) -> Result<Vec<&Datum>, R
         .min_by_key(|(wanted_by, _)| *wanted_by)
     {
         let datum = catalog.at(*wanted_by);
+        if let Some(refused) = catalog.refused_as(missing) {
+            return Err(ResolveError::Refused {
+                id: refused.id.clone(),
+                path: refused.path.clone(),
+                reason: refused.reason.clone(),
+                wanted_by: Some(datum.id.clone()),
+            });
+        }
         return Err(ResolveError::Missing {
             missing: missing.clone(),
             wanted_by: datum.id.clone(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use b00t_agents::{AgentSpec, Failure, Handler, HandlerFuture, TaskContext};
-use b00t_datums::{Catalog, DatumType, ResolveError};
+use b00t_datums::{Catalog, DatumError, DatumType, ResolveError};
 use b00t_proto::{ErrorCode, Name};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -58,8 +58,11 @@ impl InstallerOptions {
     }
 }
 
-/// Builds the installer agent named `name`. `stop` ends running steps at shutdown.
+/// Builds the installer agent named `name`. `stop` ends running steps at shutdown. The
+/// catalog is read once here to log, at start, every file that cannot be used (each task
+/// reads it afresh and names a refused file it needs in its answer).
 pub fn spec(name: Name, options: InstallerOptions, stop: CancellationToken) -> AgentSpec {
+    log_problems(&Catalog::load(&options.roots));
     AgentSpec {
         name,
         kind: "installer".to_owned(),
@@ -77,6 +80,13 @@ pub fn spec(name: Name, options: InstallerOptions, stop: CancellationToken) -> A
         }))),
         skill_updates: None,
         container: None,
+    }
+}
+
+/// One warning per file or folder of the catalog that cannot be used.
+fn log_problems(catalog: &Catalog) {
+    for problem in catalog.problems() {
+        tracing::warn!("datum catalog: {problem}");
     }
 }
 
@@ -151,7 +161,12 @@ impl Inner {
             Ok(d) => d,
             Err(e) => {
                 record.outcome = "invalid".into();
-                return Err(fail(ErrorCode::NotFound, e.to_string()));
+                // A file that is there but was refused is not "not found": it needs fixing.
+                let code = match e {
+                    DatumError::Refused { .. } => ErrorCode::Failed,
+                    _ => ErrorCode::NotFound,
+                };
+                return Err(fail(code, e.to_string()));
             }
         };
         if datum.kind.as_str() != skill {
@@ -179,7 +194,9 @@ impl Inner {
                     ResolveError::Missing { .. } | ResolveError::NotInCatalog { .. } => {
                         fail(ErrorCode::NotFound, e.to_string())
                     }
-                    ResolveError::Cycle { .. } => fail(ErrorCode::Failed, e.to_string()),
+                    ResolveError::Cycle { .. } | ResolveError::Refused { .. } => {
+                        fail(ErrorCode::Failed, e.to_string())
+                    }
                 }
             })?;
         record.plan = plan.summary();
