@@ -15,6 +15,11 @@
 //! agent nobody claims (a script agent), but not as a claimed one: it cannot publish a
 //! claimed agent's card, heartbeat or replies, name a claimed identity as `from`, or
 //! point a `reply_to` into a claimed identity's namespace.
+//!
+//! A card that another wrote for an agent (one with `marked_by`: the offline card the
+//! runtime publishes when an agent's heartbeats stop) comes only from the runtime: every
+//! other identity, the operator included, is refused it, so nobody can pass off a
+//! card as the runtime's judgement.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError, RwLock};
@@ -261,7 +266,12 @@ impl Acl {
     /// Checks one PUBLISH (a will too). A task that passes records its `reply_to`, so
     /// that the agent it is for may answer there.
     pub fn check_publish(&self, who: &Who, topic: &str, payload: &[u8]) -> Result<(), Denied> {
-        if let Some((agent, _)) = AgentChannel::split(topic) {
+        if let Some((agent, channel)) = AgentChannel::split(topic) {
+            if channel == AgentChannel::Status && *who != Who::Runtime && is_marked(payload) {
+                return Err(Denied::new(format!(
+                    "`{who}` may not publish a card with `marked_by` on `{topic}`: only the runtime marks another agent offline"
+                )));
+            }
             return self.own_topic(who, agent, topic);
         }
         if let Some((base, channel)) = Channel::split(topic) {
@@ -509,6 +519,14 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Whether a status card says someone else wrote it (`marked_by`); a card that does not
+/// parse is left to the readers, which ignore it.
+fn is_marked(payload: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(payload)
+        .ok()
+        .is_some_and(|card| card.get("marked_by").is_some_and(|by| !by.is_null()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,6 +613,46 @@ mod tests {
         }
         assert!(acl.may_subscribe(&Who::Anonymous, "#").is_ok());
         assert!(acl.may_subscribe(&Who::Operator, "#").is_ok());
+    }
+
+    #[test]
+    fn only_the_runtime_marks_another_agent_offline() {
+        let acl = acl();
+        let marked = br#"{"state":"offline","agent":"family","reason":"heartbeats stopped","marked_by":"runtime"}"#;
+        assert!(acl
+            .check_publish(&Who::Runtime, "b00t.family/status", marked)
+            .is_ok());
+        assert!(acl
+            .check_publish(&Who::Runtime, "b00t.pybot/status", marked)
+            .is_ok());
+        // Nobody else, not even the agent itself, the operator, or a script for an
+        // agent nobody claims.
+        for who in [family(), Who::Operator, Who::Anonymous] {
+            for topic in [
+                "b00t.family/status",
+                "b00t.pybot/status",
+                "b00t.installer/status",
+            ] {
+                let denied = acl.check_publish(&who, topic, marked).unwrap_err();
+                assert!(
+                    denied.why.contains("only the runtime"),
+                    "{who} {topic}: {}",
+                    denied.why
+                );
+            }
+        }
+        // Their own cards, without the mark, as before.
+        let own = br#"{"state":"offline","agent":"family","marked_by":null}"#;
+        assert!(acl
+            .check_publish(&family(), "b00t.family/status", own)
+            .is_ok());
+        assert!(acl
+            .check_publish(
+                &Who::Operator,
+                "b00t.family/status",
+                b"{\"state\":\"online\"}"
+            )
+            .is_ok());
     }
 
     #[test]

@@ -12,14 +12,16 @@ use sha2::{Digest, Sha512};
 use crate::{Acl, Who};
 
 /// What Mosquitto's format cannot express, printed by the export.
-pub const LIMITS: [&str; 4] = [
+pub const LIMITS: [&str; 5] = [
     "`from` is not checked: Mosquitto reads no payload, so a task's sender is not verified (agents still key de-duplication on it)",
     "a reply's `agent` is not checked, and replies on a `reply_to` are not tied to the task that named it: group agents may write under `b00t.operator/reply/#` so that the operator hears them",
     "client ids are not bound to identities: Mosquitto's ACL is by username (set `use_username_as_clientid` only if every agent connects with one client id)",
+    "a card's `marked_by` is not checked: only the runtime may write another agent's card (the offline card it publishes when heartbeats stop), but Mosquitto reads no payload, so the operator (`readwrite #`) and anonymous clients (`topic write #`) are held to it only on b00t's own broker; each agent user writes only its own `b00t.<name>/status`",
     "anonymous clients get read access to everything and may send tasks; turn `allow_anonymous false` on in mosquitto.conf to refuse them",
 ];
 
-/// The `acl_file`: the runtime and the operator read and write everything; each agent
+/// The `acl_file`: the runtime and the operator read and write everything (the runtime
+/// writes every agent's `b00t.<name>/status`: it marks silent agents offline); each agent
 /// identity its own topics, the presence cards, and tasks where it may send them;
 /// anonymous clients (the lines before any `user`) read everything and send tasks.
 /// MQTT wildcards are whole levels and an address is one level, so each address is
@@ -43,9 +45,12 @@ pub fn acl_file(acl: &Acl, skills: &BTreeMap<String, Vec<String>>) -> String {
     if acl.anonymous() {
         out.push_str("# anonymous local scripts: read everything, send tasks anywhere\ntopic read #\ntopic write #\n\n");
     }
-    for user in [Who::Runtime, Who::Operator] {
-        out.push_str(&format!("user {user}\ntopic readwrite #\n\n"));
-    }
+    out.push_str(&format!(
+        "# the runtime: everything, and every agent's card: it marks an agent offline when\n\
+         # its heartbeats stop (a card with `marked_by`)\nuser {}\ntopic readwrite #\ntopic readwrite +/status\n\n",
+        Who::Runtime
+    ));
+    out.push_str(&format!("user {}\ntopic readwrite #\n\n", Who::Operator));
     let mut agents: Vec<String> = acl
         .claims()
         .into_iter()
@@ -125,7 +130,17 @@ mod tests {
             ("installer".to_owned(), vec!["apt".to_owned()]),
         ]);
         let text = acl_file(&acl, &skills);
-        assert!(text.contains("user runtime\ntopic readwrite #\n"));
+        assert!(text.contains("user runtime\ntopic readwrite #\ntopic readwrite +/status\n"));
+        assert!(text.contains("user operator\ntopic readwrite #\n"));
+        // An agent user writes its own card only, never another's.
+        let family = text.split("user family\n").nth(1).unwrap();
+        let family = family.split("\n\n").next().unwrap();
+        assert!(
+            family.contains("topic write b00t.family/status\n"),
+            "{family}"
+        );
+        assert!(!family.contains("topic write +/status"), "{family}");
+        assert_eq!(family.matches("/status").count(), 2, "{family}");
         assert!(text.contains("user family\ntopic read b00t.family.chat/#\n"));
         assert!(text.contains("topic write b00t.installer.apt/task\n"));
         assert!(text.contains("topic write b00t.family.chat/result\n"));

@@ -2,6 +2,8 @@
 //! card on every (re)connect, subscribe to each skill's `/task`, ack before work, execute
 //! each (address, id) once, reply on `reply_to` or the address, beat every
 //! `heartbeat_ms`, and on shutdown finish in-flight tasks and publish the offline card.
+//! While it runs it reads its own card: one that says offline (the runtime marked it, its
+//! heartbeats having gone missing, or a stale will) is answered with the online card.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,6 +54,8 @@ pub async fn run(
         // Where it runs, so that a second agent with this name can say where to look.
         host: host_name(),
         pid: Some(std::process::id()),
+        reason: None,
+        marked_by: None,
         container: spec.container.clone(),
     };
     let status_topic = AgentChannel::Status.topic(&name);
@@ -80,6 +84,8 @@ pub async fn run(
     for skill in &spec.skills {
         subscribe_skill(&bus, &spec.name, skill, &mut subscribed).await?;
     }
+    // Its own card, so that it sees someone else mark it offline while it lives.
+    bus.subscribe(&status_topic, Qos::AtLeastOnce).await?;
     let host = Arc::new(Host {
         replier: Replier::new(bus.clone(), &name),
         skills: std::sync::RwLock::new(spec.skills.clone()),
@@ -103,6 +109,13 @@ pub async fn run(
                     // Beat now: the tick at start came before the connection.
                     heartbeat.reset_immediately();
                     tracing::info!(agent = %name, url = %bus.url(), "agent online");
+                }
+                Some(BusEvent::Message(message)) if message.topic == status_topic => {
+                    if says_offline(&message.payload, &name) {
+                        tracing::warn!(agent = %name, card = %String::from_utf8_lossy(&message.payload), "own card says offline while the agent lives: publishing the online card again");
+                        publish(&bus, &status_topic, Qos::AtLeastOnce, true, card.to_json()).await;
+                        heartbeat.reset_immediately();
+                    }
                 }
                 Some(BusEvent::Message(message)) => host.on_message(message).await,
                 Some(BusEvent::Disconnected { .. }) => {}
@@ -153,6 +166,12 @@ pub async fn run(
     bus.close(Duration::from_secs(1)).await;
     tracing::info!(agent = %name, "agent offline");
     Ok(())
+}
+
+/// Whether `payload`, read on the agent's own status topic, is an offline card for it
+/// (the runtime's mark, or a will of an older connection): a living agent corrects it.
+fn says_offline(payload: &[u8], name: &str) -> bool {
+    StatusCard::parse(payload).is_some_and(|c| c.agent == name && c.state == AgentState::Offline)
 }
 
 /// This machine's (or container's) host name, when it has one.
@@ -470,6 +489,58 @@ mod tests {
                     && StatusCard::parse(&m.payload).is_some_and(|c| c.state == state)
                 {
                     return;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_living_agent_answers_an_offline_mark_with_its_online_card() {
+        let (stop, client, mut events) = start().await;
+        wait_online(&mut events).await;
+        let marked = br#"{"state":"offline","agent":"steps","skills":["work"],"reason":"heartbeats stopped","marked_by":"runtime"}"#;
+        client
+            .publish("b00t.steps/status", Qos::AtLeastOnce, true, marked.to_vec())
+            .await
+            .unwrap();
+        until_card(&mut events, AgentState::Offline).await;
+        // Online again, its own card (no mark), and it beats at once.
+        let seen = until_beat(&mut events).await;
+        let card = seen
+            .iter()
+            .find(|(t, _)| t == "b00t.steps/status")
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| panic!("no card before the heartbeat: {seen:?}"));
+        assert_eq!(card["state"], "online", "{card}");
+        assert!(card.get("marked_by").is_none(), "{card}");
+        assert_eq!(card["pid"], std::process::id());
+        // An online card, or another agent's mark, is left alone.
+        assert!(!says_offline(
+            br#"{"state":"online","agent":"steps"}"#,
+            "steps"
+        ));
+        assert!(!says_offline(
+            br#"{"state":"offline","agent":"other"}"#,
+            "steps"
+        ));
+        assert!(!says_offline(b"junk", "steps"));
+        stop.cancel();
+    }
+
+    /// Collects `(topic, payload)` until the agent's next heartbeat.
+    async fn until_beat(events: &mut b00t_bus::Events) -> Vec<(String, Value)> {
+        let mut seen = Vec::new();
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no heartbeat; seen {seen:?}"))
+                .unwrap();
+            if let BusEvent::Message(m) = event {
+                let payload: Value = serde_json::from_slice(&m.payload).unwrap_or(Value::Null);
+                let done = m.topic == "b00t.steps/heartbeat";
+                seen.push((m.topic, payload));
+                if done {
+                    return seen;
                 }
             }
         }

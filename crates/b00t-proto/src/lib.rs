@@ -21,7 +21,10 @@ pub use address::{Address, AddressError};
 pub use id::{TaskId, TaskIdError};
 pub use key::{sender_scoped_id, TaskKey};
 pub use name::{Name, NameError};
-pub use presence::{AgentState, ContainerRef, Heartbeat, StatusCard};
+pub use presence::{
+    AgentState, ContainerRef, Heartbeat, StatusCard, HEARTBEATS_STOPPED, MISSED_BEATS_OFFLINE,
+    MISSED_BEATS_STALE,
+};
 pub use reply::{ErrorBody, ErrorCode, Reply, ReplyHead};
 pub use task::{json_kind, parse_task, Rejection, Task, TaskSource};
 pub use topic::{AgentChannel, Channel};

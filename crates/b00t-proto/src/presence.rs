@@ -34,7 +34,24 @@ pub struct StatusCard {
     /// The container a container CI agent answers for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerRef>,
+    /// Why the card says offline, when someone other than the agent wrote it (the
+    /// runtime: `heartbeats stopped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who wrote an offline card for the agent: `runtime`, or none for the agent's own
+    /// card and will.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marked_by: Option<String>,
 }
+
+/// What the runtime writes in `reason` when it marks a silent agent offline.
+pub const HEARTBEATS_STOPPED: &str = "heartbeats stopped";
+
+/// How many heartbeat periods without a heartbeat make the runtime mark an agent offline.
+pub const MISSED_BEATS_OFFLINE: u32 = 3;
+
+/// How many heartbeat periods without a heartbeat make a card stale (shown, not marked).
+pub const MISSED_BEATS_STALE: u32 = 2;
 
 /// Which container a `container-ci` agent answers for, on its card.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,8 +68,25 @@ impl StatusCard {
     pub fn with_state(&self, state: AgentState) -> StatusCard {
         StatusCard {
             state,
+            reason: None,
+            marked_by: None,
             ..self.clone()
         }
+    }
+
+    /// The offline card someone else (`marked_by`) writes for this agent, saying why.
+    pub fn marked_offline(&self, marked_by: &str, reason: &str) -> StatusCard {
+        StatusCard {
+            state: AgentState::Offline,
+            reason: Some(reason.to_owned()),
+            marked_by: Some(marked_by.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this is an offline card written for the agent by someone else.
+    pub fn is_marked(&self) -> bool {
+        self.marked_by.is_some()
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -93,6 +127,8 @@ mod tests {
             host: None,
             pid: None,
             container: None,
+            reason: None,
+            marked_by: None,
         };
         let v: serde_json::Value = serde_json::from_slice(&card.to_json()).unwrap();
         assert_eq!(v["state"], "online");
@@ -102,6 +138,26 @@ mod tests {
             StatusCard::parse(&off.to_json()).unwrap().state,
             AgentState::Offline
         );
+        assert!(
+            v.get("reason").is_none() && v.get("marked_by").is_none(),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_marked_card_says_who_and_why_and_an_own_card_drops_it() {
+        let card =
+            StatusCard::parse(br#"{"state":"online","agent":"echo","heartbeat_ms":200}"#).unwrap();
+        let marked = card.marked_offline("runtime", HEARTBEATS_STOPPED);
+        let v: serde_json::Value = serde_json::from_slice(&marked.to_json()).unwrap();
+        assert_eq!(v["state"], "offline");
+        assert_eq!(v["reason"], "heartbeats stopped");
+        assert_eq!(v["marked_by"], "runtime");
+        assert_eq!(v["heartbeat_ms"], 200);
+        let parsed = StatusCard::parse(&marked.to_json()).unwrap();
+        assert!(parsed.is_marked());
+        let again = parsed.with_state(AgentState::Online);
+        assert!(!again.is_marked() && again.reason.is_none());
     }
 
     #[test]

@@ -144,6 +144,8 @@ mod tests {
             heartbeat_ms: None,
             host: None,
             pid: None,
+            reason: None,
+            marked_by: None,
             container: None,
         });
         p

@@ -2,8 +2,9 @@
 //! on the bus (the broker's tap, or `#` on an external broker: see `intake`), journals
 //! each task that has an id before the front door lets it through, waits for its ack,
 //! publishes it again when none comes, and finally dead-letters it with an
-//! `undeliverable` error. It also keeps the presence table and answers what the gate
-//! says the runtime answers.
+//! `undeliverable` error. It also keeps the presence table, marks offline (a retained
+//! card saying why) every online agent whose heartbeats stopped for three periods, and
+//! answers what the gate says the runtime answers.
 
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use b00t_bus::{Bus, Bytes, Qos};
 use b00t_config::DeliveryConfig;
 use b00t_journal::{Committed, Final, JournalHandle, OpenTask};
 use b00t_proto::{
-    Address, AgentChannel, Channel, ErrorCode, Heartbeat, Reply, ReplyHead, StatusCard, PREFIX,
+    Address, AgentChannel, Channel, ErrorCode, Heartbeat, Reply, ReplyHead, StatusCard,
+    HEARTBEATS_STOPPED, PREFIX,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -56,8 +58,14 @@ enum Event {
     Due(Key),
     /// The journal could not commit this task: the front door refused it.
     Refused(Key, String),
+    /// Time to look for agents whose heartbeats stopped.
+    PresenceTick,
     Stop,
 }
+
+/// How often the watcher looks for agents whose heartbeats stopped: a silent agent is
+/// marked offline at most this long after its third missed period.
+pub const PRESENCE_TICK: Duration = Duration::from_millis(250);
 
 /// The watcher's state.
 pub struct Watcher {
@@ -131,6 +139,8 @@ impl Watcher {
         let Some(mut refused) = self.refused_rx.take() else {
             return;
         };
+        let mut presence_tick = tokio::time::interval(PRESENCE_TICK);
+        presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let event = tokio::select! {
                 biased;
@@ -139,6 +149,7 @@ impl Watcher {
                 message = feed.recv() => message.map_or(Event::Stop, Event::Feed),
                 Some((key, why)) = refused.recv() => Event::Refused(key, why),
                 key = self.table.expired() => Event::Due(key),
+                _ = presence_tick.tick() => Event::PresenceTick,
             };
             match event {
                 Event::Stop => break,
@@ -149,6 +160,7 @@ impl Watcher {
                 }
                 Event::Due(key) => self.on_due(key).await,
                 Event::Refused(key, why) => self.on_refused(key, why).await,
+                Event::PresenceTick => self.mark_silent(std::time::Instant::now()).await,
             }
         }
         if !self.table.is_empty() {
@@ -275,6 +287,30 @@ impl Watcher {
                 self.publish(&format!("{}/task", key.address), payload)
                     .await;
             }
+        }
+    }
+
+    /// Marks offline every online agent silent for three heartbeat periods at `now`: its
+    /// will cannot be trusted to fire (the broker node that held its connection may be
+    /// gone). The card is published retained, as the runtime, saying why; the watcher
+    /// takes it as it takes a will (held tasks, the supervisor). The agent, if it lives
+    /// after all, answers with its own online card.
+    async fn mark_silent(&mut self, now: std::time::Instant) {
+        for card in self
+            .presence
+            .silent(now, b00t_acl::RUNTIME, HEARTBEATS_STOPPED)
+        {
+            let agent = card.agent.clone();
+            tracing::warn!(%agent, heartbeat_ms = ?card.heartbeat_ms, "no heartbeat for three periods: marking the agent offline");
+            let topic = AgentChannel::Status.topic(&agent);
+            if let Err(e) = self
+                .bus
+                .publish(&topic, Qos::AtLeastOnce, true, card.to_json())
+                .await
+            {
+                tracing::warn!(%topic, error = %e, "cannot publish the offline card");
+            }
+            self.on_card(card).await;
         }
     }
 

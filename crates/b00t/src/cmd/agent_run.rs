@@ -179,6 +179,8 @@ mod tests {
             heartbeat_ms: None,
             host: host.map(str::to_owned),
             pid,
+            reason: None,
+            marked_by: None,
             container: None,
         }
     }
