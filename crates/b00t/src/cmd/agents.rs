@@ -1,5 +1,6 @@
 //! `b00t agents`: who is on the bus. Asks the runtime (`b00t.runtime.agents`), which
-//! knows last heartbeats; with no runtime answering, reads the retained status cards.
+//! knows last heartbeats and which online cards are stale (silent for two heartbeat
+//! periods, not yet marked offline); with no runtime answering, reads the retained cards.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -79,6 +80,24 @@ async fn retained_cards(
     Ok(cards.into_values().collect())
 }
 
+/// The state column: `online (stale, 2.4 s silent)` for a stale card, and the reason of
+/// a card the runtime marked offline.
+fn state_shown(agent: &Value) -> String {
+    let state = crate::printable::printable(agent["state"].as_str().unwrap_or("?")).into_owned();
+    if agent["stale"].as_bool() == Some(true) {
+        let ago = agent["last_heartbeat_ago_ms"].as_u64().unwrap_or(0);
+        return format!("{state} (stale, {:.1} s silent)", ago as f64 / 1000.0);
+    }
+    match (agent["marked_by"].as_str(), agent["reason"].as_str()) {
+        (Some(by), Some(reason)) => format!(
+            "{state} ({}: {})",
+            crate::printable::printable(by),
+            crate::printable::printable(reason)
+        ),
+        _ => state,
+    }
+}
+
 fn print_table(agents: &[Value]) -> Result<(), crate::out::StdoutError> {
     if agents.is_empty() {
         return outln!("no agents have been seen on this bus");
@@ -102,7 +121,7 @@ fn print_table(agents: &[Value]) -> Result<(), crate::out::StdoutError> {
             };
             [
                 shown(&a["agent"], "?"),
-                shown(&a["state"], "?"),
+                state_shown(a),
                 shown(&a["kind"], ""),
                 crate::printable::printable(&skills).into_owned(),
                 shown(&a["since"], ""),
@@ -141,6 +160,8 @@ fn print_table(agents: &[Value]) -> Result<(), crate::out::StdoutError> {
     for r in &rows {
         let state = if r[1] == "online" {
             Paint::Green
+        } else if r[1].starts_with("online") {
+            Paint::Yellow
         } else {
             Paint::Red
         };
