@@ -151,7 +151,7 @@ pub fn looks_secret(name: &str) -> bool {
 
 impl Server {
     /// The server an MCP datum describes: its first stdio method by priority, else its
-    /// remote endpoint. The datum's `env` and the stdio method's `env` are the server's
+    /// first remote endpoint by priority (`[[b00t.mcp.httpstream]]`, headers included). The datum's `env` and the stdio method's `env` are the server's
     /// environment; a variable whose name looks secret, or whose value names a variable,
     /// comes from the environment; upper-case `requires` entries are variables it needs.
     pub fn from_datum(datum: &Datum) -> Result<Server, WireError> {
@@ -159,9 +159,7 @@ impl Server {
             datum: datum.id.to_string(),
             path: datum.path.clone(),
         };
-        let mcp = datum.mcp.as_ref().ok_or_else(no_method)?;
-        let mut methods: Vec<_> = mcp.stdio.iter().collect();
-        methods.sort_by_key(|method| method.priority);
+        let methods = datum.mcp_stdio();
         let transport = if let Some(method) = methods.first() {
             let mut env: Vec<(String, Text)> = Vec::new();
             let mut add = |name: &str, text: Text| {
@@ -188,10 +186,14 @@ impl Server {
                 args: method.args.clone(),
                 env,
             }
-        } else if let Some(http) = &mcp.httpstream {
+        } else if let Some(http) = datum.mcp_remote().first() {
             Transport::Remote {
                 url: http.url.clone(),
-                headers: Vec::new(),
+                headers: http
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.clone(), Text::parse(value)))
+                    .collect(),
             }
         } else {
             return Err(no_method());
@@ -313,13 +315,21 @@ mod tests {
     fn a_remote_datum_and_the_bus() {
         let d = datum(
             "[b00t]\nname = \"web\"\ntype = \"mcp\"\nhint = \"h\"\n\
-             [b00t.mcp.httpstream]\nurl = \"https://example.com/mcp\"\n",
+             [[b00t.mcp.httpstream]]\nurl = \"https://backup.example.com/mcp\"\npriority = 2\n\
+             [[b00t.mcp.httpstream]]\nurl = \"https://example.com/mcp\"\npriority = 1\n\
+             headers = { Authorization = \"Bearer ${API_KEY}\" }\n",
         );
         assert_eq!(
             Server::from_datum(&d).unwrap().transport,
             Transport::Remote {
                 url: "https://example.com/mcp".into(),
-                headers: Vec::new()
+                headers: vec![(
+                    "Authorization".into(),
+                    Text(vec![
+                        Part::Literal("Bearer ".into()),
+                        Part::Var("API_KEY".into())
+                    ])
+                )]
             }
         );
         let bus = Server::bus(Path::new("/bin/b00t"), Path::new("/home/me/b00t"));
