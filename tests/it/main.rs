@@ -32,6 +32,7 @@ mod bridge_whatsapp;
 mod burst;
 mod ci;
 mod cli;
+mod cluster;
 mod config;
 mod containers;
 mod delivery;

@@ -4,7 +4,9 @@
 //! script, so the group assistant can be tested, benchmarked and demonstrated without a
 //! model; `nomad`, `telegram` and `whatsapp` stand in for Nomad's HTTP API, the
 //! Telegram Bot API and Meta's WhatsApp Cloud API. `synapse` is no stand-in: it runs the
-//! real Matrix homeserver for the Matrix bridge's tests.
+//! real Matrix homeserver for the Matrix bridge's tests; nor are `nats` (a three-node
+//! NATS cluster with MQTT and JetStream) and `mosquitto_pair` (two bridged Mosquitto
+//! brokers), the real clusters the failover tests kill nodes of.
 //!
 //! Layout: `http` (the accept loop every fake serves with), `ollama` (the handle: start,
 //! script, recorded requests), `shapes` (the JSON Ollama sends), `server` (Ollama's
@@ -12,7 +14,10 @@
 //! `fake-nomad` and `fake-telegram` binaries run one by hand (`until_signal` is their
 //! shared wait for Ctrl-C or SIGTERM).
 
+mod broker_proc;
 mod http;
+pub mod mosquitto_pair;
+pub mod nats;
 pub mod nomad;
 mod ollama;
 mod server;

@@ -68,16 +68,18 @@ pub(crate) fn is_operator(bus: &Bus) -> bool {
     bus.url().starts_with(&format!("mqtt://{OPERATOR}:"))
 }
 
-/// Connects a short-lived client and waits until the broker accepts it.
+/// Connects a short-lived client and waits until a broker accepts it: 5 s for each
+/// broker of the list (a cluster that just lost a node may take that long to answer).
 pub(crate) async fn client(
     url: BrokerUrl,
     role: &str,
     home: &Home,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(Bus, Events)> {
+    let brokers = 1 + url.alternates.len() as u32;
     let mut options = BusOptions::new(url, format!("b00t-{role}-{:08x}", fastrand::u32(..)));
     options.packet_limit = home.config().broker.packet_limit();
     let (bus, events) = Bus::connect(options, shutdown);
-    bus.wait_connected(Duration::from_secs(5)).await?;
+    bus.wait_connected(Duration::from_secs(5) * brokers).await?;
     Ok((bus, events))
 }
