@@ -2,7 +2,9 @@
 //! Bot API (`FakeTelegram`) as Telegram, the fake Ollama as the model and the group agent
 //! as a local process. A message in, the group's answer out in the same chat; long
 //! replies split; unbound chats; mentions in groups; 429; and `kill -9` between the task
-//! and its answer.
+//! and its answer. Webhook mode: `setWebhook` with the secret, the fake posting updates
+//! through a "tunnel" to `listen`, forged and oversized calls refused, redeliveries
+//! answered once, and `kill -9` right after the 200.
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,7 @@ const TOKEN: &str = "4242:test-token";
 /// A fake Bot API on its own tokio runtime, for these synchronous tests.
 struct Telegram {
     fake: FakeTelegram,
-    _rt: tokio::runtime::Runtime,
+    rt: tokio::runtime::Runtime,
 }
 
 impl Telegram {
@@ -31,7 +33,7 @@ impl Telegram {
             .build()
             .expect("a tokio runtime");
         let fake = rt.block_on(FakeTelegram::start(TOKEN));
-        Telegram { fake, _rt: rt }
+        Telegram { fake, rt }
     }
 
     /// What the bridge sent to `chat`.
@@ -525,4 +527,242 @@ fn polls(telegram: &Telegram) -> Vec<Option<i64>> {
         .filter(|c| c.method.eq_ignore_ascii_case("getUpdates"))
         .map(|c| c.params.get("offset").and_then(Value::as_i64))
         .collect()
+}
+
+const WEBHOOK_URL: &str = "https://bot.example.org/b00t/telegram";
+const WEBHOOK_SECRET: &str = "it_webhook-secret-0123";
+
+/// A home whose `[bridges.telegram]` is in webhook mode, listening on `hook_port`.
+fn webhook_home(ollama: &Ollama, hook_port: u16) -> Home {
+    group_home(
+        ollama,
+        &format!(
+            "[bridges.telegram]\nwebhook_url = \"{WEBHOOK_URL}\"\nlisten = \"127.0.0.1:{hook_port}\"\n"
+        ),
+        "family",
+    )
+}
+
+fn up_webhook(home: &Home, port: u16, telegram: &Telegram) -> Runtime {
+    Runtime::spawn_env(
+        home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", &telegram.fake.url()),
+            ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    )
+}
+
+/// The calls of `method`.
+fn calls_of(telegram: &Telegram, method: &str) -> Vec<serde_json::Map<String, Value>> {
+    telegram
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method.eq_ignore_ascii_case(method))
+        .map(|c| c.params)
+        .collect()
+}
+
+/// An Update as Telegram writes it, a private text from `user`.
+fn update_body(update_id: i64, user: &TestUser, text: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": 900, "date": 1_700_000_000,
+            "from": {"id": user.id, "is_bot": false, "first_name": user.first_name},
+            "chat": {"id": user.id, "type": "private", "first_name": user.first_name},
+            "text": text
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn telegram_webhook_mode_takes_updates_with_the_secret_once() {
+    let ollama = Ollama::start();
+    let telegram = Telegram::start();
+    let hook_port = free_port();
+    let home = webhook_home(&ollama, hook_port);
+    let ann = TestUser::new(5101, "Ann");
+    let chat = TestChat::private(&ann);
+    cli(
+        &home,
+        &["bridge", "allow", "telegram:5101", "--group", "family"],
+    );
+    let port = free_port();
+    let _up = up_webhook(&home, port, &telegram);
+
+    // On start: setWebhook with the URL, the secret, messages only, pending kept.
+    let (url, secret) = wait_until("the webhook set", || telegram.fake.webhook());
+    assert_eq!(url, WEBHOOK_URL);
+    assert_eq!(secret.as_deref(), Some(WEBHOOK_SECRET));
+    let set = calls_of(&telegram, "setWebhook");
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert_eq!(set[0]["allowed_updates"], serde_json::json!(["message"]));
+    assert_eq!(set[0]["drop_pending_updates"], false);
+    telegram
+        .fake
+        .tunnel_webhook(&format!("http://127.0.0.1:{hook_port}"));
+
+    // An update posted by Telegram with the secret: a task, answered in the chat.
+    let pushed = telegram.fake.push_message(&chat, &ann, "hello by webhook");
+    let sent = telegram.wait_sent(ann.id, 1);
+    assert_eq!(sent[0].plain_text, "echo: hello by webhook", "{sent:?}");
+    assert_eq!(sent[0].reply_to_message_id, Some(pushed.message_id));
+    let delivered = telegram
+        .rt
+        .block_on(telegram.fake.delivered(pushed.update_id));
+    assert_eq!(delivered.status, Some(200));
+    assert!(delivered.url.ends_with("/b00t/telegram"), "{delivered:?}");
+
+    // Delivered again: acknowledged, not answered again.
+    let again = telegram
+        .rt
+        .block_on(telegram.fake.redeliver(pushed.update_id));
+    assert_eq!(again, Some(200));
+
+    // Without the secret, or with another: refused, reaching no agent.
+    let forged = update_body(pushed.update_id + 1000, &ann, "forged words");
+    let post = |body: &[u8], secret: Option<&str>| {
+        telegram
+            .rt
+            .block_on(telegram.fake.post_to_webhook(body.to_vec(), secret))
+    };
+    assert_eq!(post(&forged, None), Some(401));
+    assert_eq!(post(&forged, Some("it_webhook-secret-0124")), Some(403));
+    assert_eq!(post(&forged, Some("")), Some(403));
+    // A body past 1 MiB, with the secret: 413.
+    let huge = vec![b' '; 1024 * 1024 + 1];
+    assert_eq!(post(&huge, Some(WEBHOOK_SECRET)), Some(413));
+
+    // The next message is answered; the forged one never reached the model.
+    telegram.fake.push_message(&chat, &ann, "and now?");
+    let sent = telegram.wait_sent(ann.id, 2);
+    assert_eq!(sent[1].plain_text, "echo: and now?");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        telegram.sent_to(ann.id).len(),
+        2,
+        "{:?}",
+        telegram.sent_to(ann.id)
+    );
+    assert_eq!(asked(&ollama, "hello by webhook"), 1);
+    assert_eq!(asked(&ollama, "forged words"), 0);
+    // In webhook mode no getUpdates is made (Telegram would refuse it).
+    assert!(calls_of(&telegram, "getUpdates").is_empty());
+    let out = cli(&home, &["bridge", "list", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["bridges"][0]["running"], true, "{list}");
+    assert_eq!(list["bridges"][0]["last_error"], Value::Null, "{list}");
+}
+
+#[test]
+fn telegram_webhook_a_kill_right_after_the_200_answers_once_and_polling_deletes_it() {
+    let ollama = Ollama::start();
+    let telegram = Telegram::start();
+    let hook_port = free_port();
+    let home = webhook_home(&ollama, hook_port);
+    let ann = TestUser::new(5102, "Ann");
+    let chat = TestChat::private(&ann);
+    cli(
+        &home,
+        &["bridge", "allow", "telegram:5102", "--group", "family"],
+    );
+    let port = free_port();
+    let mut runtime = up_webhook(&home, port, &telegram);
+    wait_until("the webhook set", || telegram.fake.webhook());
+    telegram
+        .fake
+        .tunnel_webhook(&format!("http://127.0.0.1:{hook_port}"));
+
+    // The model is slow; the runtime dies as soon as the webhook has answered 200.
+    ollama.fake.push(Reply::Delay(
+        Duration::from_secs(3),
+        Box::new(Reply::Text("the slow answer".into())),
+    ));
+    let pushed = telegram.fake.push_message(&chat, &ann, "are you there?");
+    let delivered = telegram
+        .rt
+        .block_on(telegram.fake.delivered(pushed.update_id));
+    assert_eq!(delivered.status, Some(200));
+    runtime.kill9();
+    drop(runtime);
+    assert!(telegram.sent_to(ann.id).is_empty());
+
+    // Restarted: the journaled task is answered; Telegram's redelivery is recognised.
+    let runtime = up_webhook(&home, port, &telegram);
+    let sent = telegram.wait_sent(ann.id, 1);
+    assert_eq!(sent[0].reply_to_message_id, Some(pushed.message_id));
+    assert!(
+        sent[0].plain_text == "the slow answer" || sent[0].plain_text.contains("are you there?"),
+        "{sent:?}"
+    );
+    let again = wait_until("the webhook to serve again", || {
+        telegram
+            .rt
+            .block_on(telegram.fake.redeliver(pushed.update_id))
+    });
+    assert_eq!(again, 200);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        telegram.sent_to(ann.id).len(),
+        1,
+        "{:?}",
+        telegram.sent_to(ann.id)
+    );
+
+    // webhook_url removed: the bridge polls, deleting the webhook first (getUpdates
+    // would get 409 while it is set); the next message comes by getUpdates.
+    let mut runtime = runtime;
+    runtime.kill9();
+    drop(runtime);
+    std::fs::write(
+        home.path().join("b00t.toml"),
+        std::fs::read_to_string(home.path().join("b00t.toml"))
+            .unwrap()
+            .replace(&format!("webhook_url = \"{WEBHOOK_URL}\"\n"), ""),
+    )
+    .unwrap();
+    let _runtime = up(&home, port, &telegram);
+    wait_until("the webhook deleted", || {
+        telegram.fake.webhook().is_none().then_some(())
+    });
+    telegram.fake.push_message(&chat, &ann, "by polling now");
+    let sent = telegram.wait_sent(ann.id, 2);
+    assert_eq!(sent[1].plain_text, "echo: by polling now");
+    assert!(!calls_of(&telegram, "deleteWebhook").is_empty());
+    assert_eq!(
+        calls_of(&telegram, "deleteWebhook")[0]["drop_pending_updates"],
+        false
+    );
+}
+
+#[test]
+fn telegram_webhook_without_its_secret_up_names_it_and_nothing_listens() {
+    let ollama = Ollama::start();
+    let telegram = Telegram::start();
+    let hook_port = free_port();
+    let home = webhook_home(&ollama, hook_port);
+    let port = free_port();
+    let mut runtime = Runtime::spawn_env(
+        &home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", &telegram.fake.url()),
+        ],
+    );
+    runtime.wait_for_line("`TELEGRAM_WEBHOOK_SECRET` is not set");
+    let list = wait_until("the error in `bridge list`", || {
+        let out = cli(&home, &["bridge", "list"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("last error: `TELEGRAM_WEBHOOK_SECRET` is not set")
+            .then_some(text)
+    });
+    assert!(list.contains("openssl rand -hex 32"), "{list}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", hook_port)).is_err());
+    assert!(telegram.fake.webhook().is_none());
 }

@@ -14,7 +14,8 @@
 //! sent again), `http` (what the platform clients share: an answer read within a limit,
 //! a failure said without its URL), `webhook_server` (the HTTP server both webhooks serve
 //! with, and its limits), `telegram/` (`api.rs`, the Bot API client; `bridge.rs`, the platform:
-//! polling, sending, typing), `whatsapp/` (`api.rs`, the Graph API client; `webhook.rs`,
+//! polling or the webhook, sending, typing; `webhook.rs`, the server Telegram calls in
+//! webhook mode; `settings.rs`, its URL and secret), `whatsapp/` (`api.rs`, the Graph API client; `webhook.rs`,
 //! the server Meta calls; `settings.rs`, its secrets), `matrix/` (`api.rs`, the
 //! client-server API client), `error`. Only a platform's module
 //! knows its platform.
