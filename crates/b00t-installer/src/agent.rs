@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use b00t_agents::{AgentSpec, Failure, Handler, HandlerFuture, TaskContext};
-use b00t_datums::{Catalog, DatumError, DatumType, ResolveError};
+use b00t_datums::{Catalog, Datum, DatumError, DatumType, ResolveError};
 use b00t_proto::{ErrorCode, Name};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -180,6 +180,19 @@ impl Inner {
             ));
         }
         record.datum = datum.id.to_string();
+        if !request.wire.is_empty() {
+            if skill != "mcp" {
+                record.outcome = "invalid".into();
+                return Err(fail(
+                    ErrorCode::BadRequest,
+                    "`wire` is for MCP servers: send it to b00t.installer.mcp",
+                ));
+            }
+            crate::wire::check_apps(&request.wire).map_err(|message| {
+                record.outcome = "invalid".into();
+                fail(ErrorCode::BadRequest, message)
+            })?;
+        }
         let env = crate::env::InstallEnv;
         let checking = Checking {
             env: &env,
@@ -219,7 +232,12 @@ impl Inner {
         let blocked = plan.blocked();
         if request.dry_run {
             record.outcome = "planned".into();
+            let wiring = (!request.wire.is_empty() && refusal.is_none()).then(|| {
+                self.wire(datum, &request.wire, true)
+                    .unwrap_or_else(|e| json!({"error": e}))
+            });
             return Ok(json!({
+                "wire": wiring,
                 "datum": datum.id,
                 "dry_run": true,
                 "trust": record.trust,
@@ -281,7 +299,41 @@ impl Inner {
         if let Some(first) = lists["shared_with"].as_str() {
             record.reason = Some(format!("ran once, by task `{first}`"));
         }
-        result
+        let mut body = result?;
+        if !request.wire.is_empty() {
+            let wired = self.wire(datum, &request.wire, false).map_err(|e| {
+                fail(
+                    ErrorCode::Failed,
+                    format!("`{}` is installed, but wiring it failed: {e}", datum.id),
+                )
+            })?;
+            record.wired = wired["wired"]
+                .as_array()
+                .map_or(&[][..], |v| v)
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{}:{}",
+                        w["app"].as_str().unwrap_or("?"),
+                        w["file"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
+            body["wire"] = wired;
+        }
+        Ok(body)
+    }
+
+    /// Wires an installed MCP datum into `apps` (their user files), recorded in the home's
+    /// state folder, the one holding the audit log.
+    fn wire(&self, datum: &Datum, apps: &[String], dry_run: bool) -> Result<Value, String> {
+        let state = self
+            .options
+            .audit
+            .parent()
+            .ok_or("the audit log has no folder")?;
+        let places = crate::wire::places()?;
+        crate::wire::wire(datum, apps, &places, state, dry_run)
     }
 
     /// Checks a task's signature; `Ok(true)` when the operator signed it.

@@ -43,6 +43,9 @@ pub struct Record {
     pub skipped: Vec<String>,
     #[serde(default)]
     pub failed: Vec<String>,
+    /// `mcp` tasks with `wire`: each app's file the server was written into (`cursor:<file>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wired: Vec<String>,
     pub ms: u64,
 }
 

@@ -76,6 +76,11 @@ pub async fn check(
                 format!("`{}` is not on PATH", datum.name),
             )
         }
+        DatumType::Stack if datum.members.is_empty() => found(
+            State::Missing,
+            None,
+            "a stack without members: list them in `members`".into(),
+        ),
         // A stack is as installed as its members: the plan decides.
         DatumType::Stack => found(State::Ok, None, "a stack installs nothing itself".into()),
         _ => found(
@@ -118,6 +123,25 @@ async fn by_version_command(
             )
         }
     };
+    // A command that fails says the tool is not working, whatever it printed: an error
+    // message's timestamp (`E1201 20:18:18.501803`) is not a version.
+    if !done.success() {
+        let why = match &done.exit {
+            runner::Exit::Code(Some(127)) => "found no such command".to_owned(),
+            runner::Exit::Code(Some(code)) => {
+                let last = done.output.lines().rev().find(|l| !l.trim().is_empty());
+                match last {
+                    Some(line) => format!(
+                        "exited with code {code}: {}",
+                        line.trim().chars().take(200).collect::<String>()
+                    ),
+                    None => format!("exited with code {code}"),
+                }
+            }
+            _ => done.describe(command, timeout),
+        };
+        return found(State::Missing, None, format!("`{command}` {why}"));
+    }
     let version = regex.captures(&done.output).map(|c| {
         c.get(1)
             .or_else(|| c.get(0))
@@ -125,16 +149,12 @@ async fn by_version_command(
             .unwrap_or_default()
     });
     match version {
-        // Some tools print their version and exit non-zero (`mosquitto_pub --help`).
         Some(v) if !v.is_empty() => judge(datum, v, format!("`{command}`")),
-        _ => {
-            let why = match &done.exit {
-                runner::Exit::Code(Some(127)) => "found no such command".to_owned(),
-                runner::Exit::Code(_) => format!("printed no version matching `{pattern}`"),
-                _ => done.describe(command, timeout),
-            };
-            found(State::Missing, None, format!("`{command}` {why}"))
-        }
+        _ => found(
+            State::Missing,
+            None,
+            format!("`{command}` printed no version matching `{pattern}`"),
+        ),
     }
 }
 
@@ -207,6 +227,13 @@ fn short(id: &str) -> &str {
 fn by_commands(datum: &Datum, env: &(dyn Environment + Sync)) -> Found {
     let commands = datum.mcp_commands();
     if commands.is_empty() {
+        if datum.mcp_remote().is_empty() {
+            return found(
+                State::Missing,
+                None,
+                "no `[[b00t.mcp.stdio]]`, `[b00t.mcp] command` or `[b00t.mcp.httpstream]`: nothing to start or reach".into(),
+            );
+        }
         return found(
             State::Ok,
             None,
@@ -268,6 +295,70 @@ pub fn compare(installed: &str, desired: &str) -> Option<Ordering> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::testutil::{datum, OnPath};
+
+    async fn check_text(file: &str, text: &str, path: &'static [&'static str]) -> Found {
+        let d = datum(file, text);
+        check(
+            &d,
+            &OnPath(path),
+            Duration::from_secs(10),
+            &CancellationToken::new(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_failing_version_command_is_missing_whatever_it_prints() {
+        let found = check_text(
+            "kubectl.cli.toml",
+            "[b00t]\nname = \"kubectl\"\nhint = \"h\"\n\
+             version = \"echo 'E1201 20:18:18.501803 memcache.go:265] couldn''t get current server API group list' >&2; exit 1\"\n",
+            &[],
+        )
+        .await;
+        assert_eq!(found.state, State::Missing);
+        assert_eq!(found.version, None);
+        assert!(
+            found.detail.contains("exited with code 1: E1201"),
+            "{}",
+            found.detail
+        );
+        let ok = check_text(
+            "x.cli.toml",
+            "[b00t]\nname = \"x\"\nhint = \"h\"\nversion = \"echo x 1.2.3\"\n",
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (ok.state, ok.version.as_deref()),
+            (State::Ok, Some("1.2.3"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_mcp_launcher_in_the_mcp_table_is_looked_for_on_path() {
+        let text = "[b00t]\nname = \"lsp\"\nhint = \"h\"\n[b00t.mcp]\ncommand = \"lsp-mcp\"\n";
+        let missing = check_text("lsp.mcp.toml", text, &[]).await;
+        assert_eq!(missing.state, State::Missing);
+        assert_eq!(missing.detail, "`lsp-mcp` is not on PATH");
+        let ok = check_text("lsp.mcp.toml", text, &["lsp-mcp"]).await;
+        assert_eq!(ok.state, State::Ok);
+        let remote = check_text(
+            "r.mcp.toml",
+            "[b00t]\nname = \"r\"\nhint = \"h\"\n[[b00t.mcp.httpstream]]\nurl = \"https://x/mcp\"\n",
+            &[],
+        )
+        .await;
+        assert_eq!(remote.detail, "a remote MCP server: nothing to install");
+    }
+
+    #[tokio::test]
+    async fn a_stack_without_members_is_not_ok() {
+        let found = check_text("e.stack.toml", "[b00t]\nname = \"e\"\nhint = \"h\"\n", &[]).await;
+        assert_eq!(found.state, State::Missing);
+    }
 
     #[test]
     fn versions_compare_by_their_numbers() {

@@ -24,6 +24,9 @@ pub mod policy;
 pub mod request;
 pub mod runner;
 pub mod sign;
+#[cfg(test)]
+mod testutil;
+pub mod wire;
 
 pub use agent::{spec, InstallerOptions, AGENT, SKILLS};
 pub use error::InstallerError;

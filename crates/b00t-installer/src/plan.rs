@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use b00t_datums::{
-    check_constraints, resolve, Catalog, Datum, DatumId, DatumType, Environment, ResolveError,
+    check_constraints, resolve, Catalog, Datum, DatumId, DatumType, DependencyKind, Environment,
+    ResolveError,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -118,8 +119,21 @@ pub async fn plan(
     let order: Vec<Datum> = resolve(catalog, root, deps)?.into_iter().cloned().collect();
     let mut nodes: Vec<Node> = Vec::with_capacity(order.len());
     for datum in &order {
-        let found = check::check(datum, checking.env, checking.timeout, checking.stop).await;
-        nodes.push(node(datum, found, checking.env));
+        let mut found = check::check(datum, checking.env, checking.timeout, checking.stop).await;
+        let unprovided = unprovided_tools(catalog, datum, checking.env);
+        if !unprovided.is_empty() {
+            let names = unprovided.join("`, `");
+            found.state = State::Missing;
+            found.detail = format!("{}; requires `{names}`, not on PATH", found.detail);
+        }
+        let mut node = node(datum, found, checking.env);
+        for tool in unprovided {
+            node.blocked.push(format!(
+                "`{}` requires `{tool}`, which no datum in the catalog provides and which is not on PATH: install `{tool}`, or add a datum for it (e.g. `{tool}.cli`)",
+                datum.id
+            ));
+        }
+        nodes.push(node);
     }
     // A stack is installed when all of its members are.
     for i in 0..nodes.len() {
@@ -147,6 +161,23 @@ pub async fn plan(
     })
 }
 
+/// The tools `datum` requires (an MCP datum's `requires`) that no datum provides and that
+/// are not on PATH either.
+fn unprovided_tools(
+    catalog: &Catalog,
+    datum: &Datum,
+    env: &(dyn Environment + Sync),
+) -> Vec<String> {
+    catalog
+        .dependencies(datum)
+        .into_iter()
+        .filter_map(|dep| match (dep.target, dep.why) {
+            (Err(tool), DependencyKind::Command(_)) if !env.has_command(&tool) => Some(tool),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Re-checks one node (after its step ran).
 pub async fn recheck(datum: &Datum, checking: &Checking<'_>) -> Found {
     check::check(datum, checking.env, checking.timeout, checking.stop).await
@@ -162,7 +193,7 @@ fn node(datum: &Datum, found: Found, env: &(dyn Environment + Sync)) -> Node {
                 unmet.constraint, datum.id, unmet.reason
             ));
         }
-        match methods::step_for(datum, found.state) {
+        match methods::step_for(datum, found.state, env) {
             Ok(step) => action = Some(step),
             Err(why) => blocked.push(why),
         }
@@ -178,5 +209,45 @@ fn node(datum: &Datum, found: Found, env: &(dyn Environment + Sync)) -> Node {
         blocked,
         policy: None,
         action,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{datum, OnPath};
+
+    #[tokio::test]
+    async fn a_required_tool_no_datum_provides_is_reported() {
+        let catalog = Catalog::from_datums(vec![datum(
+            "browser-use.mcp.toml",
+            "[b00t]\nname = \"browser-use\"\nhint = \"h\"\n[[b00t.mcp.stdio]]\ncommand = \"uvx\"\n\
+             requires = [\"OPENAI_API_KEY\", \"python\", \"internet\"]\n",
+        )]);
+        let id = DatumId::parse("browser-use.mcp").unwrap();
+        let stop = CancellationToken::new();
+        let plan_on = |path: &'static [&'static str]| {
+            let catalog = &catalog;
+            let id = &id;
+            let stop = &stop;
+            async move {
+                let env = OnPath(path);
+                let checking = Checking {
+                    env: &env,
+                    timeout: Duration::from_secs(5),
+                    stop,
+                };
+                plan(catalog, id, true, &checking).await.unwrap()
+            }
+        };
+        let without = plan_on(&["uvx"]).await;
+        assert_eq!(without.nodes[0].state, State::Missing);
+        assert_eq!(
+            without.blocked(),
+            ["`browser-use.mcp` requires `python`, which no datum in the catalog provides and which is not on PATH: install `python`, or add a datum for it (e.g. `python.cli`)"]
+        );
+        let with = plan_on(&["uvx", "python"]).await;
+        assert_eq!(with.nodes[0].state, State::Ok);
+        assert!(with.blocked().is_empty());
     }
 }

@@ -18,6 +18,9 @@ pub struct Request {
     pub deps: bool,
     #[serde(default)]
     pub signature: Option<Signature>,
+    /// `mcp` tasks: the apps to wire the server into once installed (`["cursor", "zed"]`).
+    #[serde(default)]
+    pub wire: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -33,6 +36,7 @@ pub fn parse(task: &Task) -> Result<Request, String> {
             dry_run: false,
             deps: true,
             signature: None,
+            wire: Vec::new(),
         }
     } else {
         match &task.body {
