@@ -236,9 +236,10 @@ fn an_agent_whose_broker_node_dies_is_marked_offline_within_three_heartbeats() {
     let card = wait_marked(&mut status, "echo2");
     let took = killed.elapsed();
     // Its last heartbeat came at most one period before the kill; the mark comes three
-    // periods after it, at most one watcher tick (250 ms) late.
+    // periods after it, at most one watcher tick (250 ms) late; 500 ms more for a loaded
+    // machine.
     assert!(
-        took <= Duration::from_millis(3 * PERIOD_MS + 500),
+        took <= Duration::from_millis(3 * PERIOD_MS + 750),
         "marked offline {took:?} after its node died: {card}"
     );
     assert!(
@@ -285,7 +286,7 @@ fn a_hung_agent_is_marked_offline_and_back_online_when_it_wakes(mode: Mode) {
     wait_marked(&mut status, "sleepy");
     let took = stopped.elapsed();
     assert!(
-        took <= Duration::from_millis(3 * PERIOD_MS + 500),
+        took <= Duration::from_millis(3 * PERIOD_MS + 750),
         "{took:?}"
     );
     // A task for it now is held and retried as for any offline agent: dead-lettered.
