@@ -557,6 +557,12 @@ pub(crate) struct BenchArgs {
     /// task sent directly on the bus, with a fake Ollama answering at once.
     #[arg(long, conflicts_with_all = ["groups", "ci", "deploy"])]
     pub bridge: bool,
+    /// Measure b00t on a three-node NATS cluster instead (`nats-server` 2.10+ on PATH or
+    /// in Python's user base, started by the bench): task round trip and pipelined tasks/s
+    /// through another node than the runtime's against one node, and the failover time
+    /// (the runtime's node killed to its card online again). `--tasks` per run.
+    #[arg(long, conflicts_with_all = ["groups", "ci", "deploy", "bridge"])]
+    pub cluster: bool,
     /// With `--bridge`: messages measured each way.
     #[arg(long, default_value_t = 200, requires = "bridge")]
     pub bridge_messages: usize,

@@ -80,6 +80,18 @@ impl BusChild {
         BusChild::spawn(exe, home, env, false, what).await
     }
 
+    /// Starts `exe up --broker <list>` in `home`: a runtime on an external broker or
+    /// cluster.
+    pub(super) async fn start_on(
+        exe: &Path,
+        home: tempfile::TempDir,
+        list: &str,
+        what: &str,
+    ) -> anyhow::Result<BusChild> {
+        let env = [("CONTAINER_RUNTIME", "none")];
+        BusChild::spawn_with(exe, home, &env, false, Some(list), what).await
+    }
+
     async fn spawn(
         exe: &Path,
         home: tempfile::TempDir,
@@ -87,15 +99,25 @@ impl BusChild {
         broker_only: bool,
         what: &str,
     ) -> anyhow::Result<BusChild> {
+        BusChild::spawn_with(exe, home, env, broker_only, None, what).await
+    }
+
+    async fn spawn_with(
+        exe: &Path,
+        home: tempfile::TempDir,
+        env: &[(&str, &str)],
+        broker_only: bool,
+        broker: Option<&str>,
+        what: &str,
+    ) -> anyhow::Result<BusChild> {
         let port = free_port().context("cannot find a free port on 127.0.0.1")?;
         let listen = format!("127.0.0.1:{port}");
         let mut command = Command::new(exe);
-        command
-            .arg("up")
-            .arg("--home")
-            .arg(home.path())
-            .arg("--listen")
-            .arg(&listen);
+        command.arg("up").arg("--home").arg(home.path());
+        match broker {
+            Some(list) => command.arg("--broker").arg(list),
+            None => command.arg("--listen").arg(&listen),
+        };
         if broker_only {
             command.arg("--broker-only");
         }
@@ -118,7 +140,10 @@ impl BusChild {
         let mut child = BusChild {
             process,
             pid,
-            url: BrokerUrl::parse(&format!("mqtt://{listen}")).expect("a valid URL"),
+            url: match broker {
+                Some(list) => BrokerUrl::parse(list).context("in the bench's broker list")?,
+                None => BrokerUrl::parse(&format!("mqtt://{listen}")).expect("a valid URL"),
+            },
             stdout: BufReader::new(stdout).lines(),
             stderr_tail,
             stderr_drain,

@@ -5,13 +5,14 @@
 //!
 //! Layout: `child` (the bus under test as a process), `throughput` (publisher to
 //! subscriber), `tasks` (echo round trips), `floor` (mosquitto and the bare responder),
-//! `rss` (`VmHWM`), `report` (table and JSON); `groups`, `ci`, `deploy` and `bridge` are
-//! the modes of `--groups`, `--ci`, `--deploy` and `--bridge`; `fakes` runs the test kit's
+//! `rss` (`VmHWM`), `report` (table and JSON); `groups`, `ci`, `deploy`, `bridge` and
+//! `cluster` are the modes of `--groups`, `--ci`, `--deploy`, `--bridge` and `--cluster`; `fakes` runs the test kit's
 //! stand-in programs.
 
 mod bridge;
 mod child;
 mod ci;
+mod cluster;
 mod deploy;
 mod fakes;
 mod flood;
@@ -101,6 +102,20 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             args.bridge_messages
         ));
         let figures = bridge::measure(&exe, args.bridge_messages).await?;
+        if args.json {
+            outln!("{}", serde_json::to_string(&figures)?)?;
+        } else {
+            out!("{}", figures.table())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.cluster {
+        Progress::new().say(&format!(
+            "NATS: {} tasks on one node, then on three with a node killed",
+            args.tasks
+        ));
+        let tasks = args.tasks.min(MAX_LATENCY_TASKS);
+        let figures = cluster::measure(&exe, tasks, PIPELINE_WINDOW).await?;
         if args.json {
             outln!("{}", serde_json::to_string(&figures)?)?;
         } else {
