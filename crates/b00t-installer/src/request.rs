@@ -92,6 +92,12 @@ mod tests {
         assert_eq!((r.datum.as_str(), r.dry_run, r.deps), ("jq", true, true));
         let r = parse(&task("jq.apt\n")).unwrap();
         assert_eq!((r.datum.as_str(), r.dry_run), ("jq.apt", false));
+        assert!(r.wire.is_empty());
+        let r = parse(&task(
+            r#"{"id":"t","body":{"datum":"github","wire":["cursor","zed"]}}"#,
+        ))
+        .unwrap();
+        assert_eq!(r.wire, ["cursor", "zed"]);
     }
 
     #[test]
