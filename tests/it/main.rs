@@ -43,6 +43,7 @@ mod hostile;
 mod identity;
 mod installer;
 mod lifecycle;
+mod mcp_serve;
 mod mcp_wire;
 mod presence;
 mod protocol;
