@@ -740,3 +740,103 @@ fn extra_catalog_paths_load_b00ts_own_datum_files() {
     let deps = local(&home, &["datum", "deps", "github.mcp"]);
     assert!(deps.status.success(), "{}", text(&deps));
 }
+
+/// A home whose catalog holds a file the loader refuses (`deepwiki.mcp.toml`), a stack
+/// listing it, and files in b00t's newer shapes, which load.
+fn refused_home() -> Home {
+    let home = Home::new(&format!("{FAST_DELIVERY}[agents]\necho = false\n"));
+    let d = home.path().join("datums");
+    std::fs::create_dir_all(&d).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap();
+    write(
+        "deepwiki.mcp.toml",
+        "[b00t]\nname = \"deepwiki\"\ntype = \"mcp\"\nhint = \"h\"\n[b00t.mcp]\nhttpstream = \"https://mcp.deepwiki.com/mcp\"\n",
+    );
+    write(
+        "docs.stack.toml",
+        "[b00t]\nname = \"docs\"\nhint = \"h\"\n[b00t.stack]\nmembers = [\"deepwiki.mcp\", \"remote.mcp\"]\n",
+    );
+    write(
+        "remote.mcp.toml",
+        "[b00t]\nname = \"remote\"\nhint = \"h\"\n[[b00t.mcp.httpstream]]\nurl = \"https://a.example/mcp\"\nheaders = { Authorization = \"Bearer ${TOKEN}\" }\n[[b00t.mcp.httpstream]]\nurl = \"https://b.example/mcp\"\n",
+    );
+    write(
+        "tool.cli.toml",
+        "[b00t]\nname = \"tool\"\nhint = \"h\"\ninstall = { go = \"go install example.com/tool@latest\" }\n[b00t.env]\nLEVEL = { default = \"info\" }\n",
+    );
+    home
+}
+
+#[test]
+fn a_refused_file_is_named_by_task_answers_and_warned_about_once() {
+    let home = refused_home();
+    let file = home.path().join("datums/deepwiki.mcp.toml");
+    let bus = Bus::start(Mode::Embedded, &home);
+    let mut sub = bus.sub("+/error");
+    bus.publish(
+        "b00t.installer.mcp/task",
+        r#"{"id":"r-1","body":{"datum":"deepwiki","dry_run":true}}"#,
+    );
+    bus.publish(
+        "b00t.installer.stack/task",
+        r#"{"id":"r-2","body":{"datum":"docs","dry_run":true}}"#,
+    );
+    let refused = format!(
+        "`deepwiki.mcp` is in `{}` but was refused: field `b00t.mcp.httpstream` is a string",
+        file.display()
+    );
+    for (address, id, needle) in [
+        ("b00t.installer.mcp", "r-1", refused.clone()),
+        (
+            "b00t.installer.stack",
+            "r-2",
+            format!("`docs.stack` depends on `deepwiki.mcp`, which cannot be used: {refused}"),
+        ),
+    ] {
+        let error = json(
+            &sub.wait(&format!("{address}/error"), &format!("\"{id}\""))
+                .payload,
+        );
+        assert_eq!(error["error"]["code"], "failed", "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&needle),
+            "{id}: `{message}` lacks `{needle}`"
+        );
+    }
+    drop(bus);
+
+    // The CLI: the datum asked for names its file; any other command counts, once.
+    let show = local(&home, &["datum", "show", "deepwiki"]);
+    assert_eq!(show.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&show.stderr);
+    assert_eq!(stderr.matches("but was refused").count(), 1, "{stderr}");
+    let other = local(&home, &["datum", "show", "remote"]);
+    assert!(other.status.success(), "{}", text(&other));
+    let stdout = String::from_utf8_lossy(&other.stdout);
+    assert!(
+        stdout.contains("https://a.example/mcp") && stdout.contains("https://b.example/mcp"),
+        "{stdout}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&other.stderr).trim_end(),
+        "warning: 1 catalog file cannot be used (deepwiki.mcp.toml): `b00t datum list` shows why"
+    );
+    let list = local(&home, &["datum", "list"]);
+    let stderr = String::from_utf8_lossy(&list.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    let stdout = String::from_utf8_lossy(&list.stdout);
+    for id in ["docs.stack", "remote.mcp", "tool.cli"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(id)),
+            "{id} is listed: {stdout}"
+        );
+    }
+    let tool = local(&home, &["datum", "show", "tool"]);
+    assert!(
+        String::from_utf8_lossy(&tool.stdout).contains("go install example.com/tool@latest"),
+        "{}",
+        text(&tool)
+    );
+}

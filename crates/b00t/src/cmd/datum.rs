@@ -1,5 +1,7 @@
 //! `b00t datum list|show|deps`: the catalog, read from the home's datums/ and
-//! `[datums] paths`. Files that cannot be used are reported as warnings, never fatal.
+//! `[datums] paths`. Files that cannot be used are never fatal: `list` prints each one's
+//! warning; every other command prints one line counting them (a datum asked for that is in
+//! such a file is named, with why, by the lookup's own error).
 
 use std::process::ExitCode;
 
@@ -10,19 +12,58 @@ use serde_json::json;
 use crate::cli::{DatumListArgs, DatumShowArgs};
 use crate::style::{colour_stderr, colour_stdout, Paint};
 
-/// Loads the home's catalog and prints its problems as warnings on stderr.
+/// Loads the home's catalog; when some of its files cannot be used, one warning line on
+/// stderr counts them and points at `b00t datum list`.
 pub(super) fn load(home: &Home) -> Catalog {
+    let catalog = Catalog::load(&home.datum_roots());
+    if let Some(line) = problems_summary(&catalog) {
+        errln!(
+            "{} {line}",
+            Paint::Yellow.paint(colour_stderr(), "warning:")
+        );
+    }
+    catalog
+}
+
+/// "2 datum files cannot be used (…): `b00t datum list` shows why", or `None`.
+fn problems_summary(catalog: &Catalog) -> Option<String> {
+    let problems = catalog.problems();
+    if problems.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = problems
+        .iter()
+        .take(3)
+        .map(|p| {
+            p.path.file_name().map_or_else(
+                || p.path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let more = if problems.len() > names.len() {
+        ", …"
+    } else {
+        ""
+    };
+    let (count, what) = match problems.len() {
+        1 => ("1".to_owned(), "catalog file cannot"),
+        n => (n.to_string(), "catalog files cannot"),
+    };
+    Some(format!(
+        "{count} {what} be used ({}{more}): `b00t datum list` shows why",
+        names.join(", ")
+    ))
+}
+
+pub(super) fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::resolve(args.home.home.as_deref())?;
+    // The listing is where each unusable file is named, with why, once.
     let catalog = Catalog::load(&home.datum_roots());
     let colour = colour_stderr();
     for problem in catalog.problems() {
         errln!("{} {problem}", Paint::Yellow.paint(colour, "warning:"));
     }
-    catalog
-}
-
-pub(super) fn list(args: DatumListArgs) -> anyhow::Result<ExitCode> {
-    let home = Home::resolve(args.home.home.as_deref())?;
-    let catalog = load(&home);
     let kind = args.kind.as_deref().map(DatumType::parse);
     let datums: Vec<_> = catalog
         .iter()
@@ -100,6 +141,9 @@ pub(super) fn show(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
     field("version", &opt(&datum.version))?;
     field("version_regex", &opt(&datum.version_regex))?;
     field("install", &opt(&datum.install))?;
+    for method in &datum.install_methods {
+        field(&format!("install {}", method.method), &method.script)?;
+    }
     field("update", &opt(&datum.update))?;
     if datum.kind == DatumType::Apt {
         field("package", datum.package())?;
@@ -116,8 +160,14 @@ pub(super) fn show(args: DatumShowArgs) -> anyhow::Result<ExitCode> {
                 field("requires", &stdio.requires.join(", "))?;
             }
         }
-        if let Some(http) = &mcp.httpstream {
+        for http in &mcp.remote {
             field("mcp http", &http.url)?;
+            if !http.headers.is_empty() {
+                field(
+                    "headers",
+                    &http.headers.keys().cloned().collect::<Vec<_>>().join(", "),
+                )?;
+            }
         }
     }
     field("members", &datum.members.join(", "))?;
