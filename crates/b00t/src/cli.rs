@@ -563,6 +563,14 @@ pub(crate) struct BenchArgs {
     /// (the runtime's node killed to its card online again). `--tasks` per run.
     #[arg(long, conflicts_with_all = ["groups", "ci", "deploy", "bridge"])]
     pub cluster: bool,
+    /// Measure the MCP server instead: `send_task` to the echo agent through `b00t mcp
+    /// serve` over stdio (this bench as the MCP client), against the same echo task sent
+    /// directly on the bus in the same run.
+    #[arg(long, conflicts_with_all = ["groups", "ci", "deploy", "bridge"])]
+    pub mcp: bool,
+    /// With `--mcp`: tasks measured each way.
+    #[arg(long, default_value_t = 2_000, requires = "mcp")]
+    pub mcp_tasks: usize,
     /// With `--bridge`: messages measured each way.
     #[arg(long, default_value_t = 200, requires = "bridge")]
     pub bridge_messages: usize,

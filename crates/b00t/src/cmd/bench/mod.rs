@@ -5,9 +5,9 @@
 //!
 //! Layout: `child` (the bus under test as a process), `throughput` (publisher to
 //! subscriber), `tasks` (echo round trips), `floor` (mosquitto and the bare responder),
-//! `rss` (`VmHWM`), `report` (table and JSON); `groups`, `ci`, `deploy`, `bridge` and
-//! `cluster` are the modes of `--groups`, `--ci`, `--deploy`, `--bridge` and `--cluster`; `fakes` runs the test kit's
-//! stand-in programs.
+//! `rss` (`VmHWM`), `report` (table and JSON); `groups`, `ci`, `deploy`, `bridge`,
+//! `cluster` and `mcp` are the modes of `--groups`, `--ci`, `--deploy`, `--bridge`,
+//! `--cluster` and `--mcp`; `fakes` runs the test kit's stand-in programs.
 
 mod bridge;
 mod child;
@@ -18,6 +18,7 @@ mod fakes;
 mod flood;
 mod floor;
 mod groups;
+mod mcp;
 mod report;
 mod rss;
 mod tasks;
@@ -87,6 +88,23 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let figures = deploy::measure(&exe, args.runs, &Progress::new()).await?;
         if args.json {
             outln!("{}", figures.json())?;
+        } else {
+            out!("{}", figures.table())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.mcp {
+        anyhow::ensure!(
+            args.mcp_tasks > 0,
+            "`--mcp-tasks 0` measures nothing; pass at least 1"
+        );
+        Progress::new().say(&format!(
+            "MCP server: {} send_task calls through `b00t mcp serve` over stdio, each against the same task sent directly",
+            args.mcp_tasks
+        ));
+        let figures = mcp::measure(&exe, args.mcp_tasks).await?;
+        if args.json {
+            outln!("{}", serde_json::to_string(&figures)?)?;
         } else {
             out!("{}", figures.table())?;
         }
