@@ -80,11 +80,15 @@ impl BusOptions {
     }
 
     /// Socket settings: no Nagle delay, since the bus is mostly small request/reply
-    /// messages; a bounded connect time so an unreachable broker is reported.
+    /// messages; a bounded connect time (5 s, 2 s per broker of a list) so an
+    /// unreachable broker is reported or left for the next.
     pub(crate) fn network(&self) -> rumqttc::NetworkOptions {
         let mut n = rumqttc::NetworkOptions::new();
         n.set_tcp_nodelay(true);
-        n.set_connection_timeout(5);
+        // On a cluster a node that does not answer soon is left for the next: a NATS
+        // node holds a CONNECT while JetStream elects a leader, and a new attempt after
+        // the election answers at once.
+        n.set_connection_timeout(if self.url.alternates.is_empty() { 5 } else { 2 });
         n
     }
 }

@@ -28,12 +28,15 @@ pub(crate) async fn requester(
     } else {
         (format!("b00t.cli-{slot:02x}.reply"), "cli")
     };
+    // 5 s for each broker of a list: a NATS cluster that just lost a node holds new
+    // QoS 1 subscriptions until JetStream has elected its leaders again.
+    let brokers = 1 + bus.url().matches(',').count() as u32;
     Ok(Requester::open(
         bus.clone(),
         events,
         reply_base,
         from,
-        Duration::from_secs(5),
+        Duration::from_secs(5) * brokers,
         stop,
     )
     .await?)
