@@ -36,6 +36,11 @@ pub fn places() -> Result<Places, String> {
     })
 }
 
+/// Held while a wiring reads, merges and writes the apps' files and the records: two tasks
+/// wiring at once (other datums, the same app) would otherwise each write the file as it
+/// was before the other, and one server would be lost.
+static WIRING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Wires `datum` into each app's user file (or, with `dry_run`, returns the diffs only):
 /// `{"wired": [{"app", "file"}], "notes": […]}`, or `{"diffs": [{"app", "file", "diff"}]}`.
 pub fn wire(
@@ -45,6 +50,8 @@ pub fn wire(
     state_dir: &Path,
     dry_run: bool,
 ) -> Result<Value, String> {
+    // A panic while held poisons nothing that matters: the files are re-read each time.
+    let _turn = WIRING.lock().unwrap_or_else(|e| e.into_inner());
     let server = Server::from_datum(datum).map_err(|e| e.to_string())?;
     let records_file = state_dir.join(RECORDS_FILE);
     let mut records = io::read(&records_file)
@@ -110,6 +117,58 @@ pub fn wire(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mcp_datum(name: &str) -> Datum {
+        Datum::from_toml(
+            Path::new(&format!("d/{name}.mcp.toml")),
+            Path::new("d"),
+            &format!("[b00t]\nname = \"{name}\"\ntype = \"mcp\"\nhint = \"h\"\n[[b00t.mcp.stdio]]\ncommand = \"npx\"\nargs = [\"{name}\"]\n"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn servers_wired_at_once_into_one_file_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let places = Places {
+            home: dir.path().join("user"),
+            config_home: dir.path().join("user/.config"),
+            os: b00t_wire::Os::Linux,
+            path: Vec::new(),
+        };
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+        std::thread::scope(|scope| {
+            for name in &names {
+                let (places, state) = (&places, &state);
+                scope.spawn(move || {
+                    wire(
+                        &mcp_datum(name),
+                        &["cursor".to_owned()],
+                        places,
+                        state,
+                        false,
+                    )
+                    .unwrap()
+                });
+            }
+        });
+        let cursor: Value = serde_json::from_str(
+            &std::fs::read_to_string(places.home.join(".cursor/mcp.json")).unwrap(),
+        )
+        .unwrap();
+        let records =
+            Records::from_json(&std::fs::read_to_string(state.join(RECORDS_FILE)).unwrap());
+        for name in &names {
+            assert_eq!(
+                cursor["mcpServers"][name]["args"][0],
+                name.as_str(),
+                "{cursor}"
+            );
+        }
+        assert_eq!(records.wired.len(), names.len());
+    }
 
     #[test]
     fn an_installed_server_is_wired_and_recorded() {
