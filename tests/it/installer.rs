@@ -840,3 +840,241 @@ fn a_refused_file_is_named_by_task_answers_and_warned_about_once() {
         text(&tool)
     );
 }
+
+/// A home whose catalog holds `tool.mcp`, a stdio server whose command (`sh`) is on PATH,
+/// so that its install is already satisfied, approved by the policy; `other.mcp`, not
+/// approved; and `c.cli`, for `wire` sent to another skill. Beside it, a user home for the
+/// apps' files, where Cursor's file already holds another server.
+fn wire_home() -> (Home, tempfile::TempDir) {
+    let home = Home::new(&format!("{FAST_DELIVERY}[agents]\necho = false\n"));
+    let d = home.path().join("datums");
+    std::fs::create_dir_all(&d).unwrap();
+    for name in ["tool", "other"] {
+        std::fs::write(
+            d.join(format!("{name}.mcp.toml")),
+            format!("[b00t]\nname = \"{name}\"\ntype = \"mcp\"\nhint = \"h\"\n[[b00t.mcp.stdio]]\ncommand = \"sh\"\nargs = [\"-c\", \"echo {name}\"]\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        d.join("c.cli.toml"),
+        "[b00t]\nname = \"c\"\nhint = \"h\"\ninstall = \"true\"\nversion = \"echo 1.0.0\"\n",
+    )
+    .unwrap();
+    policy(
+        &home,
+        "[allow]\ndatums = [\"tool.mcp\", \"c.cli\"]\nmanagers = [\"mcp\", \"cli\"]\n",
+    );
+    let user = tempfile::Builder::new()
+        .prefix("b00t-it-user-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir_all(user.path().join(".cursor")).unwrap();
+    std::fs::write(
+        user.path().join(".cursor/mcp.json"),
+        "{\n  \"mcpServers\": {\n    \"keep\": {\n      \"command\": \"keep-mcp\"\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    (home, user)
+}
+
+/// `b00t up` in `home` with HOME and XDG_CONFIG_HOME in `user`, where the apps' files are.
+fn wire_bus(home: &Home, user: &Path) -> (crate::support::Runtime, u16) {
+    crate::support::require_tool("mosquitto_pub");
+    crate::support::require_tool("mosquitto_sub");
+    let port = crate::support::free_port();
+    let config = user.join(".config");
+    let runtime = crate::support::Runtime::spawn_env(
+        home,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[
+            ("HOME", user.to_str().unwrap()),
+            ("XDG_CONFIG_HOME", config.to_str().unwrap()),
+        ],
+    );
+    (runtime, port)
+}
+
+#[test]
+fn an_mcp_install_task_with_wire_writes_the_server_into_the_apps_files() {
+    let (home, user) = wire_home();
+    let (_runtime, port) = wire_bus(&home, user.path());
+    let mut sub = crate::support::Sub::start(port, "b00t.installer.mcp/#");
+    let mut cli = crate::support::Sub::start(port, "b00t.installer.cli/#");
+    let publish = |topic: &str, payload: &str| crate::support::publish(port, topic, payload);
+    let cursor = user.path().join(".cursor/mcp.json");
+    let codex = user.path().join(".codex/config.toml");
+    let records = home.path().join("state/mcp-wired.json");
+    let cursor_before = std::fs::read_to_string(&cursor).unwrap();
+
+    // A dry run: the plan, and each file's diff; nothing is written.
+    publish(
+        "b00t.installer.mcp/task",
+        r#"{"id":"w-1","body":{"datum":"tool","dry_run":true,"wire":["cursor","codex"]}}"#,
+    );
+    let result = json(&sub.wait("b00t.installer.mcp/result", "w-1").payload);
+    let body = &result["body"];
+    assert_eq!(
+        (body["dry_run"].as_bool(), body["allowed"].as_bool()),
+        (Some(true), Some(true)),
+        "{body}"
+    );
+    assert_eq!(body["plan"]["nodes"][0]["state"], "ok", "{body}");
+    let diffs = body["wire"]["diffs"].as_array().expect("diffs");
+    assert_eq!(diffs.len(), 2, "{body}");
+    assert_eq!(
+        (diffs[0]["app"].as_str(), diffs[1]["app"].as_str()),
+        (Some("cursor"), Some("codex"))
+    );
+    assert_eq!(diffs[0]["file"], cursor.to_str().unwrap());
+    assert_eq!(diffs[1]["file"], codex.to_str().unwrap());
+    let cursor_diff = diffs[0]["diff"].as_str().unwrap();
+    assert!(cursor_diff.contains("+    \"tool\": {"), "{cursor_diff}");
+    assert!(
+        !cursor_diff.contains("-    \"keep\""),
+        "the other server stays: {cursor_diff}"
+    );
+    assert!(
+        diffs[1]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+[mcp_servers.tool]"),
+        "{body}"
+    );
+    assert_eq!(std::fs::read_to_string(&cursor).unwrap(), cursor_before);
+    assert!(!codex.exists(), "a dry run wrote {}", codex.display());
+    assert!(!records.exists(), "a dry run recorded a wiring");
+    let line = audit_of(&home, "w-1");
+    assert_eq!(line["outcome"], "planned");
+    assert!(line.get("wired").is_none(), "{line}");
+
+    // The install: already satisfied, then wired into both files, recorded and audited.
+    publish(
+        "b00t.installer.mcp/task",
+        r#"{"id":"w-2","body":{"datum":"tool","wire":["cursor","codex"]}}"#,
+    );
+    let result = json(&sub.wait("b00t.installer.mcp/result", "w-2").payload);
+    let body = &result["body"];
+    assert_eq!(body["skipped"][0]["id"], "tool.mcp", "{body}");
+    assert_eq!(
+        body["wire"]["wired"],
+        json!([
+            {"app": "cursor", "file": cursor},
+            {"app": "codex", "file": codex},
+        ]),
+        "{body}"
+    );
+    let cursor_now: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cursor).unwrap()).unwrap();
+    assert_eq!(
+        cursor_now["mcpServers"]["tool"]["command"], "sh",
+        "{cursor_now}"
+    );
+    assert_eq!(
+        cursor_now["mcpServers"]["tool"]["args"],
+        json!(["-c", "echo tool"])
+    );
+    assert_eq!(
+        cursor_now["mcpServers"]["keep"]["command"], "keep-mcp",
+        "{cursor_now}"
+    );
+    let codex_now = std::fs::read_to_string(&codex).unwrap();
+    assert!(codex_now.contains("[mcp_servers.tool]"), "{codex_now}");
+    assert!(codex_now.contains("command = \"sh\""), "{codex_now}");
+    let wired = std::fs::read_to_string(&records).expect("the wiring is recorded");
+    assert!(
+        wired.contains("tool.mcp") && wired.contains(".codex/config.toml"),
+        "{wired}"
+    );
+    let line = audit_of(&home, "w-2");
+    assert_eq!(
+        (line["verdict"].as_str(), line["outcome"].as_str()),
+        (Some("allowed"), Some("installed")),
+        "{line}"
+    );
+    assert_eq!(
+        line["wired"],
+        json!([
+            format!("cursor:{}", cursor.display()),
+            format!("codex:{}", codex.display()),
+        ]),
+        "{line}"
+    );
+    // `b00t mcp status` in that user home sees what the installer wired.
+    let status = Command::new(b00t_bin())
+        .args(["mcp", "status", "--home", home.path().to_str().unwrap()])
+        .env("HOME", user.path())
+        .env("XDG_CONFIG_HOME", user.path().join(".config"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", text(&status));
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("tool") && l.contains("cursor")),
+        "{}",
+        text(&status)
+    );
+
+    // An unknown app: a bad request naming it, before anything runs.
+    let cursor_wired = std::fs::read_to_string(&cursor).unwrap();
+    publish(
+        "b00t.installer.mcp/task",
+        r#"{"id":"w-3","body":{"datum":"tool","wire":["cursor","emacs"]}}"#,
+    );
+    let error = json(&sub.wait("b00t.installer.mcp/error", "w-3").payload);
+    assert_eq!(error["error"]["code"], "bad_request", "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`emacs`"), "{message}");
+    assert_eq!(audit_of(&home, "w-3")["outcome"], "invalid");
+
+    // `wire` on another skill: a bad request pointing at the mcp skill.
+    publish(
+        "b00t.installer.cli/task",
+        r#"{"id":"w-4","body":{"datum":"c","wire":["cursor"]}}"#,
+    );
+    let error = json(&cli.wait("b00t.installer.cli/error", "w-4").payload);
+    assert_eq!(error["error"]["code"], "bad_request", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("b00t.installer.mcp"),
+        "{error}"
+    );
+
+    // A datum the policy does not approve: refused, nothing wired, not even in a dry run.
+    publish(
+        "b00t.installer.mcp/task",
+        r#"{"id":"w-5","body":{"datum":"other","wire":["cursor","codex"]}}"#,
+    );
+    let error = json(&sub.wait("b00t.installer.mcp/error", "w-5").payload);
+    assert_eq!(error["error"]["code"], "forbidden", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("other.mcp"),
+        "{error}"
+    );
+    let line = audit_of(&home, "w-5");
+    assert_eq!(
+        (line["verdict"].as_str(), line["outcome"].as_str()),
+        (Some("forbidden"), Some("refused"))
+    );
+    assert!(line.get("wired").is_none(), "{line}");
+    publish(
+        "b00t.installer.mcp/task",
+        r#"{"id":"w-6","body":{"datum":"other","dry_run":true,"wire":["cursor"]}}"#,
+    );
+    let result = json(&sub.wait("b00t.installer.mcp/result", "w-6").payload);
+    assert_eq!(result["body"]["allowed"], false, "{result}");
+    assert_eq!(result["body"]["wire"], Value::Null, "{result}");
+    assert_eq!(std::fs::read_to_string(&cursor).unwrap(), cursor_wired);
+    assert!(!std::fs::read_to_string(&codex).unwrap().contains("other"));
+    assert!(!std::fs::read_to_string(&records)
+        .unwrap()
+        .contains("other.mcp"));
+}
