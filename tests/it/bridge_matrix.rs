@@ -449,3 +449,64 @@ fn matrix_a_kill_between_message_and_answer_answers_once() {
             .contains("last error: `MATRIX_ACCESS_TOKEN` is not set")
     });
 }
+
+/// A long absence: more messages arrive while the runtime is down than one `/sync`
+/// timeline carries (b00t-bridges' `TIMELINE_LIMIT`, 100), so the homeserver answers a
+/// `limited` timeline; the bridge reads the gap back through `/messages` and every
+/// message, the oldest included, reaches the group once.
+#[test]
+fn matrix_a_long_absence_is_read_back_in_full() {
+    let Some(homeserver) = Homeserver::start("matrix_a_long_absence_is_read_back_in_full") else {
+        return;
+    };
+    let bot = homeserver.register("b00t");
+    let token = homeserver.login(&bot);
+    let ann = homeserver.register("ann");
+    let ollama = Ollama::start();
+    let home = matrix_home(&ollama, &homeserver, true);
+    let port = free_port();
+    let mut runtime = up(&home, port, &token);
+    let mut person = Person::login(&homeserver, &ann);
+    let room = person.create_room("Attic", &bot.user_id);
+    person.wait_joined(&room, &bot.user_id);
+    cli(
+        &home,
+        &[
+            "bridge",
+            "allow",
+            &format!("matrix:{room}"),
+            "--group",
+            "family",
+        ],
+    );
+    person.send(&room, "before the absence");
+    person.messages(&room, &bot.user_id, 1);
+    runtime.kill9();
+    drop(runtime);
+
+    const WHILE_AWAY: usize = 130;
+    for i in 0..WHILE_AWAY {
+        person.send(&room, &format!("away-{i:03}"));
+    }
+    let mut runtime = up(&home, port, &token);
+    // 130 tasks for one group, answered one at a time: well within two minutes even on a
+    // loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let all_asked = || (0..WHILE_AWAY).all(|i| asked(&ollama, &format!("away-{i:03}")) >= 1);
+    while !all_asked() {
+        assert!(
+            Instant::now() < deadline,
+            "not every message reached the group: {} of {WHILE_AWAY}",
+            (0..WHILE_AWAY)
+                .filter(|i| asked(&ollama, &format!("away-{i:03}")) >= 1)
+                .count()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    runtime.wait_for_line("filled a sync's gap from the room's history");
+    // Each once: the gap's pages and the sync's own timeline do not overlap.
+    for i in 0..WHILE_AWAY {
+        let needle = format!("away-{i:03}");
+        assert_eq!(asked(&ollama, &needle), 1, "{needle} asked once");
+    }
+}

@@ -11,8 +11,8 @@ pub mod types;
 pub use id::{path_segment, task_id, txn_id};
 pub use mention::{addresses_bot, MatrixBot};
 pub use types::{
-    sync_filter, ErrorBody, InvitedRoom, JoinedRoom, MemberContent, Mentions, MessageContent,
-    RelatesTo, RoomEvent, SyncResponse,
+    gap_filter, sync_filter, ErrorBody, InvitedRoom, JoinedRoom, MemberContent, Mentions,
+    MessageContent, MessagesPage, RelatesTo, RoomEvent, SyncResponse,
 };
 
 /// One message of an answer: the plain `body` and its HTML `formatted_body`.

@@ -92,6 +92,22 @@ pub struct Timeline {
     pub prev_batch: Option<String>,
 }
 
+/// The answer of `GET /_matrix/client/v3/rooms/{roomId}/messages`: a page of a room's
+/// timeline (newest first with `dir=b`) and the token of the next page, absent at the end.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct MessagesPage {
+    #[serde(default)]
+    pub chunk: Vec<RoomEvent>,
+    #[serde(default)]
+    pub end: Option<String>,
+}
+
+/// The `RoomEventFilter` of the pages that fill a `limited` timeline's gap: the same
+/// event types as [`sync_filter`]'s timeline.
+pub fn gap_filter() -> Value {
+    json!({"types": ["m.room.message", "m.room.member"]})
+}
+
 /// `summary` of a joined room.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct RoomSummary {
@@ -399,6 +415,27 @@ pub fn sync_filter() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `/messages` page as Synapse writes it (trimmed of `unsigned`); the last page has
+    /// no `end`.
+    #[test]
+    fn a_messages_page_reads_its_events_and_next_token() {
+        let page: MessagesPage = serde_json::from_str(
+            r#"{"chunk":[{"type":"m.room.message","event_id":"$b","sender":"@p:hs","origin_server_ts":2,
+                "content":{"msgtype":"m.text","body":"two"},"room_id":"!r:hs"}],
+               "start":"t2-1","end":"t1-1"}"#,
+        )
+        .expect("a page");
+        assert_eq!(page.chunk.len(), 1);
+        assert_eq!(page.chunk[0].event_id, "$b");
+        assert_eq!(page.end.as_deref(), Some("t1-1"));
+        let last: MessagesPage = serde_json::from_str(r#"{"chunk":[],"start":"t1-1"}"#).unwrap();
+        assert!(last.chunk.is_empty() && last.end.is_none());
+        assert_eq!(
+            gap_filter()["types"],
+            sync_filter()["room"]["timeline"]["types"]
+        );
+    }
 
     /// A sync answer as Synapse 1.163 writes it (trimmed of `unsigned` and of the parts
     /// the filter leaves empty).

@@ -1,5 +1,5 @@
 //! [`MatrixApi`]: the client-server API calls the Matrix bridge makes (`/_matrix/client/v3`:
-//! `whoami`, the bot's display name, `sync`, `join`, `send` of an `m.room.message` with a
+//! `whoami`, the bot's display name, `sync`, a room's `messages` back to a token, `join`, `send` of an `m.room.message` with a
 //! transaction id, `typing`, `joined_members`), with the access token as a bearer. Room,
 //! user and transaction ids are percent-encoded as path segments; every answer is read
 //! within [`MAX_ANSWER`]; a refusal's `{errcode, error, retry_after_ms}` becomes a
@@ -10,7 +10,7 @@ use std::time::Duration;
 use b00t_bridges::matrix::types::{
     EventIdAnswer, JoinedMembers, MessageContent, RoomIdAnswer, Typing, WhoAmI,
 };
-use b00t_bridges::matrix::{path_segment, ErrorBody, SyncResponse};
+use b00t_bridges::matrix::{gap_filter, path_segment, ErrorBody, MessagesPage, SyncResponse};
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -187,6 +187,30 @@ impl MatrixApi {
             timeout + CALL_TIMEOUT,
         )
         .await
+    }
+
+    /// A page of `room_id`'s timeline going back from `from` (a `prev_batch`) and
+    /// stopping at `to` (the `since` of the sync whose timeline was `limited`): newest
+    /// first, at most `limit` events.
+    pub async fn messages_back(
+        &self,
+        room_id: &str,
+        from: &str,
+        to: &str,
+        limit: u32,
+    ) -> Result<MessagesPage, CallError> {
+        let path = format!("{V3}/rooms/{}/messages", path_segment(room_id));
+        let limit = limit.to_string();
+        let filter = gap_filter().to_string();
+        let query = [
+            ("dir", "b"),
+            ("from", from),
+            ("to", to),
+            ("limit", limit.as_str()),
+            ("filter", filter.as_str()),
+        ];
+        self.call("messages", Method::GET, &path, &query, None, CALL_TIMEOUT)
+            .await
     }
 
     /// Joins `room_id` (accepting its invite); the room's id.

@@ -5,7 +5,10 @@
 //! of the batch is, so a crash makes the homeserver send the batch again and the task ids
 //! find what was already recorded. The first start without a token skips the history: it
 //! begins at the current `next_batch` without answering old messages, and so does a room's
-//! timeline before the bot's own join.
+//! timeline before the bot's own join. A sync whose room timeline is `limited` (more
+//! messages than one answer carries) has the gap read back through `/messages` before
+//! any of it is handed on, so a long absence loses nothing (up to [`MAX_GAP_PAGES`]
+//! pages).
 //!
 //! Invites: joined when the room is bound in `[bridges.<name>.chats]` or `join_invites`
 //! is on; otherwise remembered (and listed again by a sync without `since` at every
@@ -15,14 +18,15 @@
 //! task and the part's number, so a part sent again after a crash is one event. Typing
 //! is shown every 10 s for 15 s while an answer is awaited, and hidden as it is sent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use b00t_bridges::format::to_matrix_html;
-use b00t_bridges::matrix::types::{JoinedRoom, TEXT};
+use b00t_bridges::matrix::types::{JoinedRoom, TEXT, TIMELINE_LIMIT};
 use b00t_bridges::matrix::{
     addresses_bot, sync_filter, task_id, txn_id, MatrixBot, Mentions, MessageContent, RelatesTo,
     SyncResponse,
@@ -46,6 +50,9 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(25);
 /// `/sync`'s timeout while an invite waits for its room to be bound: the join follows
 /// `b00t bridge allow` within it.
 const PENDING_SYNC_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pages of [`TIMELINE_LIMIT`] events read back to fill one room's gap in a sync: the
+/// messages of a long absence, within bounded memory.
+const MAX_GAP_PAGES: usize = 50;
 /// Rooms remembered (member counts, invites waiting); the memory is cleared past it.
 const MAX_ROOMS: usize = 10_000;
 /// Waits after a failed call, growing to the last.
@@ -181,7 +188,8 @@ impl Matrix {
             engine.platform.lock_members().remove(room);
         }
         for (room_id, room) in &sync.rooms.join {
-            Matrix::room_news(engine, bot, room_id, room).await?;
+            let room = Matrix::fill_gap(engine, room_id, room, since).await?;
+            Matrix::room_news(engine, bot, room_id, &room).await?;
         }
         engine.skip(Cursor::Token(sync.next_batch.clone())).await?;
         Ok(sync.next_batch)
@@ -242,6 +250,56 @@ impl Matrix {
         }
     }
 
+    /// `room` with its timeline's gap filled: a `limited` timeline (more events than one
+    /// sync carries arrived since `since`) gets the events before it, read back from its
+    /// `prev_batch` to `since` through `/messages`, page by page, oldest first. A failed
+    /// page fails the sync, so the token is not saved past messages not yet journaled;
+    /// a gap longer than [`MAX_GAP_PAGES`] pages is logged and only its latest part kept.
+    async fn fill_gap<'a>(
+        engine: &Arc<Engine<Matrix>>,
+        room_id: &str,
+        room: &'a JoinedRoom,
+        since: &str,
+    ) -> Result<Cow<'a, JoinedRoom>, ChatError> {
+        let (true, Some(mut from)) = (room.timeline.limited, room.timeline.prev_batch.clone())
+        else {
+            return Ok(Cow::Borrowed(room));
+        };
+        let mut older = Vec::new();
+        let mut complete = false;
+        for _ in 0..MAX_GAP_PAGES {
+            let page = engine
+                .platform
+                .api
+                .messages_back(room_id, &from, since, TIMELINE_LIMIT)
+                .await
+                .map_err(|e| ChatError::Platform(e.to_string()))?;
+            let empty = page.chunk.is_empty();
+            older.extend(page.chunk);
+            match page.end {
+                Some(end) if !empty && end != from => from = end,
+                _ => {
+                    complete = true;
+                    break;
+                }
+            }
+        }
+        tracing::info!(bridge = %engine.name, room = %room_id, events = older.len(), "filled a sync's gap from the room's history");
+        let mut filled = room.clone();
+        let mut seen: HashSet<String> = filled
+            .timeline
+            .events
+            .iter()
+            .map(|e| e.event_id.clone())
+            .collect();
+        older.reverse();
+        older.retain(|e| seen.insert(e.event_id.clone()));
+        older.append(&mut filled.timeline.events);
+        filled.timeline.events = older;
+        filled.timeline.limited = !complete;
+        Ok(Cow::Owned(filled))
+    }
+
     /// A joined room's timeline: member counts kept current, every text message from
     /// someone else after the bot's join handed to the engine, in order.
     async fn room_news(
@@ -254,7 +312,7 @@ impl Matrix {
         platform.lock_pending().remove(room_id);
         let events = &room.timeline.events;
         if room.timeline.limited {
-            tracing::warn!(bridge = %engine.name, room = %room_id, "more messages arrived than one sync carries ({}); only the latest are answered", b00t_bridges::matrix::types::TIMELINE_LIMIT);
+            tracing::warn!(bridge = %engine.name, room = %room_id, "more than {} messages arrived while the bridge was away; only the latest are answered", MAX_GAP_PAGES * TIMELINE_LIMIT as usize);
         }
         // Before the bot's own join in this batch is history it was not there for.
         let start = events
