@@ -5,6 +5,7 @@
 
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rustix::fs::{flock, FlockOperation};
 
@@ -54,13 +55,24 @@ impl HomeLock {
                 .truncate(false),
         )
         .map_err(|source| io_error(&path, source))?;
-        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => {
-                let holder = read_holder(&file);
-                return Err(HomeLockError::Held { path, holder });
+        let orphaned_until = Instant::now() + ORPHANED_WAIT;
+        loop {
+            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    let holder = read_holder(&file);
+                    // The recorded holder is dead, yet the lock is held: a child it was
+                    // forking when it died holds the descriptor until its `exec` closes
+                    // it. Wait for that rather than refuse a restart after a crash.
+                    if holder.pid.is_some_and(|pid| !alive(pid)) && Instant::now() < orphaned_until
+                    {
+                        std::thread::sleep(ORPHANED_POLL);
+                        continue;
+                    }
+                    return Err(HomeLockError::Held { path, holder });
+                }
+                Err(e) => return Err(io_error(&path, e.into())),
             }
-            Err(e) => return Err(io_error(&path, e.into())),
         }
         let mut lock = HomeLock { file, path };
         lock.record(url)
@@ -79,6 +91,24 @@ impl HomeLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// How long a lock whose recorded holder is dead may stay held before `up` refuses.
+const ORPHANED_WAIT: Duration = Duration::from_secs(1);
+const ORPHANED_POLL: Duration = Duration::from_millis(20);
+
+/// Whether process `pid` exists (signal 0).
+fn alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> HomeLockError {
@@ -128,6 +158,50 @@ fn listen_part(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pid that named a process which has exited.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    /// As after `kill -9` of an `up` that was forking a child: the record names a dead
+    /// process while the child still holds the descriptor for a moment.
+    #[test]
+    fn a_lock_held_after_its_holder_died_is_waited_for_briefly() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = HomeLock::acquire(dir.path(), "mqtt://127.0.0.1:1883").unwrap();
+        let dead = dead_pid();
+        std::fs::write(
+            first.path(),
+            format!("pid={dead}\nurl=mqtt://127.0.0.1:1883\n"),
+        )
+        .unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(first);
+        });
+        let second = HomeLock::acquire(dir.path(), "mqtt://127.0.0.1:1884")
+            .expect("taken once the descriptor is closed");
+        release.join().unwrap();
+        let text = std::fs::read_to_string(second.path()).unwrap();
+        assert!(
+            text.contains(&format!("pid={}", std::process::id())),
+            "{text}"
+        );
+
+        // Held for longer than the wait: refused, naming the record.
+        let dir = tempfile::tempdir().unwrap();
+        let held = HomeLock::acquire(dir.path(), "mqtt://127.0.0.1:1883").unwrap();
+        std::fs::write(held.path(), format!("pid={dead}\n")).unwrap();
+        let refused = HomeLock::acquire(dir.path(), "mqtt://127.0.0.1:1884").unwrap_err();
+        assert!(
+            refused.to_string().contains(&format!("pid {dead}")),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn a_second_lock_is_refused_and_names_the_holder() {
