@@ -4,7 +4,8 @@
 
 /// The home folder, when `--home` is not given.
 pub const B00T_HOME: &str = "B00T_HOME";
-/// The broker URL for client commands and agents, when `--broker` is not given.
+/// The broker URL, or a comma-separated list of them (a cluster, tried in turn), for
+/// client commands and agents, when `--broker` is not given.
 pub const B00T_BROKER: &str = "B00T_BROKER";
 /// A `tracing` filter for the logs, such as `info` or `b00t_runtime=debug`.
 pub const B00T_LOG: &str = "B00T_LOG";
