@@ -3,7 +3,6 @@
 //! offline an agent whose heartbeats stopped (its broker node died with its will, or the
 //! process hangs), with the card shown stale before.
 
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -103,22 +102,7 @@ impl BridgedMosquitto {
     }
 
     fn spawn(config: &tempfile::NamedTempFile, port: u16) -> Child {
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(config.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run mosquitto");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child
+        crate::support::procs::spawn_mosquitto(config.path(), port)
     }
 
     /// `kill -9`: its clients' wills die with it.

@@ -220,21 +220,7 @@ impl Mosquitto {
             format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
         )
         .expect("write mosquitto.conf");
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(config.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run mosquitto");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let child = spawn_mosquitto(config.path(), port);
         Mosquitto {
             child,
             port,
@@ -258,4 +244,25 @@ fn forward(stream: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
             }
         }
     });
+}
+
+/// Runs Debian's `mosquitto` with `config` and waits (up to 10 s) until it listens on
+/// `port`.
+pub(crate) fn spawn_mosquitto(config: &std::path::Path, port: u16) -> Child {
+    let child = Command::new("mosquitto")
+        .arg("-c")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run mosquitto");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
