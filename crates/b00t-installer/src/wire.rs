@@ -127,17 +127,23 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn servers_wired_at_once_into_one_file_are_all_kept() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A Linux user home and a state folder under `dir`.
+    fn temp_places(dir: &Path) -> (Places, std::path::PathBuf) {
         let places = Places {
-            home: dir.path().join("user"),
-            config_home: dir.path().join("user/.config"),
+            home: dir.join("user"),
+            config_home: dir.join("user/.config"),
             os: b00t_wire::Os::Linux,
             path: Vec::new(),
         };
-        let state = dir.path().join("state");
+        let state = dir.join("state");
         std::fs::create_dir_all(&state).unwrap();
+        (places, state)
+    }
+
+    #[test]
+    fn servers_wired_at_once_into_one_file_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (places, state) = temp_places(dir.path());
         let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
         std::thread::scope(|scope| {
             for name in &names {
@@ -173,14 +179,7 @@ mod tests {
     #[test]
     fn an_installed_server_is_wired_and_recorded() {
         let dir = tempfile::tempdir().unwrap();
-        let places = Places {
-            home: dir.path().join("user"),
-            config_home: dir.path().join("user/.config"),
-            os: b00t_wire::Os::Linux,
-            path: Vec::new(),
-        };
-        let state = dir.path().join("state");
-        std::fs::create_dir_all(&state).unwrap();
+        let (places, state) = temp_places(dir.path());
         let datum = Datum::from_toml(
             Path::new("d/gh.mcp.toml"),
             Path::new("d"),
