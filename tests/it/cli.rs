@@ -165,4 +165,17 @@ fn client_commands_name_an_unreachable_broker() {
         stderr.contains(&format!("mqtt://127.0.0.1:{port}")) && stderr.contains("b00t up"),
         "{stderr}"
     );
+    // The wait past a second said what it waited for, and for how long at most.
+    assert!(
+        stderr.contains(&format!(
+            "waiting for the broker at mqtt://127.0.0.1:{port} (up to 5 s)"
+        )),
+        "{stderr}"
+    );
+    // Data only on stdout: nothing there.
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -8,11 +8,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{self, ConnState, Subscriptions};
-use crate::{BusError, BusEvent, BusOptions, Qos};
-
-/// Receives what the driver reports. Unbounded on purpose: the driver must never block on
-/// a slow consumer while the consumer waits on a publish the driver has to send.
-pub type Events = mpsc::UnboundedReceiver<BusEvent>;
+use crate::events::{Events, Qos0Queue};
+use crate::{BusError, BusOptions, Qos};
 
 /// A handle to one connection (to whichever broker of the list it is on); clones share it.
 #[derive(Clone)]
@@ -44,14 +41,20 @@ impl Bus {
         eventloop.set_network_options(options.network());
         let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
         let (state_tx, state) = watch::channel(ConnState::default());
-        let (events_tx, events) = mpsc::unbounded_channel();
+        // QoS 0 in it is bounded by MAX_QUEUED_QOS0: see `events`.
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let qos0_queue = Qos0Queue::default();
+        let events = Events::new(events_rx, qos0_queue.clone());
         let stop = shutdown.child_token();
         let task = tokio::spawn(driver::drive(
             eventloop,
             client.clone(),
             subscriptions.clone(),
-            state_tx,
-            events_tx,
+            driver::Reports {
+                state: state_tx,
+                events: events_tx,
+                qos0_queue,
+            },
             stop.clone(),
             driver::Brokers {
                 rotation: driver::Rotation::new(endpoints.len(), options.max_backoff),
@@ -110,8 +113,9 @@ impl Bus {
         Ok(())
     }
 
-    /// Subscribes and waits until the broker confirms it (a SubAck), so that a message
-    /// published afterwards is sure to be seen. Fails after `limit`.
+    /// Subscribes and waits until the broker confirms it (a SubAck that grants every
+    /// filter; a refused one is asked again by the driver), so that a message published
+    /// afterwards is sure to be seen. Fails after `limit`.
     pub async fn subscribe_confirmed(
         &self,
         filter: &str,

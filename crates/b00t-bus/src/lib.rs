@@ -4,18 +4,21 @@
 //! to one [`Events`] receiver. Only this crate touches rumqttc.
 //!
 //! Layout: `options` (what a connection is asked to be), `client` (the handle), `driver`
-//! (the loop that owns the connection), `requester` (ask an agent and await its reply,
-//! asking again on silence), `error`.
+//! (the loop that owns the connection), `events` (what it received, with QoS 0 bounded
+//! for a consumer that lags), `requester` (ask an agent and await its reply, asking again
+//! on silence), `error`.
 
 mod client;
 mod driver;
 mod error;
+mod events;
 mod options;
 mod requester;
 
 pub use bytes::Bytes;
-pub use client::{Bus, Events};
+pub use client::Bus;
 pub use error::BusError;
+pub use events::{Events, MAX_QUEUED_QOS0};
 pub use options::{BusOptions, Will};
 pub use requester::{Outcome, Request, Requester};
 

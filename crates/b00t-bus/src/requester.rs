@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::Delivered;
 use crate::{Bus, BusError, BusEvent, Events, Qos};
 
 /// Replies queued for one request; a request that falls this far behind loses
@@ -80,9 +81,10 @@ pub struct Requester {
 }
 
 impl Requester {
-    /// Subscribes to `<reply_base>/+` on `bus` (confirmed within `limit`) and starts the
-    /// task that reads `events`, the connection's events, until `shutdown`. Returns the
-    /// requester and the connection's other events (everything not a reply for it).
+    /// Subscribes to `<reply_base>/+` at QoS 1 on `bus` (confirmed within `limit`) and
+    /// starts the task that reads `events`, the connection's events, until `shutdown`.
+    /// Returns the requester and the connection's other events (everything not a reply
+    /// for it).
     pub async fn open(
         bus: Bus,
         events: Events,
@@ -91,10 +93,29 @@ impl Requester {
         limit: Duration,
         shutdown: &CancellationToken,
     ) -> Result<(Requester, Events), BusError> {
-        bus.subscribe_confirmed(&format!("{reply_base}/+"), Qos::AtLeastOnce, limit)
+        let qos = Qos::AtLeastOnce;
+        Requester::open_at(bus, events, reply_base, from, limit, qos, shutdown).await
+    }
+
+    /// As [`Requester::open`], with the replies' subscription at `qos`. QoS 0 suits a
+    /// short-lived client on a NATS cluster: it needs no JetStream consumer, so the
+    /// cluster grants it while JetStream elects leaders (QoS 1 subscriptions are refused
+    /// then, for tens of seconds after a node died), and a reply it misses is fetched by
+    /// asking again with the same id.
+    pub async fn open_at(
+        bus: Bus,
+        events: Events,
+        reply_base: String,
+        from: &str,
+        limit: Duration,
+        qos: Qos,
+        shutdown: &CancellationToken,
+    ) -> Result<(Requester, Events), BusError> {
+        bus.subscribe_confirmed(&format!("{reply_base}/+"), qos, limit)
             .await?;
         let waiting = Arc::new(Mutex::new(HashMap::new()));
-        let (rest_tx, rest) = mpsc::unbounded_channel();
+        let (rest_tx, rest_rx) = mpsc::unbounded_channel();
+        let rest = events.sibling(rest_rx);
         tokio::spawn(read_replies(
             events,
             reply_base.clone(),
@@ -190,30 +211,39 @@ impl Drop for Forget<'_> {
 }
 
 /// Hands each reply on `<reply_base>/<channel>` to the request waiting for its id, and
-/// every other event to `rest` (unbounded like the connection's own events, which it
-/// only passes on).
+/// every other event to `rest` with its slot in the QoS 0 count (so that the limit
+/// bounds `rest` too); what nobody reads any more gives its slot back here.
 async fn read_replies(
     mut events: Events,
     reply_base: String,
     waiting: Arc<Mutex<Waiting>>,
-    rest: mpsc::UnboundedSender<BusEvent>,
+    rest: mpsc::UnboundedSender<Delivered>,
     shutdown: CancellationToken,
 ) {
     loop {
-        let event = tokio::select! {
+        let delivered = tokio::select! {
             _ = shutdown.cancelled() => break,
-            event = events.recv() => event,
+            delivered = events.recv_counted() => delivered,
         };
-        let Some(event) = event else { break };
-        let BusEvent::Message(message) = &event else {
-            let _ = rest.send(event);
+        let Some(mut delivered) = delivered else {
+            break;
+        };
+        let ours = match &delivered.event {
+            BusEvent::Message(message) => Channel::split(&message.topic)
+                .filter(|(base, channel)| {
+                    *base == reply_base && !matches!(channel, Channel::Task | Channel::Dead)
+                })
+                .map(|(_, channel)| channel),
+            _ => None,
+        };
+        let Some(channel) = ours else {
+            if let Err(mpsc::error::SendError(mut unread)) = rest.send(delivered) {
+                events.settle(&mut unread);
+            }
             continue;
         };
-        let ours = Channel::split(&message.topic).filter(|(base, channel)| {
-            *base == reply_base && !matches!(channel, Channel::Task | Channel::Dead)
-        });
-        let Some((_, channel)) = ours else {
-            let _ = rest.send(event);
+        events.settle(&mut delivered);
+        let BusEvent::Message(message) = &delivered.event else {
             continue;
         };
         let Ok(reply) = serde_json::from_slice::<Value>(&message.payload) else {

@@ -3,30 +3,15 @@
 
 use std::time::Duration;
 
-use b00t_broker::{BrokerSettings, EmbeddedBroker};
-use b00t_bus::{Bus, BusEvent, BusOptions, Outcome, Qos, Request, Requester};
+mod support;
+
+use b00t_bus::{BusEvent, Outcome, Qos, Request, Requester};
 use b00t_config::BrokerUrl;
 use b00t_proto::{parse_task, Address, Channel, Reply};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-async fn setup() -> (EmbeddedBroker, BrokerUrl, CancellationToken) {
-    let broker = EmbeddedBroker::start(BrokerSettings::new(
-        "127.0.0.1:0".parse().unwrap(),
-        16,
-        1 << 20,
-    ))
-    .await
-    .unwrap();
-    let url = BrokerUrl::for_listen(broker.addr());
-    (broker, url, CancellationToken::new())
-}
-
-async fn connected(url: &BrokerUrl, id: &str, stop: &CancellationToken) -> (Bus, b00t_bus::Events) {
-    let (bus, events) = Bus::connect(BusOptions::new(url.clone(), id), stop);
-    bus.wait_connected(Duration::from_secs(5)).await.unwrap();
-    (bus, events)
-}
+use support::{connected, setup};
 
 /// A requester on its own connection, replies on `reply_base`.
 async fn asker(url: &BrokerUrl, reply_base: &str, stop: &CancellationToken) -> Requester {

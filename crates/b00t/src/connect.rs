@@ -68,18 +68,51 @@ pub(crate) fn is_operator(bus: &Bus) -> bool {
     bus.url().starts_with(&format!("mqtt://{OPERATOR}:"))
 }
 
-/// Connects a short-lived client and waits until a broker accepts it: 5 s for each
-/// broker of the list (a cluster that just lost a node may take that long to answer).
+/// How long a client command waits for a broker of a list of `brokers`: 5 s for one; on
+/// a list 5 s a broker and at least 20 s, since a NATS cluster that just lost a node
+/// holds every CONNECT until JetStream has elected new leaders (about 12 s here).
+fn reach_limit(brokers: u32) -> Duration {
+    let each = Duration::from_secs(5) * brokers;
+    if brokers > 1 {
+        each.max(Duration::from_secs(20))
+    } else {
+        each
+    }
+}
+
+/// Connects a short-lived client and waits until a broker accepts it, within
+/// [`reach_limit`]; a wait past a second says on stderr what it waits for.
 pub(crate) async fn client(
     url: BrokerUrl,
     role: &str,
     home: &Home,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(Bus, Events)> {
-    let brokers = 1 + url.alternates.len() as u32;
+    let limit = reach_limit(1 + url.alternates.len() as u32);
     let mut options = BusOptions::new(url, format!("b00t-{role}-{:08x}", fastrand::u32(..)));
     options.packet_limit = home.config().broker.packet_limit();
     let (bus, events) = Bus::connect(options, shutdown);
-    bus.wait_connected(Duration::from_secs(5) * brokers).await?;
+    {
+        let waiting = bus.wait_connected(limit);
+        tokio::pin!(waiting);
+        tokio::select! {
+            connected = &mut waiting => connected?,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                errln!("waiting for the broker at {} (up to {} s)", bus.url(), limit.as_secs());
+                waiting.await?
+            }
+        }
+    }
     Ok((bus, events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_is_waited_for_longer_than_one_broker() {
+        let secs = |n| reach_limit(n).as_secs();
+        assert_eq!((secs(1), secs(2), secs(3), secs(6)), (5, 20, 20, 30));
+    }
 }

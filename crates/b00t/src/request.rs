@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use b00t_bus::{Bus, Events, Requester};
+use b00t_bus::{Bus, Events, Qos, Requester};
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use b00t_bus::{Outcome, Request};
@@ -28,18 +28,17 @@ pub(crate) async fn requester(
     } else {
         (format!("b00t.cli-{slot:02x}.reply"), "cli")
     };
-    // 5 s for each broker of a list: a NATS cluster that just lost a node holds new
-    // QoS 1 subscriptions until JetStream has elected its leaders again.
-    let brokers = 1 + bus.url().matches(',').count() as u32;
-    Ok(Requester::open(
-        bus.clone(),
-        events,
-        reply_base,
-        from,
-        Duration::from_secs(5) * brokers,
-        stop,
-    )
-    .await?)
+    // On a list (a cluster), at QoS 0 within 20 s: a NATS cluster that lost a node
+    // refuses new QoS 1 subscriptions on every node for tens of seconds (each refusal
+    // after 5 s), while a QoS 0 one needs no JetStream consumer; a reply this short-lived
+    // client misses it asks for again with the same id. On one broker, QoS 1 within 5 s.
+    let on_a_list = bus.url().contains(',');
+    let (qos, limit) = if on_a_list {
+        (Qos::AtMostOnce, Duration::from_secs(20))
+    } else {
+        (Qos::AtLeastOnce, Duration::from_secs(5))
+    };
+    Ok(Requester::open_at(bus.clone(), events, reply_base, from, limit, qos, stop).await?)
 }
 
 /// How a command that asked an agent ends on anything but a result: an error reply is

@@ -23,6 +23,12 @@ pub(crate) struct Sub {
 
 impl Sub {
     pub(crate) fn start(port: u16, filter: &str) -> Sub {
+        Sub::start_with_qos(port, filter, 1)
+    }
+
+    /// [`Sub::start`] at another QoS: 0 on NATS is a core subscription, which keeps
+    /// receiving while JetStream (behind its QoS 1 ones) elects leaders after a node dies.
+    pub(crate) fn start_with_qos(port: u16, filter: &str, qos: u8) -> Sub {
         let ready = format!("b00t-test/ready/{:016x}", fastrand::u64(..));
         let mut child = Command::new("mosquitto_sub")
             .args([
@@ -32,7 +38,7 @@ impl Sub {
                 &port.to_string(),
                 "-v",
                 "-q",
-                "1",
+                &qos.to_string(),
                 "-t",
                 filter,
                 "-t",
