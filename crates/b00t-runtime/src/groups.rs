@@ -16,9 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::launch::{AgentPasswords, Reach, HOST_GATEWAY_NAME};
+use crate::load::Loads;
 use crate::relay::{self, HttpUrl};
 use crate::supervisor::{Supervisor, SupervisorOptions};
-use crate::watcher::{Command, Demand, Launchable};
+use crate::watcher::{Command, Launchable};
 use crate::RuntimeError;
 
 /// What `up` keeps of the group agents' machinery.
@@ -44,7 +45,7 @@ pub async fn start(
     broker: Option<&EmbeddedBroker>,
     url: &BrokerUrl,
     commands: mpsc::Sender<Command>,
-    demands: mpsc::UnboundedReceiver<Demand>,
+    loads: tokio::sync::watch::Receiver<Loads>,
     stop: CancellationToken,
 ) -> Result<GroupAgents, RuntimeError> {
     let config = home.config();
@@ -150,7 +151,7 @@ pub async fn start(
         commands,
     );
     let adopted = supervisor.adopt().await;
-    let task = tokio::spawn(supervisor.run(demands, stop));
+    let task = tokio::spawn(supervisor.run(loads, stop));
     Ok(GroupAgents {
         choice,
         adopted,

@@ -2,7 +2,9 @@
 //! enum, like the watcher:
 //!
 //! - **On demand.** The watcher holds every task for a group whose agent is offline and
-//!   says [`Demand::Wanted`]; the supervisor starts the agent (a container, or a local
+//!   counts it on its [`LoadBoard`](crate::load::LoadBoard), which the supervisor reads
+//!   (a `watch`: the watcher owns what agents are busy with, the supervisor derives its
+//!   view and never queues per-task events); the supervisor starts the agent (a container, or a local
 //!   process with the `none` runtime). When its card says online, the watcher delivers
 //!   the held tasks in order. If it cannot be started, the held tasks are answered
 //!   `failed` with the reason ([`Command::Fail`]).
@@ -19,18 +21,19 @@
 //!   (stale, stopped, or of a removed group) is removed. No orphans.
 //! - **Shutdown.** Every agent is stopped and its container removed.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use b00t_config::Home;
 use b00t_container::{GroupContainer, Launched, Launcher};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::launch::{group_container, AgentPasswords, GroupPlace, Reach};
-use crate::watcher::{Command, Demand};
+use crate::load::{AgentLoad, Change, Loads};
+use crate::watcher::Command;
 
 /// Crashes in a row after which a group is left down until its next task.
 pub const MAX_CRASHES: u32 = 5;
@@ -62,8 +65,8 @@ enum Phase {
 struct Slot {
     phase: Phase,
     handle: Option<Arc<Launched>>,
-    /// Tasks acked and not yet answered.
-    inflight: HashSet<String>,
+    /// Tasks acked and not yet answered, as the watcher counts them.
+    busy: usize,
     last_activity: Instant,
     started: Instant,
     failures: u32,
@@ -78,13 +81,21 @@ impl Slot {
         Slot {
             phase: Phase::Down,
             handle: None,
-            inflight: HashSet::new(),
+            busy: 0,
             last_activity: now,
             started: now,
             failures: 0,
             online: false,
             wanted: false,
         }
+    }
+
+    /// Running, online, busy with nothing, and quiet for at least `quiet`.
+    fn idle_for(&self, now: Instant, quiet: Duration) -> bool {
+        matches!(self.phase, Phase::Running(_))
+            && self.online
+            && self.busy == 0
+            && now.duration_since(self.last_activity) >= quiet
     }
 
     fn occupies(&self) -> bool {
@@ -97,7 +108,8 @@ impl Slot {
 
 /// What the supervisor loop reacts to.
 enum Event {
-    Demand(Demand),
+    /// The watcher's board changed.
+    Loads,
     Started {
         group: String,
         generation: u64,
@@ -130,9 +142,13 @@ pub struct Supervisor {
     commands: mpsc::Sender<Command>,
     slots: HashMap<String, Slot>,
     queue: VecDeque<String>,
+    /// The board as last read.
+    seen: HashMap<String, AgentLoad>,
     generation: u64,
-    internal_tx: mpsc::UnboundedSender<Event>,
-    internal_rx: mpsc::UnboundedReceiver<Event>,
+    /// Launches and exits reported by the supervisor's own tasks: at most two per group
+    /// agent at a time, so a small queue; a full one makes the task wait.
+    internal_tx: mpsc::Sender<Event>,
+    internal_rx: mpsc::Receiver<Event>,
 }
 
 impl Supervisor {
@@ -143,7 +159,7 @@ impl Supervisor {
         passwords: AgentPasswords,
         commands: mpsc::Sender<Command>,
     ) -> Supervisor {
-        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let (internal_tx, internal_rx) = mpsc::channel(64);
         Supervisor {
             home,
             launcher,
@@ -152,6 +168,7 @@ impl Supervisor {
             commands,
             slots: HashMap::new(),
             queue: VecDeque::new(),
+            seen: HashMap::new(),
             generation: 0,
             internal_tx,
             internal_rx,
@@ -200,24 +217,35 @@ impl Supervisor {
     }
 
     /// Runs until `shutdown`, then stops every agent.
-    pub async fn run(
-        mut self,
-        mut demands: mpsc::UnboundedReceiver<Demand>,
-        shutdown: CancellationToken,
-    ) {
+    pub async fn run(mut self, mut loads: watch::Receiver<Loads>, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Once the watcher is gone, its board no longer changes.
+        let mut board_open = true;
         loop {
             let event = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => Event::Stop,
                 Some(event) = self.internal_rx.recv() => event,
-                Some(demand) = demands.recv() => Event::Demand(demand),
+                changed = loads.changed(), if board_open => match changed {
+                    Ok(()) => Event::Loads,
+                    Err(_) => {
+                        board_open = false;
+                        continue;
+                    }
+                },
                 _ = tick.tick() => Event::Tick,
             };
             match event {
                 Event::Stop => break,
-                Event::Demand(demand) => self.on_demand(demand).await,
+                Event::Loads => {
+                    let now: Vec<(String, AgentLoad)> = loads
+                        .borrow_and_update()
+                        .iter()
+                        .map(|(agent, load)| (agent.clone(), *load))
+                        .collect();
+                    self.on_loads(now).await;
+                }
                 Event::Started {
                     group,
                     generation,
@@ -234,34 +262,36 @@ impl Supervisor {
         self.stop_all().await;
     }
 
-    async fn on_demand(&mut self, demand: Demand) {
-        match demand {
-            Demand::Wanted(group) => self.want(&group).await,
-            Demand::Acked { agent, id } => {
-                if let Some(slot) = self.slots.get_mut(&agent) {
-                    slot.inflight.insert(id);
-                    slot.last_activity = Instant::now();
-                }
-            }
-            Demand::Finished { agent, id } => {
-                if let Some(slot) = self.slots.get_mut(&agent) {
-                    slot.inflight.remove(&id);
-                    slot.last_activity = Instant::now();
-                }
-                self.preempt();
-            }
-            Demand::Online(agent) => {
+    /// What changed on the watcher's board since the last read: agents that came online
+    /// or went offline, how busy each is, and tasks that wait for an agent to start.
+    async fn on_loads(&mut self, now: Vec<(String, AgentLoad)>) {
+        let mut wanted = Vec::new();
+        let mut finished = false;
+        for (agent, load) in now {
+            let change = Change::between(self.seen.get(&agent), &load);
+            self.seen.insert(agent.clone(), load);
+            if change.came_online {
                 let slot = self.slots.entry(agent.clone()).or_insert_with(Slot::new);
                 slot.online = true;
-                slot.last_activity = Instant::now();
                 tracing::info!(group = %agent, "group agent online");
             }
-            Demand::Offline(agent) => {
-                if let Some(slot) = self.slots.get_mut(&agent) {
+            if let Some(slot) = self.slots.get_mut(&agent) {
+                if change.went_offline {
                     slot.online = false;
-                    slot.inflight.clear();
                 }
+                slot.busy = load.busy;
+                slot.last_activity = slot.last_activity.max(load.last_activity);
             }
+            finished |= change.finished;
+            if change.wanted {
+                wanted.push(agent);
+            }
+        }
+        for group in wanted {
+            self.want(&group).await;
+        }
+        if finished {
+            self.preempt();
         }
     }
 
@@ -319,18 +349,20 @@ impl Supervisor {
         slot.phase = Phase::Starting(generation);
         slot.wanted = false;
         slot.online = false;
-        slot.inflight.clear();
+        slot.busy = 0;
         tracing::info!(%group, image = %spec.image, "starting group agent");
         let launcher = self.launcher.clone();
         let tx = self.internal_tx.clone();
         let group = group.to_owned();
         tokio::spawn(async move {
             let outcome = launcher.launch(&spec).await.map_err(|e| e.to_string());
-            let _ = tx.send(Event::Started {
-                group,
-                generation,
-                outcome,
-            });
+            let _ = tx
+                .send(Event::Started {
+                    group,
+                    generation,
+                    outcome,
+                })
+                .await;
         });
     }
 
@@ -407,11 +439,13 @@ impl Supervisor {
         tokio::spawn(async move {
             let code = handle.wait_exit().await.map_err(|e| e.to_string());
             drop(handle);
-            let _ = tx.send(Event::Exited {
-                group,
-                generation,
-                code,
-            });
+            let _ = tx
+                .send(Event::Exited {
+                    group,
+                    generation,
+                    code,
+                })
+                .await;
         });
     }
 
@@ -422,7 +456,7 @@ impl Supervisor {
         let handle = slot.handle.take();
         let phase = slot.phase;
         slot.online = false;
-        slot.inflight.clear();
+        slot.busy = 0;
         match phase {
             Phase::Stopping(g) if g == generation => {
                 tracing::info!(%group, "group agent stopped");
@@ -480,17 +514,12 @@ impl Supervisor {
         let groups_dir = self.home.groups_dir();
         let mut removed = Vec::new();
         for (group, slot) in &self.slots {
-            match slot.phase {
-                Phase::Running(_)
-                    if slot.online
-                        && slot.inflight.is_empty()
-                        && now.duration_since(slot.last_activity) >= idle =>
-                {
-                    tracing::info!(%group, idle_s = idle.as_secs(), "group agent idle; stopping it");
-                    to_stop.push(group.clone());
-                }
-                Phase::Backoff(until) if now >= until => to_start.push(group.clone()),
-                _ => {}
+            if slot.idle_for(now, idle) {
+                tracing::info!(%group, idle_s = idle.as_secs(), "group agent idle; stopping it");
+                to_stop.push(group.clone());
+            }
+            if matches!(slot.phase, Phase::Backoff(until) if now >= until) {
+                to_start.push(group.clone());
             }
             if !groups_dir.join(group).is_dir() && slot.phase != Phase::Down {
                 removed.push(group.clone());
@@ -569,19 +598,7 @@ impl Supervisor {
         {
             return; // A slot is already being freed.
         }
-        let now = Instant::now();
-        let idlest = self
-            .slots
-            .iter()
-            .filter(|(_, s)| {
-                matches!(s.phase, Phase::Running(_))
-                    && s.online
-                    && s.inflight.is_empty()
-                    && now.duration_since(s.last_activity) >= PREEMPT_AFTER
-            })
-            .min_by_key(|(_, s)| s.last_activity)
-            .map(|(g, _)| g.clone());
-        if let Some(group) = idlest {
+        if let Some(group) = idlest(&self.slots, Instant::now()) {
             tracing::info!(%group, waiting = %self.queue[0], "freeing a slot: stopping the idlest group agent");
             self.stop(&group);
         }
@@ -614,6 +631,16 @@ impl Supervisor {
         });
         futures_util::future::join_all(stops).await;
     }
+}
+
+/// The running agent idle the longest (at least [`PREEMPT_AFTER`]): the one whose slot a
+/// queued group takes.
+fn idlest(slots: &HashMap<String, Slot>, now: Instant) -> Option<String> {
+    slots
+        .iter()
+        .filter(|(_, s)| s.idle_for(now, PREEMPT_AFTER))
+        .min_by_key(|(_, s)| s.last_activity)
+        .map(|(g, _)| g.clone())
 }
 
 /// Removes a container (or reaps a process) once the tasks still holding its handle (a
@@ -654,6 +681,86 @@ fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A slot in `phase`, online or not, busy with `busy` tasks, last active `ago`.
+    fn slot(phase: Phase, online: bool, busy: usize, ago: Duration) -> Slot {
+        Slot {
+            phase,
+            online,
+            busy,
+            last_activity: Instant::now() - ago,
+            ..Slot::new()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_agents_are_stopped_and_the_idlest_gives_its_slot() {
+        // Paused time: `Instant::now() - ago` needs a clock far enough from zero.
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let idle = Duration::from_secs(60);
+        let s = Duration::from_secs;
+        let cases = [
+            (
+                "running, online, nothing to do, quiet long enough",
+                slot(Phase::Running(1), true, 0, s(61)),
+                true,
+                true,
+            ),
+            (
+                "quiet, but busy with a task",
+                slot(Phase::Running(1), true, 1, s(61)),
+                false,
+                false,
+            ),
+            (
+                "quiet, but its card is not online yet",
+                slot(Phase::Running(1), false, 0, s(61)),
+                false,
+                false,
+            ),
+            (
+                "not idle long enough to stop, long enough to preempt",
+                slot(Phase::Running(1), true, 0, s(2)),
+                false,
+                true,
+            ),
+            (
+                "active under a second ago",
+                slot(Phase::Running(1), true, 0, Duration::from_millis(500)),
+                false,
+                false,
+            ),
+            (
+                "starting",
+                slot(Phase::Starting(1), true, 0, s(61)),
+                false,
+                false,
+            ),
+            (
+                "already stopping",
+                slot(Phase::Stopping(1), true, 0, s(61)),
+                false,
+                false,
+            ),
+        ];
+        let now = Instant::now();
+        for (what, slot, stops, preemptible) in cases {
+            assert_eq!(slot.idle_for(now, idle), stops, "{what}: idle stop");
+            let one = HashMap::from([("g".to_owned(), slot)]);
+            assert_eq!(
+                idlest(&one, now).is_some(),
+                preemptible,
+                "{what}: preemptible"
+            );
+        }
+        // Of several, the one quiet the longest.
+        let slots = HashMap::from([
+            ("work".to_owned(), slot(Phase::Running(1), true, 0, s(5))),
+            ("family".to_owned(), slot(Phase::Running(2), true, 0, s(30))),
+            ("busy".to_owned(), slot(Phase::Running(3), true, 2, s(300))),
+        ]);
+        assert_eq!(idlest(&slots, now).as_deref(), Some("family"));
+    }
 
     #[test]
     fn backoff_doubles_up_to_a_minute() {
