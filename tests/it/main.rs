@@ -49,4 +49,6 @@ mod presence;
 mod protocol;
 mod relay;
 mod restart;
+mod standby;
+mod standby_cluster;
 mod state_files;

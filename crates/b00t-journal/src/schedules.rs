@@ -122,6 +122,30 @@ impl ScheduleStore {
         Ok(Inserted::Added)
     }
 
+    /// Writes `row` whole, adding it or replacing the schedule with its id, with no group
+    /// limit: for a standby copying the active runtime's rows, which held the limit.
+    pub fn upsert(&self, row: &ScheduleRow) -> Result<(), JournalError> {
+        let conn = self.lock();
+        conn.execute(
+            &format!(
+                "INSERT OR REPLACE INTO schedules ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
+            params![
+                row.id,
+                row.group,
+                row.text,
+                row.kind,
+                row.spec,
+                row.next_ms,
+                row.created_ms,
+                row.last_fired_ms,
+                i64::try_from(row.fired).unwrap_or(i64::MAX),
+            ],
+        )
+        .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     /// Every schedule, or those of `group`, in order of their next fire (those that never
     /// fire again last), then by id.
     pub fn list(&self, group: Option<&str>) -> Result<Vec<ScheduleRow>, JournalError> {
@@ -270,6 +294,26 @@ mod tests {
         assert!(store.remove("s-2").unwrap());
         assert!(!store.remove("s-2").unwrap());
         assert_eq!(store.get("s-2").unwrap(), None);
+    }
+
+    #[test]
+    fn upsert_adds_then_replaces_the_whole_row_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ScheduleStore::open(&dir.path().join("j.db")).unwrap();
+        store.insert(&sample("s-1", "a", Some(1)), 1).unwrap();
+        let added = sample("s-2", "a", Some(5));
+        store.upsert(&added).unwrap();
+        assert_eq!(store.get("s-2").unwrap(), Some(added), "no group limit");
+        let mut changed = sample("s-2", "b", Some(9));
+        changed.text = "new text".into();
+        changed.kind = "once".into();
+        changed.spec = "9".into();
+        changed.last_fired_ms = Some(4);
+        changed.fired = 3;
+        store.upsert(&changed).unwrap();
+        assert_eq!(store.get("s-2").unwrap(), Some(changed));
+        assert_eq!(store.list(None).unwrap().len(), 2);
+        assert!(store.remove("s-2").unwrap());
     }
 
     #[test]

@@ -5,12 +5,13 @@
 //! Layout: `name` (agent and skill names), `address` (`b00t.<agent>.<skill>`), `topic`
 //! (the channels under an address), `task` (envelope parsing and validation), `reply`
 //! (ack, progress, result, error), `presence` (status card and heartbeat), `id` (task ids),
-//! `clock` (timestamps).
+//! `clock` (timestamps), `lease` (which runtime acts for a bus).
 
 pub mod address;
 pub mod clock;
 pub mod id;
 mod key;
+pub mod lease;
 pub mod name;
 pub mod presence;
 pub mod reply;
@@ -20,6 +21,7 @@ pub mod topic;
 pub use address::{Address, AddressError};
 pub use id::{TaskId, TaskIdError};
 pub use key::{sender_scoped_id, TaskKey};
+pub use lease::{Lease, LEASE_TOPIC};
 pub use name::{Name, NameError};
 pub use presence::{
     AgentState, ContainerRef, Heartbeat, StatusCard, HEARTBEATS_STOPPED, MISSED_BEATS_OFFLINE,

@@ -20,8 +20,14 @@ pub enum RuntimeError {
     Deployer(#[from] b00t_deployer::DeployerError),
     #[error(transparent)]
     Scheduler(#[from] b00t_scheduler::SchedulerError),
-    #[error("another b00t runtime already serves `{url}` (its `b00t.runtime/status` card is online): run one `b00t up` per bus; if that runtime is gone and the broker kept a stale card, clear it with `mosquitto_pub -r -n -t b00t.runtime/status`")]
-    AlreadyServed { url: String },
+    #[error("another b00t runtime (`{holder}`, epoch {epoch}) took the lease of `{url}`, so this one stopped: two must never act at once; start it again and it stands by")]
+    LeaseLost {
+        url: String,
+        holder: String,
+        epoch: u64,
+    },
+    #[error("`--standby` needs a broker both runtimes reach: give `--broker mqtt://HOST:PORT[,mqtt://HOST2:PORT2]` or `[broker] url` (an embedded broker dies with its machine, so nothing could take over from it)")]
+    StandbyNeedsBroker,
     #[error("agent `{agent}` did not come online within {seconds} s; see the log above")]
     AgentNotOnline { agent: String, seconds: u64 },
     #[error("Ollama URL `{url}` is not usable: {why}; set OLLAMA_BASE_URL or `[assistant] ollama_url`, e.g. `http://localhost:11434`")]

@@ -2,6 +2,10 @@
 //! watcher and the local agents, drive journaled tasks again, serve until the shutdown
 //! signal, then stop everything within a time limit: agents publish their offline
 //! cards, the watcher stops, the journal is flushed.
+//!
+//! On an external broker a runtime acts only while it holds the lease (`lease`): one
+//! that finds another's live lease stands by, its watcher following (journaling) the
+//! bus, and takes over when that lease lapses; one whose lease is taken stops.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,13 +18,14 @@ use b00t_broker::{BrokerSettings, Credentials, EmbeddedBroker};
 use b00t_bus::{Bus, BusOptions, Qos};
 use b00t_config::{AclFile, BrokerUrl, CredentialFiles, Home};
 use b00t_journal::Journal;
-use b00t_proto::Name;
+use b00t_proto::{Lease, Name};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::door::Door;
 use crate::intake::{self, Intake};
+use crate::lease::{Held, LeaseKeeper};
 use crate::presence::Presence;
 use crate::watcher::{Command, Watcher, SUBSCRIBE_LIMIT};
 use crate::{groups, runtime_agent, RuntimeError};
@@ -34,6 +39,21 @@ pub struct UpOptions {
     pub broker: Option<BrokerUrl>,
     /// Run only the embedded broker: no watcher, journal or agents.
     pub broker_only: bool,
+    /// `--standby`: on an external broker, leave a free lease free for one lapse before
+    /// taking it (another runtime is expected to be the active one).
+    pub standby: bool,
+}
+
+/// What `up` tells its caller as it goes.
+#[derive(Debug)]
+pub enum Report<'a> {
+    /// Another runtime holds a live lease: this one follows and waits.
+    StandingBy {
+        url: &'a BrokerUrl,
+        lease: &'a Lease,
+    },
+    /// Everything serves.
+    Ready(&'a Ready),
 }
 
 /// What is running, reported once everything is up.
@@ -47,24 +67,26 @@ pub struct Ready {
 
 /// Longest time shutdown takes before giving up on stragglers.
 const STOP_LIMIT: Duration = Duration::from_secs(4);
-/// How long retained status cards are given to arrive after the watcher subscribes.
-const RETAINED_GRACE: Duration = Duration::from_millis(300);
 /// Longest wait for a local agent to come online at start.
 const AGENT_ONLINE_LIMIT: Duration = Duration::from_secs(10);
 
-/// Runs the runtime of `home` until `shutdown` is cancelled. `ready` is called once
-/// everything serves.
+/// Runs the runtime of `home` until `shutdown` is cancelled. `report` hears when it
+/// stands by and, once, when everything serves.
 pub async fn up(
     home: Home,
     options: UpOptions,
     shutdown: CancellationToken,
-    ready: impl FnOnce(&Ready),
+    mut report: impl FnMut(Report<'_>),
 ) -> Result<(), RuntimeError> {
     let config = home.config().clone();
     let external = match options.broker.clone() {
         Some(url) => Some(url),
         None => config.broker.external()?,
     };
+    if options.standby && external.is_none() {
+        // The embedded broker dies with its machine: there is nothing to stand by on.
+        return Err(RuntimeError::StandbyNeedsBroker);
+    }
     // One credential per identity; the runtime's own parts log in as `runtime`, the CLI
     // as `operator`, each group as itself (made when it first starts).
     let credential_files = CredentialFiles::open(&home.state_dir()?)?;
@@ -113,12 +135,12 @@ pub async fn up(
         _ => url.clone(),
     };
     if options.broker_only {
-        ready(&Ready {
+        report(Report::Ready(&Ready {
             url,
             embedded,
             journal: None,
             agents: Vec::new(),
-        });
+        }));
         shutdown.cancelled().await;
         return Ok(());
     }
@@ -130,10 +152,12 @@ pub async fn up(
     // The watcher sees every message before anyone else may publish a task: through the
     // embedded broker's tap, or its `#` subscription on an external broker.
     // On a cluster (a list of brokers) its session is kept while it moves between nodes,
-    // under a stable id: the tap's secret id matters only on the embedded broker.
+    // under an id stable for this home (a standby has its own): the tap's secret id
+    // matters only on the embedded broker.
     let cluster = broker.is_none() && !own_url.alternates.is_empty();
+    let runtime_id = crate::lease::runtime_id(&home.state_dir()?)?;
     let client_id = match cluster {
-        true => "b00t-runtime-watcher".to_owned(),
+        true => format!("b00t-runtime-watcher-{runtime_id}"),
         false => format!("b00t-runtime-{:016x}", client_suffix()),
     };
     let mut bus_options = BusOptions::new(own_url.clone(), client_id.clone());
@@ -156,7 +180,7 @@ pub async fn up(
         }
     };
     let (commands, commands_rx) = mpsc::channel(64);
-    let (demands, demands_rx) = mpsc::unbounded_channel();
+    let (board, loads) = crate::load::LoadBoard::new();
     let watcher = Watcher::new(
         bus.clone(),
         journal.handle(),
@@ -164,21 +188,69 @@ pub async fn up(
         config.delivery.clone(),
         config.broker.max_payload_bytes,
     )
-    .with_launcher(groups::launchable(&home.groups_dir()), demands);
+    .with_launcher(groups::launchable(&home.groups_dir()), board);
+    // On an external broker the watcher follows until this runtime holds the lease: two
+    // acting runtimes would both retry and dead-letter every task, and their agents
+    // would evict each other.
+    let watcher = match embedded {
+        true => watcher,
+        false => watcher.passive(),
+    };
     let watcher_task = tokio::spawn(watcher.run(feed, commands_rx, watcher_stop.clone()));
+    let mut keeper = None;
+    // Replica rows the broker retains, heard before this runtime acted.
+    let mut retained = std::collections::BTreeSet::new();
     if !embedded {
-        // A shared broker may already have a runtime: two would both retry and
-        // dead-letter every task, and their `runtime` agents would evict each other. The
-        // retained cards come right after the subscription; give them a moment.
-        tokio::time::sleep(RETAINED_GRACE).await;
-        if presence.is_online(crate::gate::RUNTIME_AGENT) {
+        // The schedules' replica rows go into this journal once it is known that another
+        // runtime's are the truth: it stands by behind a live lease, or takes over from
+        // another's lapsed one (b00t_scheduler::replica says why).
+        let (rows_tx, rows) = mpsc::channel::<(String, b00t_bus::Bytes)>(256);
+        let (following_tx, following) = tokio::sync::watch::channel(false);
+        let follower = b00t_scheduler::Follower::open(&journal_path)?;
+        let applying = tokio::spawn(async move { follower.follow(rows, following).await });
+        let replica_filter = format!("{}+", b00t_scheduler::replica::TOPIC_PREFIX);
+        let mut lease_keeper = LeaseKeeper::connect(
+            &own_url,
+            &runtime_id,
+            config.agents.heartbeat(),
+            config.broker.packet_limit(),
+            &[replica_filter.as_str()],
+            Some(rows_tx),
+        )
+        .await?;
+        let taken = lease_keeper
+            .acquire(&shutdown, options.standby, |lease| {
+                tracing::warn!(holder = %lease.holder, epoch = lease.epoch, host = ?lease.host, "another b00t runtime already serves `{url}`: standing by, following its journal, until its lease lapses");
+                following_tx.send_replace(true);
+                report(Report::StandingBy { url: &url, lease });
+            })
+            .await;
+        if lease_keeper.followed().is_some() {
+            following_tx.send_replace(true);
+        }
+        // Every row heard so far is written before the scheduler starts.
+        lease_keeper.stop_forwarding();
+        retained = applying.await.unwrap_or_default();
+        let Some(lease) = taken else {
+            lease_keeper.close().await;
             watcher_stop.cancel();
             let _ = watcher_task.await;
             bus.close(Duration::from_millis(200)).await;
-            return Err(RuntimeError::AlreadyServed {
-                url: url.to_string(),
-            });
-        }
+            journal.close().await;
+            return Ok(());
+        };
+        tracing::info!(epoch = lease.epoch, "holding the runtime lease");
+        let _ = commands.send(Command::Activate).await;
+        // Renewed from now on, however long the rest of the start takes.
+        let hold_stop = CancellationToken::new();
+        let holding = tokio::spawn({
+            let hold_stop = hold_stop.clone();
+            async move {
+                let held = lease_keeper.hold(lease, &hold_stop).await;
+                (lease_keeper, held)
+            }
+        });
+        keeper = Some((holding, hold_stop));
     }
 
     // Group agents start on demand, once tasks can be held for them.
@@ -188,7 +260,7 @@ pub async fn up(
         broker.as_ref(),
         &own_url,
         commands.clone(),
-        demands_rx,
+        loads,
         groups_stop.clone(),
     )
     .await?;
@@ -226,12 +298,18 @@ pub async fn up(
         format!("b00t-scheduler-{:016x}", client_suffix()),
     );
     scheduler_options.packet_limit = config.broker.packet_limit();
-    let (scheduler_bus, _) = Bus::connect(scheduler_options, &agents_stop);
+    let (scheduler_bus, scheduler_events) = Bus::connect(scheduler_options, &agents_stop);
+    // The schedules also go out as retained rows, for a standby to follow (a few small
+    // messages per change; nobody reads them on the embedded broker).
     let (scheduler, firing) = b00t_scheduler::start(
         &journal_path,
         home.groups_dir(),
         scheduler_bus,
         fire_key(&credential_files)?,
+        Some(b00t_scheduler::Replication {
+            retained,
+            events: Some(scheduler_events),
+        }),
         agents_stop.clone(),
     )?;
     specs.push(scheduler);
@@ -308,15 +386,41 @@ pub async fn up(
     let open = journal.open_tasks()?;
     let _ = commands.send(Command::Redrive(open)).await;
 
-    ready(&Ready {
-        url,
+    report(Report::Ready(&Ready {
+        url: url.clone(),
         embedded,
         journal: Some(journal_path),
         agents: names,
-    });
-    shutdown.cancelled().await;
-
-    tracing::info!("shutting down");
+    }));
+    let (lease_keeper, held) = match keeper {
+        Some((mut holding, hold_stop)) => {
+            let ended = tokio::select! {
+                _ = shutdown.cancelled() => None,
+                ended = &mut holding => ended.ok(),
+            };
+            let ended = match ended {
+                Some(ended) => Some(ended),
+                None => {
+                    hold_stop.cancel();
+                    holding.await.ok()
+                }
+            };
+            match ended {
+                Some((lease_keeper, held)) => (Some(lease_keeper), held),
+                None => (None, Held::Stopped),
+            }
+        }
+        None => {
+            shutdown.cancelled().await;
+            (None, Held::Stopped)
+        }
+    };
+    match &held {
+        Held::Stopped => tracing::info!("shutting down"),
+        Held::Lost(other) => {
+            tracing::error!(holder = %other.holder, epoch = other.epoch, "another runtime took the lease: stopping so that only one acts")
+        }
+    }
     let stopping = async {
         bridges_stop.cancel();
         bridges.wait().await;
@@ -338,6 +442,18 @@ pub async fn up(
             "shutdown took longer than {} s; exiting anyway",
             STOP_LIMIT.as_secs()
         );
+    }
+    match (lease_keeper, held) {
+        (Some(lease_keeper), Held::Stopped) => lease_keeper.release().await,
+        (Some(lease_keeper), Held::Lost(other)) => {
+            lease_keeper.close().await;
+            return Err(RuntimeError::LeaseLost {
+                url: url.to_string(),
+                holder: other.holder,
+                epoch: other.epoch,
+            });
+        }
+        (None, _) => {}
     }
     Ok(())
 }

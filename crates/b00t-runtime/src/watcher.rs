@@ -5,6 +5,11 @@
 //! `undeliverable` error. It also keeps the presence table, marks offline (a retained
 //! card saying why) every online agent whose heartbeats stopped for three periods, and
 //! answers what the gate says the runtime answers.
+//!
+//! A standby's watcher is *passive* ([`Watcher::passive`]): it journals what it sees as
+//! the active runtime's watcher does (so its journal follows the bus), keeps the presence
+//! table warm, and does nothing else: no retries, dead letters, answers, offline marks or
+//! load reports, until [`Command::Activate`].
 
 use std::time::Duration;
 
@@ -21,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::gate::{self, Verdict};
 use crate::intake::Feed;
+use crate::load::LoadBoard;
 use crate::presence::Presence;
 use crate::tracked::{Due, Key, Table};
 
@@ -31,21 +37,10 @@ pub enum Command {
     Redrive(Vec<OpenTask>),
     /// The agent could not be started: answer every task waiting for it with `failed`.
     Fail { agent: String, message: String },
-}
-
-/// What the watcher tells the group supervisor about agents it can start.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Demand {
-    /// A task came for the agent while it is offline: start it.
-    Wanted(String),
-    /// The agent acked task `id`: it is busy until the task's final reply.
-    Acked { agent: String, id: String },
-    /// The agent sent the final reply of task `id`.
-    Finished { agent: String, id: String },
-    /// The agent's card says online.
-    Online(String),
-    /// The agent's card says offline (or its connection died).
-    Offline(String),
+    /// A standby's watcher takes over: from now on it acts. What it tracked while it
+    /// followed is forgotten; `up` then drives every open task of the journal again,
+    /// as after a restart.
+    Activate,
 }
 
 /// Whether an offline agent can be started on demand (a group with a folder).
@@ -76,11 +71,14 @@ pub struct Watcher {
     pub max_payload: usize,
     table: Table,
     launchable: Launchable,
-    demand: Option<mpsc::UnboundedSender<Demand>>,
+    /// What the group supervisor reads about the agents it can start.
+    board: Option<LoadBoard>,
     /// Tasks whose journal commit failed, from the tasks that await commits; the loop
     /// holds the receiver.
     refused: mpsc::Sender<(Key, String)>,
     refused_rx: Option<mpsc::Receiver<(Key, String)>>,
+    /// A standby's: journal, never act.
+    passive: bool,
 }
 
 impl Watcher {
@@ -105,28 +103,39 @@ impl Watcher {
             max_payload,
             table,
             launchable: std::sync::Arc::new(|_| false),
-            demand: None,
+            board: None,
             refused,
             refused_rx: Some(refused_rx),
+            passive: false,
         }
     }
 
-    /// Starts agents on demand: tasks for an offline agent that `launchable` accepts are
-    /// held (never dead-lettered while it starts) and `demand` hears about them.
-    pub fn with_launcher(
-        mut self,
-        launchable: Launchable,
-        demand: mpsc::UnboundedSender<Demand>,
-    ) -> Watcher {
-        self.launchable = launchable;
-        self.demand = Some(demand);
+    /// A standby's watcher: it follows (journals) and does not act until
+    /// [`Command::Activate`].
+    pub fn passive(mut self) -> Watcher {
+        self.passive = true;
         self
     }
 
-    fn tell(&self, demand: Demand) {
-        if let Some(tx) = &self.demand {
-            let _ = tx.send(demand);
+    /// Starts agents on demand: tasks for an offline agent that `launchable` accepts are
+    /// held (never dead-lettered while it starts) and `board` tells the supervisor.
+    pub fn with_launcher(mut self, launchable: Launchable, board: LoadBoard) -> Watcher {
+        self.launchable = launchable;
+        self.board = Some(board);
+        self
+    }
+
+    /// Whether tasks for `agent` start it: it names a group and a supervisor listens.
+    fn starts(&self, agent: &str) -> bool {
+        self.board.is_some() && (self.launchable)(agent)
+    }
+
+    /// The board, to report on an agent; none for a standby, which does not act.
+    fn board(&mut self) -> Option<&mut LoadBoard> {
+        if self.passive {
+            return None;
         }
+        self.board.as_mut()
     }
 
     /// Runs until `shutdown` is cancelled or the bus's events end.
@@ -158,8 +167,10 @@ impl Watcher {
                 Event::Command(Command::Fail { agent, message }) => {
                     self.fail_waiting(&agent, &message).await
                 }
+                Event::Command(Command::Activate) => self.activate(),
                 Event::Due(key) => self.on_due(key).await,
                 Event::Refused(key, why) => self.on_refused(key, why).await,
+                Event::PresenceTick if self.passive => {}
                 Event::PresenceTick => self.mark_silent(std::time::Instant::now()).await,
             }
         }
@@ -208,19 +219,20 @@ impl Watcher {
                     // only on the topic the task's replies go to.
                     if self.table.expects(&key, base) && self.table.ack(&key) {
                         self.journal.ack(&key.address, &key.id);
-                        if self.demand.is_some() && (self.launchable)(&agent) {
-                            self.tell(Demand::Acked { agent, id: key.id });
+                        if self.starts(&agent) {
+                            if let Some(board) = self.board() {
+                                board.acked(&agent, &key.id);
+                            }
                         }
                     }
                 }
             }
             Channel::Result | Channel::Error => {
                 if let Some((key, agent)) = reply_key(&message.payload) {
-                    if self.demand.is_some() && (self.launchable)(&agent) {
-                        self.tell(Demand::Finished {
-                            agent,
-                            id: key.id.clone(),
-                        });
+                    if self.starts(&agent) {
+                        if let Some(board) = self.board() {
+                            board.finished(&agent, &key.id);
+                        }
                     }
                     if self.table.expects(&key, base) && self.table.finish(&key) {
                         let how = if channel == Channel::Result {
@@ -260,7 +272,7 @@ impl Watcher {
         let was_online = self.presence.is_online(&agent);
         self.presence.card(card);
         let online = self.presence.is_online(&agent);
-        if self.demand.is_none() || was_online == online || !(self.launchable)(&agent) {
+        if was_online == online || !self.starts(&agent) {
             return;
         }
         if !online {
@@ -271,10 +283,14 @@ impl Watcher {
                     self.table.hold(&key);
                 }
             }
-            self.tell(Demand::Offline(agent));
+            if let Some(board) = self.board() {
+                board.offline(&agent);
+            }
             return;
         }
-        self.tell(Demand::Online(agent.clone()));
+        if let Some(board) = self.board() {
+            board.online(&agent);
+        }
         // The tasks that waited for it, in the order they came.
         let waiting = self.table.unacked_for(&agent);
         if !waiting.is_empty() {
@@ -462,26 +478,51 @@ impl Watcher {
     }
 
     /// Asks for the agent of `address` when it can be started and is offline.
-    fn want_if_offline(&self, address: &str) {
-        if self.demand.is_none() {
+    fn want_if_offline(&mut self, address: &str) {
+        if self.board.is_none() {
             return;
         }
         if let Ok(parsed) = Address::parse(address) {
             let agent = parsed.agent().as_str();
-            if !self.presence.is_online(agent) && (self.launchable)(agent) {
-                self.tell(Demand::Wanted(agent.to_owned()));
+            if !self.presence.is_online(agent) && self.starts(agent) {
+                if let Some(board) = self.board() {
+                    board.wanted(agent);
+                }
             }
         }
     }
 
+    /// Ends a standby's following: from now on this watcher acts.
+    fn activate(&mut self) {
+        if !self.passive {
+            return;
+        }
+        tracing::info!(
+            followed = self.table.len(),
+            "taking over: the watcher acts from now on"
+        );
+        self.passive = false;
+        self.table = Table::new(
+            self.delivery.ack_timeout(),
+            self.delivery.retry_delay(),
+            self.delivery.max_retries,
+        );
+    }
+
     async fn on_due(&mut self, key: Key) {
+        if self.passive {
+            // The active runtime retries; a standby keeps following.
+            self.table.hold_expired(&key);
+            return;
+        }
         if let Ok(parsed) = Address::parse(&key.address) {
             let agent = parsed.agent().as_str();
-            if self.demand.is_some() && !self.presence.is_online(agent) && (self.launchable)(agent)
-            {
+            if !self.presence.is_online(agent) && self.starts(agent) {
                 // Its agent is starting or waiting for a slot: keep waiting, uncounted.
                 self.table.hold_expired(&key);
-                self.tell(Demand::Wanted(agent.to_owned()));
+                if let Some(board) = self.board() {
+                    board.wanted(agent);
+                }
                 return;
             }
         }
@@ -551,6 +592,9 @@ impl Watcher {
     }
 
     async fn publish(&self, topic: &str, payload: impl Into<Bytes>) {
+        if self.passive {
+            return;
+        }
         if let Err(e) = self
             .bus
             .publish(topic, Qos::AtLeastOnce, false, payload)

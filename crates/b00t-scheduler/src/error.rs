@@ -1,5 +1,5 @@
 //! Scheduler errors: a bad field of a request (naming the field, with an example), a
-//! stored row that no longer reads, and the journal's own errors.
+//! stored row that no longer reads, a refused replica, and the journal's own errors.
 
 use b00t_agents::Failure;
 use b00t_proto::ErrorCode;
@@ -17,6 +17,9 @@ pub enum SchedulerError {
     Body(String),
     #[error("stored schedule `{id}` cannot be read ({problem}); remove it with `b00t schedule remove {id}`")]
     Stored { id: String, problem: String },
+    /// A replicated schedule (a standby's input from the bus) that is not taken.
+    #[error("schedule replica on `{topic}` refused: {problem}")]
+    Replica { topic: String, problem: String },
     #[error(transparent)]
     Journal(#[from] b00t_journal::JournalError),
     #[error("the schedule store's thread stopped: {0}")]

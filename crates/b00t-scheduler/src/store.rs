@@ -1,13 +1,15 @@
 //! [`Store`]: the schedules in the journal, for async code. Each operation runs the
 //! journal's synchronous [`ScheduleStore`] on a blocking thread, and every change wakes
-//! the firing loop so that it sleeps until the right schedule.
+//! the firing loop so that it sleeps until the right schedule, and is noted (by id) for
+//! the replication publisher.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use b00t_journal::{Inserted, ScheduleStore};
+use b00t_journal::{Inserted, ScheduleRow, ScheduleStore};
 use tokio::sync::Notify;
 
+use crate::changes::Changes;
 use crate::{Schedule, SchedulerError};
 
 /// A cloneable handle to the schedules; clones share the connection and the wake-up.
@@ -17,6 +19,9 @@ pub struct Store {
     /// Signalled on every add and remove; the firing loop waits on it beside its timer.
     /// A signal with nobody waiting is kept (one permit), so none is lost.
     wake: Arc<Notify>,
+    /// The ids of every add, remove and fire, for `replica::run_publisher` (the one
+    /// taker); bounded, and kept whether or not anyone replicates.
+    pub(crate) changes: Arc<Changes>,
 }
 
 /// What [`Store::add`] did.
@@ -35,6 +40,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(ScheduleStore::open(journal_path)?),
             wake: Arc::new(Notify::new()),
+            changes: Arc::new(Changes::default()),
         })
     }
 
@@ -51,6 +57,7 @@ impl Store {
         Ok(match inserted {
             Inserted::Added => {
                 self.wake.notify_one();
+                self.changes.record(&schedule.id);
                 Added::Added
             }
             Inserted::GroupFull(n) => Added::GroupFull(n),
@@ -77,10 +84,11 @@ impl Store {
 
     /// Removes `id`; `false` when there was no such schedule.
     pub async fn remove(&self, id: &str) -> Result<bool, SchedulerError> {
-        let id = id.to_owned();
-        let removed = self.blocking(move |s| s.remove(&id)).await?;
+        let owned = id.to_owned();
+        let removed = self.blocking(move |s| s.remove(&owned)).await?;
         if removed {
             self.wake.notify_one();
+            self.changes.record(id);
         }
         Ok(removed)
     }
@@ -94,12 +102,25 @@ impl Store {
         fired_ms: i64,
         next_ms: Option<i64>,
     ) -> Result<(), SchedulerError> {
-        let id = id.to_owned();
+        let owned = id.to_owned();
         self.blocking(move |s| match next_ms {
-            Some(_) => s.fired(&id, due_ms, fired_ms, next_ms).map(drop),
-            None => s.remove(&id).map(drop),
+            Some(_) => s.fired(&owned, due_ms, fired_ms, next_ms).map(drop),
+            None => s.remove(&owned).map(drop),
         })
-        .await
+        .await?;
+        self.changes.record(id);
+        Ok(())
+    }
+
+    /// The stored row of `id`, as it is (read or not), if there is one.
+    pub(crate) async fn row(&self, id: &str) -> Result<Option<ScheduleRow>, SchedulerError> {
+        let id = id.to_owned();
+        self.blocking(move |s| s.get(&id)).await
+    }
+
+    /// Every stored row, as it is.
+    pub(crate) async fn rows(&self) -> Result<Vec<ScheduleRow>, SchedulerError> {
+        self.blocking(|s| s.list(None)).await
     }
 
     /// Resolves on the next add or remove (or at once if one came since the last wait).

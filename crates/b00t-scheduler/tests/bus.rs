@@ -83,6 +83,7 @@ impl Harness {
             home.join("groups"),
             fire_bus,
             b00t_scheduler::FireKey::new([3; 32]),
+            None,
             stop.clone(),
         )
         .unwrap();

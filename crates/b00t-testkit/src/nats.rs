@@ -14,7 +14,12 @@ use b00t_config::env;
 use crate::broker_proc;
 
 /// How long a node may take to accept MQTT (JetStream must first elect a meta leader).
-pub const START_LIMIT: Duration = Duration::from_secs(60);
+pub const START_LIMIT: Duration = Duration::from_secs(45);
+
+/// How many times [`NatsCluster::start`] tries a whole cluster, each on fresh ports: a
+/// port picked free can be taken by another test before its node binds it, and a node
+/// that cannot listen leaves the others without a JetStream quorum.
+const START_ATTEMPTS: usize = 3;
 
 /// Why the cluster could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +62,26 @@ pub struct NatsCluster {
 }
 
 impl NatsCluster {
-    /// Starts `size` nodes routed to each other and waits until each accepts MQTT.
+    /// Starts `size` nodes routed to each other and waits until each accepts MQTT; a
+    /// cluster that does not come up is killed and tried again on fresh ports, up to
+    /// [`START_ATTEMPTS`] times, and the last failure is the error.
     pub fn start(size: usize) -> Result<NatsCluster, NatsError> {
+        let mut attempt = 1;
+        loop {
+            match NatsCluster::start_once(size) {
+                Ok(cluster) => return Ok(cluster),
+                Err(NatsError::Start { node, problem }) if attempt < START_ATTEMPTS => {
+                    eprintln!(
+                        "NATS cluster attempt {attempt} of {START_ATTEMPTS} failed (node `{node}` {problem}); trying again on fresh ports"
+                    );
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn start_once(size: usize) -> Result<NatsCluster, NatsError> {
         let program = broker_proc::find_program("nats-server").ok_or(NatsError::NotInstalled)?;
         let dir = tempfile::Builder::new()
             .prefix("b00t-nats-")
@@ -107,9 +130,7 @@ impl NatsCluster {
         for index in 0..size {
             cluster.spawn(index)?;
         }
-        for index in 0..size {
-            cluster.started_in = cluster.started_in.max(cluster.wait(index)?);
-        }
+        cluster.started_in = cluster.wait_all()?;
         Ok(cluster)
     }
 
@@ -198,6 +219,60 @@ impl NatsCluster {
             })?;
         node.child = Some(child);
         Ok(())
+    }
+
+    /// Waits until every node accepts MQTT, watching all of them at once: a node that
+    /// exits fails the start at once (the others would wait for it in vain), and a
+    /// timeout names the nodes still waiting with the end of every node's log.
+    fn wait_all(&mut self) -> Result<Duration, NatsError> {
+        let started = std::time::Instant::now();
+        let mut ready = vec![false; self.nodes.len()];
+        loop {
+            for (index, node) in self.nodes.iter_mut().enumerate() {
+                if ready[index] {
+                    continue;
+                }
+                let Some(child) = node.child.as_mut() else {
+                    return Err(NatsError::Start {
+                        node: node.name.clone(),
+                        problem: "is not running".into(),
+                    });
+                };
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(NatsError::Start {
+                        node: node.name.clone(),
+                        problem: format!("exited ({status}); {}", broker_proc::log_tail(&node.log)),
+                    });
+                }
+                ready[index] = broker_proc::accepts_mqtt(node.mqtt_port);
+            }
+            if ready.iter().all(|r| *r) {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > START_LIMIT {
+                let waiting: Vec<&str> = self
+                    .nodes
+                    .iter()
+                    .zip(&ready)
+                    .filter(|(_, r)| !**r)
+                    .map(|(n, _)| n.name.as_str())
+                    .collect();
+                let logs: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|n| format!("`{}`: {}", n.name, broker_proc::log_tail(&n.log)))
+                    .collect();
+                return Err(NatsError::Start {
+                    node: waiting.join("`, `"),
+                    problem: format!(
+                        "did not accept MQTT within {} s; {}",
+                        START_LIMIT.as_secs(),
+                        logs.join("\n")
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn wait(&mut self, index: usize) -> Result<Duration, NatsError> {

@@ -175,6 +175,11 @@ pub(crate) struct UpArgs {
     /// Run only the embedded broker: no journal, no delivery watcher, no agents.
     #[arg(long, conflicts_with = "broker")]
     pub broker_only: bool,
+    /// Stand by for the runtime that holds the bus's lease on the external broker
+    /// (`--broker` or `[broker] url`): follow its journal and take over when its lease
+    /// lapses. A free lease is left free for one lapse first.
+    #[arg(long, conflicts_with_all = ["listen", "broker_only"])]
+    pub standby: bool,
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +321,10 @@ pub(crate) struct InstallArgs {
     /// Install only the datum itself, not what it depends on.
     #[arg(long)]
     pub no_deps: bool,
+    /// MCP servers: then wire it into these apps' user files (claude-code,
+    /// claude-desktop, vscode, cursor, windsurf, zed, codex); repeat or separate with commas.
+    #[arg(long, value_name = "APP", value_delimiter = ',')]
+    pub wire: Vec<String>,
     /// Print every reply as one JSON line instead of a readable view.
     #[arg(long)]
     pub json: bool,

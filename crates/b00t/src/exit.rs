@@ -10,6 +10,9 @@ pub(crate) const NAME_TAKEN: u8 = 4;
 /// `b00t up`: the journal (`state/journal.db`) cannot be opened or written: damaged,
 /// read-only, or on a full disk.
 pub(crate) const JOURNAL_UNUSABLE: u8 = 5;
+/// `b00t up`: another runtime took the bus's lease (a standby took over while this one
+/// was cut off or paused), so this one stopped; started again, it stands by.
+pub(crate) const LEASE_LOST: u8 = 6;
 
 /// The command refuses to go on; `main` prints the message and exits with `code`.
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use b00t_config::{BrokerUrl, Home};
-use b00t_runtime::{HomeLock, HomeLockError, Ready, UpOptions};
+use b00t_runtime::{HomeLock, HomeLockError, Ready, Report, UpOptions};
 
 use crate::cli::UpArgs;
 use crate::exit::{self, Refusal};
@@ -25,12 +25,17 @@ pub(super) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         broker,
         broker_only: args.broker_only,
+        standby: args.standby,
     };
     let shutdown = shutdown::on_signal();
     let root = home.root().to_owned();
     let url_file = home.broker_url_file();
     shutdown::remove_on_forced_exit(url_file.clone());
-    let served = b00t_runtime::up(home, options, shutdown, |ready| {
+    let served = b00t_runtime::up(home, options, shutdown, |report| {
+        let ready = match report {
+            Report::StandingBy { url, lease } => return standing_by(url, lease),
+            Report::Ready(ready) => ready,
+        };
         let _ = lock.record(&ready.url.to_string());
         // Client commands run in this home find this bus even when `--listen` moved it.
         if let Some(dir) = url_file.parent() {
@@ -50,6 +55,10 @@ pub(super) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         // Damaged, read-only or full: the operator's to fix, with its own exit code.
         b00t_runtime::RuntimeError::Journal(e) => anyhow::Error::new(Refusal {
             code: exit::JOURNAL_UNUSABLE,
+            message: e.to_string(),
+        }),
+        e @ b00t_runtime::RuntimeError::LeaseLost { .. } => anyhow::Error::new(Refusal {
+            code: exit::LEASE_LOST,
             message: e.to_string(),
         }),
         e => e.into(),
@@ -78,6 +87,21 @@ fn lock_home(home: &Home, args: &UpArgs, broker: Option<&BrokerUrl>) -> anyhow::
         .into()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Says, once per lease waited behind, that this runtime follows and who acts.
+fn standing_by(url: &BrokerUrl, lease: &b00t_proto::Lease) {
+    let mut out = std::io::stdout().lock();
+    let host = lease.host.as_deref().unwrap_or("?");
+    let pid = lease.pid.map_or("?".to_owned(), |p| p.to_string());
+    let _ = writeln!(
+        out,
+        "b00t is standing by on {url}: runtime {} (host {host}, pid {pid}, epoch {}) holds the lease; following, and taking over if it lapses for {:.1} s",
+        lease.holder,
+        lease.epoch,
+        lease.ttl_ms as f64 / 1000.0
+    );
+    let _ = out.flush();
 }
 
 fn banner(ready: &Ready, home: &std::path::Path) {

@@ -3,7 +3,8 @@
 //! b00t-testkit is for tests only) against one NATS node, in the same run: task round
 //! trips and pipelined tasks/s through another node than the runtime's, and the failover
 //! time, from the runtime's node killed to its card published online again through
-//! another node.
+//! another node; and the takeover time, from the active runtime killed (`kill -9`) to
+//! its standby (`b00t up --standby`) answering tasks, measured a few times in a row.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +21,13 @@ use super::tasks::EchoClient;
 
 /// Longest wait for a node to accept MQTT, or for the runtime's card after a kill.
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
+/// Takeovers measured: each kills the active runtime, and a new standby follows the one
+/// that took over.
+pub(super) const TAKEOVERS: usize = 3;
+/// The heartbeat of the runtimes in the takeover rounds: their lease lapses after three.
+const STANDBY_HEARTBEAT_MS: u64 = 1_000;
+/// How often the client asks a new task while no runtime serves.
+const ASK_EVERY: Duration = Duration::from_millis(100);
 
 /// What `--cluster` measured.
 #[derive(Debug, Serialize)]
@@ -34,6 +42,12 @@ pub(super) struct ClusterFigures {
     /// The runtime's node (not JetStream's leader) killed, to its online card through
     /// another node.
     pub failover_ms: u64,
+    /// The heartbeat of the runtimes in the takeover rounds (the lease lives three).
+    pub standby_heartbeat_ms: u64,
+    /// Each round: the active runtime killed to the standby answering a new task.
+    pub standby_takeover_ms: Vec<u64>,
+    pub standby_takeover_p50_ms: u64,
+    pub standby_takeover_max_ms: u64,
 }
 
 impl ClusterFigures {
@@ -43,7 +57,9 @@ impl ClusterFigures {
              {:<34} {:>10} {:>10} {:>12}\n\
              {:<34} {:>10} {:>10} {:>12.0}\n\
              {:<34} {:>10} {:>10} {:>12.0}\n\
-             failover: the runtime's node killed to its card online again: {} ms\n",
+             failover: the runtime's node killed to its card online again: {} ms\n\
+             takeover: the active runtime killed (kill -9) to its standby answering: \
+             median {} ms, max {} ms of {:?} (heartbeat {} ms, lease {} ms)\n",
             self.tasks,
             "",
             "p50 µs",
@@ -58,6 +74,11 @@ impl ClusterFigures {
             self.cluster_p99_us,
             self.cluster_tasks_per_s,
             self.failover_ms,
+            self.standby_takeover_p50_ms,
+            self.standby_takeover_max_ms,
+            self.standby_takeover_ms,
+            self.standby_heartbeat_ms,
+            self.standby_heartbeat_ms * u64::from(b00t_proto::MISSED_BEATS_OFFLINE),
         )
     }
 }
@@ -121,6 +142,11 @@ pub(super) async fn measure(exe: &Path, tasks: u64, window: u64) -> anyhow::Resu
     stop.cancel();
     runtime.stop().await;
     drop(cluster);
+
+    let cluster = Nats::start(&program, 3)?;
+    let mut takeovers = standby_takeovers(exe, &cluster).await?;
+    drop(cluster);
+    takeovers.sort_unstable();
     Ok(ClusterFigures {
         tasks,
         single_p50_us: single_latency.p50_us,
@@ -130,7 +156,59 @@ pub(super) async fn measure(exe: &Path, tasks: u64, window: u64) -> anyhow::Resu
         cluster_p99_us: cluster_latency.p99_us,
         cluster_tasks_per_s: cluster_pipelined.tasks_per_s,
         failover_ms: back.as_millis() as u64,
+        standby_heartbeat_ms: STANDBY_HEARTBEAT_MS,
+        standby_takeover_p50_ms: takeovers[takeovers.len() / 2],
+        standby_takeover_max_ms: takeovers.last().copied().unwrap_or_default(),
+        standby_takeover_ms: takeovers,
     })
+}
+
+/// [`TAKEOVERS`] rounds on `cluster`: an active runtime and a standby on node 1 (the
+/// client asks through node 2); the active killed with SIGKILL; the time until a task
+/// sent through node 2 gets a result from the standby, now active; a new standby.
+async fn standby_takeovers(exe: &Path, cluster: &Nats) -> anyhow::Result<Vec<u64>> {
+    let list = cluster.list(&[0, 1, 2]);
+    let mut active =
+        BusChild::start_on(exe, standby_home()?, &list, false, "active runtime").await?;
+    let mut client = EchoClient::connect(&url(&cluster.mqtt_url(1))).await?;
+    client
+        .until_answered(ASK_EVERY, WAIT_LIMIT)
+        .await
+        .context("the active runtime does not answer")?;
+    let mut times = Vec::new();
+    for round in 1..=TAKEOVERS {
+        let standby = BusChild::start_on(exe, standby_home()?, &list, true, "standby runtime")
+            .await
+            .with_context(|| format!("takeover {round} of {TAKEOVERS}"))?;
+        active.kill().await;
+        let killed = Instant::now();
+        client
+            .until_answered(ASK_EVERY, WAIT_LIMIT)
+            .await
+            .with_context(|| {
+                format!("takeover {round} of {TAKEOVERS}: the standby did not serve")
+            })?;
+        times.push(killed.elapsed().as_millis() as u64);
+        active = standby;
+    }
+    client.close().await;
+    active.stop().await;
+    Ok(times)
+}
+
+/// A home whose runtime beats every [`STANDBY_HEARTBEAT_MS`].
+fn standby_home() -> anyhow::Result<tempfile::TempDir> {
+    let home = tempfile::Builder::new()
+        .prefix("b00t-bench-standby-")
+        .tempdir()
+        .context("cannot make a temporary home for a runtime")?;
+    let config = home.path().join("b00t.toml");
+    std::fs::write(
+        &config,
+        format!("[agents]\nheartbeat_ms = {STANDBY_HEARTBEAT_MS}\n"),
+    )
+    .with_context(|| format!("cannot write `{}`", config.display()))?;
+    Ok(home)
 }
 
 fn url(text: &str) -> BrokerUrl {
@@ -142,7 +220,7 @@ async fn start_runtime(exe: &Path, list: &str) -> anyhow::Result<BusChild> {
         .prefix("b00t-bench-cluster-")
         .tempdir()
         .context("cannot make a temporary home for the runtime")?;
-    BusChild::start_on(exe, home, list, "runtime on NATS").await
+    BusChild::start_on(exe, home, list, false, "runtime on NATS").await
 }
 
 /// `nats-server` on PATH, else in Python's user base `bin`.
