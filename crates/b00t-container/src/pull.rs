@@ -21,12 +21,13 @@ pub async fn image_id(docker: &Docker, image: &str) -> Result<Option<String>, Co
 }
 
 /// Pulls `image`, sending each of the engine's status lines (`<layer> <status>
-/// <progress>`) to `lines`. Not limited in time: the caller races it against its own
-/// deadline and stop signal (dropping the future ends the pull's stream).
+/// <progress>`) to `lines`, which the caller drains meanwhile (a full queue holds the
+/// stream back). Not limited in time: the caller races it against its own deadline and
+/// stop signal (dropping the future ends the pull's stream).
 pub async fn pull_image(
     docker: &Docker,
     image: &str,
-    lines: &mpsc::UnboundedSender<String>,
+    lines: &mpsc::Sender<String>,
 ) -> Result<(), ContainerError> {
     let options = bollard::query_parameters::CreateImageOptions {
         from_image: Some(image.to_owned()),
@@ -48,7 +49,7 @@ pub async fn pull_image(
             .collect::<Vec<_>>()
             .join(" ");
         if !line.is_empty() {
-            let _ = lines.send(line);
+            let _ = lines.send(line).await;
         }
     }
     Ok(())
@@ -65,7 +66,7 @@ mod tests {
         };
         let image = "b00t-never-built-pull-test:1";
         assert_eq!(image_id(&docker, image).await.unwrap(), None);
-        let (tx, _rx) = mpsc::unbounded_channel();
+        let (tx, _rx) = mpsc::channel(16);
         let e = pull_image(&docker, image, &tx)
             .await
             .unwrap_err()

@@ -255,7 +255,7 @@ impl Compose {
         let timeout = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(1));
-        let (lines, mut rx) = mpsc::unbounded_channel();
+        let (lines, mut rx) = mpsc::channel(runner::LINES_QUEUE);
         let running = runner::run(program, timeout, &self.stop, Some(lines));
         tokio::pin!(running);
         let finished = loop {

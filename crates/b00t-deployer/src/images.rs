@@ -76,7 +76,7 @@ async fn pull(
     timeout: Duration,
     stop: &CancellationToken,
 ) -> Result<(), String> {
-    let (lines, mut rx) = mpsc::unbounded_channel();
+    let (lines, mut rx) = mpsc::channel(b00t_installer::runner::LINES_QUEUE);
     let pulling = b00t_container::pull_image(docker, image, &lines);
     tokio::pin!(pulling);
     let deadline = tokio::time::sleep(timeout);

@@ -30,7 +30,7 @@ pub async fn pull(
     image: &str,
     timeout: Duration,
     stop: &CancellationToken,
-    lines: &mpsc::UnboundedSender<String>,
+    lines: &mpsc::Sender<String>,
 ) -> Result<(), String> {
     let docker = connect().await?;
     tokio::select! {

@@ -136,7 +136,7 @@ async fn run_program(
     program: &runner::Program,
     timeout: Duration,
     stop: &CancellationToken,
-    lines: &mpsc::UnboundedSender<String>,
+    lines: &mpsc::Sender<String>,
 ) -> Result<(), Failed> {
     let done = runner::run(program, timeout, stop, Some(lines.clone())).await;
     if done.success() {
@@ -158,7 +158,7 @@ async fn run_step(
     n: Option<u64>,
     of: u64,
 ) -> Result<(), String> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = mpsc::channel::<String>(runner::LINES_QUEUE);
     let step = id.to_owned();
     let forward = {
         let progress = progress.clone();
@@ -190,7 +190,9 @@ async fn run_step(
                         || output.contains("has no installation candidate") =>
                 {
                     // The package lists may predate the package: refresh them once.
-                    let _ = tx.send("apt-get update (the package lists do not know it yet)".into());
+                    let _ = tx
+                        .send("apt-get update (the package lists do not know it yet)".into())
+                        .await;
                     match run_program(&methods::apt_update(), timeout, stop, &tx).await {
                         Ok(()) => run_program(&install, timeout, stop, &tx).await,
                         Err(update) => Err(update),

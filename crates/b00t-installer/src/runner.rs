@@ -102,14 +102,17 @@ pub const KEEP: usize = 64 * 1024;
 const TAIL: usize = 5;
 /// Longest line passed on; longer ones are cut.
 const LINE: usize = 400;
+/// Lines queued between a child's output and whoever reads them. A full queue waits (and
+/// so, through its pipe, does the child) rather than holding more: lines are never lost.
+pub const LINES_QUEUE: usize = 256;
 
 /// Runs `program` to its end, its timeout, or `stop`. Each line it prints goes to `lines`
-/// (when given) as it comes.
+/// (when given) as it comes; the reader must drain `lines` while this runs.
 pub async fn run(
     program: &Program,
     timeout: Duration,
     stop: &CancellationToken,
-    lines: Option<mpsc::UnboundedSender<String>>,
+    lines: Option<mpsc::Sender<String>>,
 ) -> Finished {
     let mut command = Command::new(&program.program);
     command
@@ -138,7 +141,7 @@ pub async fn run(
         }
     };
     let pid = child.id();
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = mpsc::channel::<String>(LINES_QUEUE);
     if let Some(out) = child.stdout.take() {
         tokio::spawn(pump(out, tx.clone()));
     }
@@ -148,19 +151,16 @@ pub async fn run(
     drop(tx);
     let mut output = String::new();
     let mut tail: Vec<String> = Vec::new();
-    let mut take = |line: String| {
+    let mut take = |line: &str| {
         if output.len() < KEEP {
-            output.push_str(&line);
+            output.push_str(line);
             output.push('\n');
         }
         if !line.trim().is_empty() {
             if tail.len() == TAIL {
                 tail.remove(0);
             }
-            tail.push(line.clone());
-        }
-        if let Some(lines) = &lines {
-            let _ = lines.send(line);
+            tail.push(line.to_owned());
         }
     };
     let deadline = tokio::time::sleep(timeout);
@@ -169,7 +169,12 @@ pub async fn run(
     let exit = loop {
         tokio::select! {
             line = rx.recv(), if open => match line {
-                Some(line) => take(line),
+                Some(line) => {
+                    take(&line);
+                    if let Some(lines) = &lines {
+                        let _ = lines.send(line).await;
+                    }
+                }
                 None => open = false,
             },
             status = child.wait(), if !open => {
@@ -188,12 +193,15 @@ pub async fn run(
         }
     };
     while let Ok(line) = rx.try_recv() {
-        take(line);
+        take(&line);
+        if let Some(lines) = &lines {
+            let _ = lines.send(line).await;
+        }
     }
     Finished { exit, tail, output }
 }
 
-async fn pump(stream: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<String>) {
+async fn pump(stream: impl AsyncRead + Unpin, tx: mpsc::Sender<String>) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     loop {
@@ -209,7 +217,7 @@ async fn pump(stream: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<String>)
                 if text.len() > line.len() {
                     line.push('…');
                 }
-                if tx.send(line).is_err() {
+                if tx.send(line).await.is_err() {
                     return;
                 }
             }
@@ -243,7 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn streams_lines_from_both_streams_and_reports_the_code() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = mpsc::channel(LINES_QUEUE);
         let stop = CancellationToken::new();
         let done = run(
             &bash("echo one; echo two >&2; exit 3"),
@@ -262,6 +270,36 @@ mod tests {
         assert!(done
             .describe("x", Duration::from_secs(1))
             .contains("exited with 3"));
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_holds_the_child_back_and_loses_no_line() {
+        // Far more lines than the queues hold, read one at a time with a pause: the child
+        // waits on its pipe instead of the runner holding them.
+        let count = LINES_QUEUE * 8;
+        let (tx, mut rx) = mpsc::channel(1);
+        let reader = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while let Some(line) = rx.recv().await {
+                if seen.len() % 256 == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                seen.push(line);
+            }
+            seen
+        });
+        let stop = CancellationToken::new();
+        let done = run(
+            &bash(&format!("seq 1 {count}")),
+            Duration::from_secs(60),
+            &stop,
+            Some(tx),
+        )
+        .await;
+        assert_eq!(done.exit, Exit::Code(Some(0)));
+        let seen = reader.await.unwrap();
+        let expected: Vec<String> = (1..=count).map(|n| n.to_string()).collect();
+        assert_eq!(seen, expected);
     }
 
     #[tokio::test]
