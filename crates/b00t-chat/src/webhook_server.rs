@@ -4,9 +4,11 @@
 //!
 //! At most [`MAX_CONNECTIONS`] connections (one more is closed at once), headers within
 //! [`HEADER_TIMEOUT`] and [`MAX_HEADER_BYTES`], a connection at most
-//! [`CONNECTION_LIFETIME`]; a body read with [`read_body`] within [`MAX_BODY`] (413) and
-//! [`BODY_TIMEOUT`] (408). What a request brings is taken ([`Takers`]) on a task of its
-//! own within [`ACCEPT_TIMEOUT`], else 500 so that the platform delivers it again.
+//! [`CONNECTION_LIFETIME`]; a body read with [`read_body`] within [`MAX_BODY`] (413; a
+//! declared one up to [`MAX_DRAIN`] is read and dropped first, so the client gets the
+//! answer rather than a reset) and [`BODY_TIMEOUT`] (408). What a request brings is
+//! taken ([`Takers`]) on a task of its own within [`ACCEPT_TIMEOUT`], else 500 so that
+//! the platform delivers it again.
 //! Refusals are logged at most once per [`LOG_EVERY`] with a count of those not logged.
 //! On shutdown it stops accepting, lets requests in progress finish within [`DRAIN`],
 //! and ends.
@@ -163,6 +165,23 @@ async fn connection<A, F>(
     drop(permit);
 }
 
+/// The largest declared body that is read (and dropped) before its 413; a larger one is
+/// answered at once, and its sender may see the connection reset instead.
+pub const MAX_DRAIN: usize = 4 * MAX_BODY;
+
+/// Reads `body` to its end and drops it, within [`MAX_DRAIN`] and [`BODY_TIMEOUT`].
+async fn drain(body: hyper::body::Incoming) {
+    let mut body = Limited::new(body, MAX_DRAIN);
+    let _ = tokio::time::timeout(BODY_TIMEOUT, async {
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Reads `request`'s body within [`MAX_BODY`] (413, declared or not) and
 /// [`BODY_TIMEOUT`] (408); a body that cannot be read is 400. The refusal is logged.
 pub async fn read_body(
@@ -178,6 +197,11 @@ pub async fn read_body(
     if let Some(length) = declared.filter(|length| *length > MAX_BODY as u64) {
         let why = format!("a body of {length} bytes (the limit is {MAX_BODY})");
         refusals.refused(peer, StatusCode::PAYLOAD_TOO_LARGE, &why);
+        if length <= MAX_DRAIN as u64 {
+            // Read and dropped first: a connection closed with a body still arriving is
+            // reset, and the reset can cost the client the answer it was about to read.
+            drain(request.into_body()).await;
+        }
         return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large"));
     }
     let (parts, body) = request.into_parts();

@@ -374,7 +374,7 @@ mod tests {
             let answer = meta.deliver_body(&served.url, junk).await.unwrap();
             assert_eq!(answer.status, 400, "{}", String::from_utf8_lossy(junk));
         }
-        // Too large, declared: 413 before anything is read.
+        // Too large, declared: 413, once the body is read and dropped.
         let huge = vec![b' '; MAX_BODY + 1];
         let answer = meta.deliver_body(&served.url, &huge).await.unwrap();
         assert_eq!(answer.status, 413);
