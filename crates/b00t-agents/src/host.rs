@@ -175,7 +175,7 @@ fn says_offline(payload: &[u8], name: &str) -> bool {
 }
 
 /// This machine's (or container's) host name, when it has one.
-fn host_name() -> Option<String> {
+pub fn host_name() -> Option<String> {
     let uname = rustix::system::uname();
     let name = uname.nodename().to_string_lossy();
     (!name.is_empty()).then(|| name.into_owned())
