@@ -88,28 +88,18 @@ fn broker_url_in_b00t_toml_runs_the_runtime_against_that_broker() {
 }
 
 #[test]
-fn a_second_runtime_on_the_same_broker_is_refused() {
+fn a_second_runtime_on_the_same_broker_stands_by_and_leaves_the_first_alone() {
     let mosquitto = crate::support::Mosquitto::start();
     let first_home = Home::new("");
-    let _first = crate::support::Runtime::external(&first_home, mosquitto.port);
+    let mut first = crate::support::Runtime::external(&first_home, mosquitto.port);
     let second_home = Home::new("");
-    let out = Command::new(b00t_bin())
-        .args([
-            "up",
-            "--broker",
-            &format!("mqtt://127.0.0.1:{}", mosquitto.port),
-            "--home",
-        ])
-        .arg(second_home.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("another b00t runtime already serves"),
-        "{stderr}"
+    let mut second = crate::support::Runtime::spawn_unchecked(
+        &second_home,
+        &["--broker", &format!("mqtt://127.0.0.1:{}", mosquitto.port)],
     );
-    // The first one is untouched.
+    second.wait_for_line("another b00t runtime already serves");
+    second.wait_for_line("b00t is standing by on");
+    // The first one is untouched: it answers, and the second never claims the bus.
     let out = Command::new(b00t_bin())
         .args([
             "send",
@@ -125,4 +115,8 @@ fn a_second_runtime_on_the_same_broker_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(first.is_alive() && second.is_alive());
+    let log = second.drain();
+    assert!(!log.contains("b00t is up"), "{log}");
+    first.drain();
 }

@@ -279,7 +279,7 @@ fn the_guarded_listener_wants_credentials() {
         "b00t.family.chat/task",
         r#"{"id":"g-1","body":{"text":"hi"}}"#,
     );
-    sub.wait("b00t.family.chat/result", "\"g-1\"");
+    sub.wait_cold("b00t.family.chat/result", "\"g-1\"");
     let creds = if creds.get("family").is_some() {
         creds
     } else {
@@ -359,8 +359,8 @@ fn a_restarted_up_takes_back_its_containers_and_leaves_no_orphans() {
         "b00t.gone.chat/task",
         r#"{"id":"r-2","body":{"text":"hi"}}"#,
     );
-    sub.wait("b00t.family.chat/result", "\"r-1\"");
-    sub.wait("b00t.gone.chat/result", "\"r-2\"");
+    sub.wait_cold("b00t.family.chat/result", "\"r-1\"");
+    sub.wait_cold("b00t.gone.chat/result", "\"r-2\"");
     let family = owned(&home, "family");
     assert_eq!(family.len(), 1);
     assert_eq!(owned(&home, "gone").len(), 1);
