@@ -81,15 +81,17 @@ impl BusChild {
     }
 
     /// Starts `exe up --broker <list>` in `home`: a runtime on an external broker or
-    /// cluster.
+    /// cluster; with `standby`, `--standby` too, and it is up once it says it is standing
+    /// by behind another runtime's lease.
     pub(super) async fn start_on(
         exe: &Path,
         home: tempfile::TempDir,
         list: &str,
+        standby: bool,
         what: &str,
     ) -> anyhow::Result<BusChild> {
         let env = [("CONTAINER_RUNTIME", "none")];
-        BusChild::spawn_with(exe, home, &env, false, Some(list), what).await
+        BusChild::spawn_with(exe, home, &env, false, Some((list, standby)), what).await
     }
 
     async fn spawn(
@@ -107,7 +109,7 @@ impl BusChild {
         home: tempfile::TempDir,
         env: &[(&str, &str)],
         broker_only: bool,
-        broker: Option<&str>,
+        broker: Option<(&str, bool)>,
         what: &str,
     ) -> anyhow::Result<BusChild> {
         let port = free_port().context("cannot find a free port on 127.0.0.1")?;
@@ -115,8 +117,13 @@ impl BusChild {
         let mut command = Command::new(exe);
         command.arg("up").arg("--home").arg(home.path());
         match broker {
-            Some(list) => command.arg("--broker").arg(list),
+            Some((list, false)) => command.arg("--broker").arg(list),
+            Some((list, true)) => command.arg("--broker").arg(list).arg("--standby"),
             None => command.arg("--listen").arg(&listen),
+        };
+        let banner_text = match broker {
+            Some((_, true)) => "b00t is standing by",
+            _ => "b00t is up",
         };
         if broker_only {
             command.arg("--broker-only");
@@ -141,7 +148,7 @@ impl BusChild {
             process,
             pid,
             url: match broker {
-                Some(list) => BrokerUrl::parse(list).context("in the bench's broker list")?,
+                Some((list, _)) => BrokerUrl::parse(list).context("in the bench's broker list")?,
                 None => BrokerUrl::parse(&format!("mqtt://{listen}")).expect("a valid URL"),
             },
             stdout: BufReader::new(stdout).lines(),
@@ -149,7 +156,9 @@ impl BusChild {
             stderr_drain,
             _home: home,
         };
-        let banner = tokio::time::timeout(START_LIMIT, wait_for_banner(&mut child.stdout)).await;
+        let banner =
+            tokio::time::timeout(START_LIMIT, wait_for_banner(&mut child.stdout, banner_text))
+                .await;
         match banner {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => {
@@ -166,7 +175,7 @@ impl BusChild {
                 return Err(e).with_context(|| format!("cannot read the output of the {what}"))
             }
             Err(_) => anyhow::bail!(
-                "the {what} did not print `b00t is up` within {} s{}",
+                "the {what} did not print `{banner_text}` within {} s{}",
                 START_LIMIT.as_secs(),
                 child.stderr_excerpt()
             ),
@@ -188,6 +197,11 @@ impl BusChild {
     /// does not tell.
     pub(super) fn peak_rss_mib(&self) -> Option<f64> {
         rss::peak_rss_mib(self.pid)
+    }
+
+    /// Kills the child with SIGKILL, as a crash would, and waits for it to be gone.
+    pub(super) async fn kill(mut self) {
+        let _ = self.process.kill().await;
     }
 
     /// Asks the child to stop (SIGTERM), waits for it, and kills it when it lingers.
@@ -225,10 +239,13 @@ impl Mode {
     }
 }
 
-/// Reads lines until one starts with `b00t is up` (true) or the output ends (false).
-async fn wait_for_banner(stdout: &mut Lines<BufReader<ChildStdout>>) -> std::io::Result<bool> {
+/// Reads lines until one starts with `banner` (true) or the output ends (false).
+async fn wait_for_banner(
+    stdout: &mut Lines<BufReader<ChildStdout>>,
+    banner: &str,
+) -> std::io::Result<bool> {
     while let Some(line) = stdout.next_line().await? {
-        if line.starts_with("b00t is up") {
+        if line.starts_with(banner) {
             return Ok(true);
         }
     }

@@ -129,8 +129,9 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.cluster {
         Progress::new().say(&format!(
-            "NATS: {} tasks on one node, then on three with a node killed",
-            args.tasks
+            "NATS: {} tasks on one node, then on three with a node killed, then {} takeovers by a standby runtime",
+            args.tasks,
+            cluster::TAKEOVERS
         ));
         let tasks = args.tasks.min(MAX_LATENCY_TASKS);
         let figures = cluster::measure(&exe, tasks, PIPELINE_WINDOW).await?;

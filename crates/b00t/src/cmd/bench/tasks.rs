@@ -130,12 +130,39 @@ impl EchoClient {
         })
     }
 
+    /// Asks a new task every `every` (each waited for that long, never asked again) until
+    /// one gets its result: how a client sees a bus come back. An error after `limit`.
+    pub(super) async fn until_answered(
+        &mut self,
+        every: Duration,
+        limit: Duration,
+    ) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let mut n = 0;
+        loop {
+            let request = Request {
+                timeout: every,
+                ask_again_after: every * 2,
+                ..self.request('u', n)
+            };
+            n += 1;
+            if let Outcome::Result(_) = self.requester.request(&request, |_, _| {}).await? {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                start.elapsed() < limit,
+                "none of {n} tasks sent to `{ECHO_ADDRESS}` over {} s got a result",
+                limit.as_secs()
+            );
+        }
+    }
+
     /// Says goodbye to the broker.
     pub(super) async fn close(self) {
         self.bus.close(Duration::from_millis(500)).await;
     }
 
-    /// Task `n` of a run: id `bench-<run>-<kind><n>` (`l` latency, `p` pipelined).
+    /// Task `n` of a run: id `bench-<run>-<kind><n>` (`l` latency, `p` pipelined, `u` until answered).
     fn request(&self, kind: char, n: u64) -> Request {
         let id = TaskId::parse(&format!("bench-{}-{kind}{n}", self.run)).expect("a valid id");
         Request {
