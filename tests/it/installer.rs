@@ -849,7 +849,7 @@ fn wire_home() -> (Home, tempfile::TempDir) {
     let home = Home::new(&format!("{FAST_DELIVERY}[agents]\necho = false\n"));
     let d = home.path().join("datums");
     std::fs::create_dir_all(&d).unwrap();
-    for name in ["tool", "other"] {
+    for name in ["tool", "other", "spare"] {
         std::fs::write(
             d.join(format!("{name}.mcp.toml")),
             format!("[b00t]\nname = \"{name}\"\ntype = \"mcp\"\nhint = \"h\"\n[[b00t.mcp.stdio]]\ncommand = \"sh\"\nargs = [\"-c\", \"echo {name}\"]\n"),
@@ -863,7 +863,7 @@ fn wire_home() -> (Home, tempfile::TempDir) {
     .unwrap();
     policy(
         &home,
-        "[allow]\ndatums = [\"tool.mcp\", \"c.cli\"]\nmanagers = [\"mcp\", \"cli\"]\n",
+        "[allow]\ndatums = [\"tool.mcp\", \"spare.mcp\", \"c.cli\"]\nmanagers = [\"mcp\", \"cli\"]\n",
     );
     let user = tempfile::Builder::new()
         .prefix("b00t-it-user-")
@@ -1077,4 +1077,88 @@ fn an_mcp_install_task_with_wire_writes_the_server_into_the_apps_files() {
     assert!(!std::fs::read_to_string(&records)
         .unwrap()
         .contains("other.mcp"));
+
+    // The install succeeds but an app's file cannot be written: a `failed` error that
+    // says so, and the audit tells the install from the wiring.
+    let mut perms = std::fs::metadata(&cursor).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o444);
+    std::fs::set_permissions(&cursor, perms).unwrap();
+    publish(
+        "b00t.installer.mcp/task",
+        r#"{"id":"w-7","body":{"datum":"spare","wire":["cursor"]}}"#,
+    );
+    let error = json(&sub.wait("b00t.installer.mcp/error", "w-7").payload);
+    assert_eq!(error["error"]["code"], "failed", "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`spare.mcp` is installed, but wiring it failed")
+            && message.contains(cursor.to_str().unwrap()),
+        "{message}"
+    );
+    let line = audit_of(&home, "w-7");
+    assert_eq!(line["outcome"], "wire-failed", "{line}");
+    assert_eq!(line["reason"], message, "{line}");
+    assert_eq!(line["skipped"], json!(["spare.mcp"]), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(&cursor).unwrap(),
+        cursor_wired,
+        "the read-only file is left alone"
+    );
+}
+
+#[test]
+fn b00t_install_wire_installs_then_writes_the_apps_files() {
+    let (home, user) = wire_home();
+    let (_runtime, _port) = wire_bus(&home, user.path());
+    let cursor = user.path().join(".cursor/mcp.json");
+    let codex = user.path().join(".codex/config.toml");
+    let before = std::fs::read_to_string(&cursor).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(b00t_bin())
+            .arg("install")
+            .args(args)
+            .args(["--home", home.path().to_str().unwrap()])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+
+    // A dry run shows the plan and each file's diff, and writes nothing.
+    let out = run(&["tool", "--dry-run", "--wire", "cursor,codex"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("plan for tool.mcp"), "{}", text(&out));
+    assert!(shown.contains("+    \"tool\": {"), "{}", text(&out));
+    assert!(shown.contains("+[mcp_servers.tool]"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&cursor).unwrap(), before);
+    assert!(!codex.exists());
+
+    // Already installed, so only the wiring is left to do; it is done.
+    let out = run(&["tool", "--wire", "cursor", "--wire", "codex"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    for (app, file) in [("cursor", &cursor), ("codex", &codex)] {
+        assert!(
+            shown.contains(&format!("wired {app} {}", file.display())),
+            "{}",
+            text(&out)
+        );
+    }
+    let cursor_now: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cursor).unwrap()).unwrap();
+    assert_eq!(cursor_now["mcpServers"]["tool"]["command"], "sh");
+    assert_eq!(cursor_now["mcpServers"]["keep"]["command"], "keep-mcp");
+    assert!(std::fs::read_to_string(&codex)
+        .unwrap()
+        .contains("[mcp_servers.tool]"));
+
+    // An unknown app is named, and nothing is installed or written.
+    let out = run(&["spare", "--wire", "emacs"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`emacs`"),
+        "{}",
+        text(&out)
+    );
+    assert!(!std::fs::read_to_string(&cursor).unwrap().contains("spare"));
 }

@@ -301,12 +301,16 @@ impl Inner {
         }
         let mut body = result?;
         if !request.wire.is_empty() {
-            let wired = self.wire(datum, &request.wire, false).map_err(|e| {
-                fail(
-                    ErrorCode::Failed,
-                    format!("`{}` is installed, but wiring it failed: {e}", datum.id),
-                )
-            })?;
+            let wired = match self.wire(datum, &request.wire, false) {
+                Ok(wired) => wired,
+                Err(e) => {
+                    // The install stands (the audit lists it); the wiring did not happen.
+                    let message = format!("`{}` is installed, but wiring it failed: {e}", datum.id);
+                    record.outcome = "wire-failed".into();
+                    record.reason = Some(message.clone());
+                    return Err(fail(ErrorCode::Failed, message));
+                }
+            };
             record.wired = wired["wired"]
                 .as_array()
                 .map_or(&[][..], |v| v)

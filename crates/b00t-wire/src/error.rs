@@ -19,6 +19,12 @@ pub enum WireError {
         server: String,
         url: String,
     },
+    #[error("the argument `{arg}` of `{server}` names a variable, and {app} does not expand variables in arguments: pass --with-secrets to write its value, or leave {app} out with --app")]
+    ArgNeedsExpansion {
+        app: String,
+        server: String,
+        arg: String,
+    },
     #[error("`{var}` (needed by `{server}`) is not set: export it, or wire without --with-secrets to refer to it instead of writing it")]
     SecretUnset { var: String, server: String },
     #[error("`{}` cannot be read: {message}; fix the file by hand (b00t edits only files it can parse)", path.display())]

@@ -69,10 +69,11 @@ pub fn render(app: &App, server: &Server, secrets: &Secrets<'_>) -> Result<Entry
                 fields.push(("type".into(), Node::str(kind)));
             }
             fields.push(("command".into(), Node::str(command)));
-            fields.push((
-                "args".into(),
-                Node::List(args.iter().map(Node::str).collect()),
-            ));
+            let args = args
+                .iter()
+                .map(|arg| out.arg(arg).map(Node::Str))
+                .collect::<Result<Vec<_>, _>>()?;
+            fields.push(("args".into(), Node::List(args)));
             let (env, forwarded) = out.env(env)?;
             if !env.is_empty() {
                 fields.push(("env".into(), Node::Map(env)));
@@ -164,6 +165,25 @@ impl Renderer<'_> {
             }
         }
         Ok((written, forwarded))
+    }
+
+    /// One argument: a variable in it referred to the app's way, or its value with
+    /// `--with-secrets`; an app that expands nothing in arguments cannot take one.
+    fn arg(&mut self, text: &Text) -> Result<String, WireError> {
+        if text.vars().next().is_none() {
+            return Ok(text.render(|_| String::new()));
+        }
+        if self.secrets.in_clear {
+            return self.clear(text);
+        }
+        match self.app.secrets {
+            SecretStyle::EnvVars | SecretStyle::Inherit => Err(WireError::ArgNeedsExpansion {
+                app: self.app.title.clone(),
+                server: self.server.name.clone(),
+                arg: text.render(|var| format!("${{{var}}}")),
+            }),
+            _ => Ok(self.reference(text)),
+        }
     }
 
     /// The headers of a remote entry, into `fields`.
@@ -312,6 +332,54 @@ mod tests {
         assert!(
             error.contains("`GH_TOKEN` (needed by `gh`) is not set"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn variables_in_arguments_are_expanded_by_the_apps_that_can() {
+        let server = Server {
+            transport: Transport::Stdio {
+                command: "gh-mcp".into(),
+                args: vec![
+                    Text::from("--read-only"),
+                    Text::parse("--token=${GH_TOKEN}"),
+                ],
+                env: vec![],
+            },
+            ..server()
+        };
+        let none = Secrets {
+            in_clear: false,
+            lookup: &|_| Some("ghp_secret".into()),
+        };
+        let args = |name: &str| {
+            render(app(name).unwrap(), &server, &none)
+                .map(|entry| entry.value.to_json()["args"].clone())
+                .map_err(|e| e.to_string())
+        };
+        let expected = |token: &str| Ok(serde_json::json!(["--read-only", token]));
+        assert_eq!(args("claude-code"), expected("--token=${GH_TOKEN}"));
+        assert_eq!(args("cursor"), expected("--token=${env:GH_TOKEN}"));
+        assert_eq!(args("windsurf"), expected("--token=${env:GH_TOKEN}"));
+        assert_eq!(args("vscode"), expected("--token=${input:GH_TOKEN}"));
+        let vscode = render(app("vscode").unwrap(), &server, &none).unwrap();
+        assert_eq!(vscode.inputs.len(), 1, "a prompt for the variable");
+        for name in ["codex", "zed", "claude-desktop"] {
+            let error = args(name).unwrap_err();
+            assert!(
+                error.contains("the argument `--token=${GH_TOKEN}` of `gh` names a variable")
+                    && error.contains("--with-secrets"),
+                "{name}: {error}"
+            );
+        }
+        let clear = Secrets {
+            in_clear: true,
+            lookup: &|_| Some("ghp_secret".into()),
+        };
+        let codex = render(app("codex").unwrap(), &server, &clear).unwrap();
+        assert_eq!(
+            codex.value.to_json()["args"],
+            serde_json::json!(["--read-only", "--token=ghp_secret"])
         );
     }
 }

@@ -24,7 +24,9 @@ pub enum Transport {
     /// The app starts it as a child process.
     Stdio {
         command: String,
-        args: Vec<String>,
+        /// Each argument; `${VAR}` in one is a variable, which the app expands (or, for
+        /// an app that cannot, a value written only with `--with-secrets`).
+        args: Vec<Text>,
         env: Vec<(String, Text)>,
     },
     /// Streamable HTTP at `url`.
@@ -123,6 +125,22 @@ impl Text {
     }
 }
 
+/// A datum's argument: only the braced `${VAR}` (or `${env:VAR}`) names a variable in
+/// one, since a bare `$NAME` there is usually a shell's own (`sh -c 'echo $HOME'`).
+fn arg_value(arg: &str) -> Text {
+    match arg.contains("${") {
+        true => Text::parse(arg),
+        false => Text::literal(arg),
+    }
+}
+
+impl From<&str> for Text {
+    /// A literal: nothing in it is a variable.
+    fn from(text: &str) -> Text {
+        Text::literal(text)
+    }
+}
+
 fn is_var_name(name: &str) -> bool {
     name.chars()
         .next()
@@ -183,7 +201,7 @@ impl Server {
             }
             Transport::Stdio {
                 command: method.command.clone(),
-                args: method.args.clone(),
+                args: method.args.iter().map(|arg| arg_value(arg)).collect(),
                 env,
             }
         } else if let Some(http) = datum.mcp_remote().first() {
@@ -213,10 +231,10 @@ impl Server {
             transport: Transport::Stdio {
                 command: b00t.display().to_string(),
                 args: vec![
-                    "mcp".to_owned(),
-                    "serve".to_owned(),
-                    "--home".to_owned(),
-                    home.display().to_string(),
+                    Text::literal("mcp"),
+                    Text::literal("serve"),
+                    Text::literal("--home"),
+                    Text::literal(&home.display().to_string()),
                 ],
                 env: Vec::new(),
             },
@@ -226,7 +244,10 @@ impl Server {
     /// Every variable the server takes from the environment.
     pub fn vars(&self) -> Vec<&str> {
         let texts: Vec<&Text> = match &self.transport {
-            Transport::Stdio { env, .. } => env.iter().map(|(_, text)| text).collect(),
+            Transport::Stdio { args, env, .. } => args
+                .iter()
+                .chain(env.iter().map(|(_, text)| text))
+                .collect(),
             Transport::Remote { headers, .. } => headers.iter().map(|(_, text)| text).collect(),
         };
         let mut vars: Vec<&str> = Vec::new();
@@ -259,6 +280,19 @@ mod tests {
 
     fn datum(text: &str) -> Datum {
         Datum::from_toml(Path::new("d/x.mcp.toml"), Path::new("d"), text).unwrap()
+    }
+
+    #[test]
+    fn only_braced_variables_count_in_arguments() {
+        assert_eq!(arg_value("echo $HOME"), Text::literal("echo $HOME"));
+        assert_eq!(
+            arg_value("--token=${GH_TOKEN}"),
+            Text(vec![
+                Part::Literal("--token=".into()),
+                Part::Var("GH_TOKEN".into())
+            ])
+        );
+        assert_eq!(arg_value("${env:DIR}"), Text::var("DIR"));
     }
 
     #[test]
@@ -295,7 +329,7 @@ mod tests {
             panic!("stdio expected");
         };
         assert_eq!(command, "npx");
-        assert_eq!(args, &["-y", "gh"]);
+        assert_eq!(args, &[Text::from("-y"), Text::from("gh")]);
         assert_eq!(
             env,
             &[

@@ -27,7 +27,10 @@ fn memory() -> Server {
         datum: "memory.mcp".into(),
         transport: Transport::Stdio {
             command: "npx".into(),
-            args: vec!["-y".into(), "@modelcontextprotocol/server-memory".into()],
+            args: vec![
+                Text::literal("-y"),
+                Text::literal("@modelcontextprotocol/server-memory"),
+            ],
             env: vec![(
                 "MEMORY_FILE_PATH".into(),
                 Text::literal("/home/me/memory.json"),

@@ -54,7 +54,10 @@ pub(super) async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     let stop = CancellationToken::new();
     let (bus, events) = connect::client(url, "cli", &home, &stop).await?;
     let (requester, _rest) = request::requester(&bus, events, &stop).await?;
-    let body = json!({"datum": datum.id.as_str(), "dry_run": true, "deps": !args.no_deps});
+    let mut body = json!({"datum": datum.id.as_str(), "dry_run": true, "deps": !args.no_deps});
+    if !args.wire.is_empty() {
+        body["wire"] = json!(args.wire);
+    }
     let signed = |body: &Value, id: &TaskId| {
         key.sign(&address.to_string(), id.as_str(), sign::now_ms(), body)
     };
@@ -84,6 +87,7 @@ pub(super) async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     };
     if !args.json {
         print_plan(&plan)?;
+        print_diffs(&plan)?;
     }
     let todo = plan["plan"]["nodes"].as_array().map_or(0, |nodes| {
         nodes.iter().filter(|n| n["state"] != "ok").count()
@@ -103,7 +107,7 @@ pub(super) async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(1));
     }
-    if todo == 0 {
+    if todo == 0 && args.wire.is_empty() {
         if !args.json {
             outln!("`{}` is already installed: nothing to do", datum.id)?;
         }
@@ -116,7 +120,6 @@ pub(super) async fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
 
-    let mut body = body;
     body["dry_run"] = json!(false);
     let id = TaskId::fresh("cli");
     let install = Request {
@@ -198,6 +201,14 @@ fn print_plan(plan: &Value) -> Result<(), crate::out::StdoutError> {
                 Paint::Red.paint(colour, reason.as_str().unwrap_or(""))
             )?;
         }
+    }
+    Ok(())
+}
+
+/// The diff of each app's file a dry run with `--wire` would write.
+fn print_diffs(plan: &Value) -> Result<(), crate::out::StdoutError> {
+    for diff in plan["wire"]["diffs"].as_array().into_iter().flatten() {
+        out!("{}", diff["diff"].as_str().unwrap_or(""))?;
     }
     Ok(())
 }
@@ -299,6 +310,18 @@ async fn finish(bus: &b00t_bus::Bus, outcome: Outcome, json: bool) -> anyhow::Re
         Outcome::Result(reply) => {
             if !json {
                 lists(&reply["body"])?;
+                let wire = &reply["body"]["wire"];
+                for wired in wire["wired"].as_array().into_iter().flatten() {
+                    outln!(
+                        "{} {} {}",
+                        Paint::Green.paint(colour, &format!("{:>9}", "wired")),
+                        wired["app"].as_str().unwrap_or("?"),
+                        wired["file"].as_str().unwrap_or("?")
+                    )?;
+                }
+                for note in wire["notes"].as_array().into_iter().flatten() {
+                    errln!("note: {}", note.as_str().unwrap_or(""));
+                }
             }
             ExitCode::SUCCESS
         }
