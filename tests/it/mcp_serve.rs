@@ -169,3 +169,93 @@ fn mcp_serve_over_streamable_http_drives_the_bus() {
     let _ = server.wait();
     check(&seen);
 }
+
+/// Runs the client in `mode` (`listen` or `subscribe`) against `b00t mcp serve`, starts
+/// a new agent `late` once it listens, and returns what it saw.
+fn hear_of_late(mode: &str) -> Value {
+    let home = home();
+    let _bus = Bus::start(Mode::Embedded, &home);
+    let home_dir = home.path().to_str().unwrap();
+    let mut client = Command::new("python3")
+        .arg(CLIENT)
+        .args([
+            mode,
+            "stdio",
+            b00t_bin(),
+            "mcp",
+            "serve",
+            "--home",
+            home_dir,
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok);
+    if first.as_deref() != Some("listening") {
+        let out = client.wait_with_output().unwrap();
+        panic!(
+            "the client did not listen ({first:?}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A new agent comes online: its card is news to the listener.
+    let mut agent = Command::new(b00t_bin())
+        .args(["agent", "run", "echo", "--name", "late", "--home", home_dir])
+        .env_remove("B00T_BROKER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run b00t agent run");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = client.wait_with_output().unwrap();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        out.status.success(),
+        "{rest:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(rest.last().map_or("", String::as_str))
+        .unwrap_or_else(|e| panic!("{e}: {rest:?}"))
+}
+
+#[test]
+fn a_listening_mcp_client_hears_of_a_new_agents_card() {
+    if !have_sdk("a_listening_mcp_client_hears_of_a_new_agents_card") {
+        return;
+    }
+    let seen = hear_of_late("listen");
+    assert_eq!(
+        seen["honored"],
+        serde_json::json!(["b00t://agents", "b00t://agents/late"]),
+        "a URI that names no card is not honored: {seen}"
+    );
+    let updated = seen["updated"].as_array().unwrap();
+    assert!(updated.contains(&"b00t://agents/late".into()), "{seen}");
+    assert!(updated.contains(&"b00t://agents".into()), "{seen}");
+    assert!(seen["list_changed"].as_u64() >= Some(1), "{seen}");
+    assert_eq!(seen["late_card"]["agent"], "late", "{seen}");
+    assert_eq!(seen["late_card"]["state"], "online", "{seen}");
+}
+
+#[test]
+fn a_subscribed_mcp_client_of_before_2026_hears_of_a_new_agents_card() {
+    if !have_sdk("a_subscribed_mcp_client_of_before_2026_hears_of_a_new_agents_card") {
+        return;
+    }
+    let seen = hear_of_late("subscribe");
+    assert_ne!(seen["protocol"], "2026-07-28", "{seen}");
+    assert!(
+        seen["updated"]
+            .as_array()
+            .unwrap()
+            .contains(&"b00t://agents/late".into()),
+        "{seen}"
+    );
+    let bad = seen["bad_uri"].as_str().unwrap();
+    assert!(bad.contains("no resource `b00t://nothing`"), "{seen}");
+    assert_eq!(seen["late_card"]["state"], "online", "{seen}");
+}

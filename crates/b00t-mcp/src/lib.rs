@@ -5,9 +5,11 @@
 //!
 //! Layout: `args` (every argument a hostile client sends, checked), `tools` (the tool
 //! list and what each call asks on the bus), `resources` (agent cards as
-//! `b00t://agents/<name>`), `server` (the rmcp handler), `transport` (stdio and HTTP).
+//! `b00t://agents/<name>`), `cards` (card changes, for clients that listen), `server`
+//! (the rmcp handler), `transport` (stdio and HTTP).
 
 mod args;
+mod cards;
 mod error;
 mod resources;
 mod server;
@@ -15,6 +17,7 @@ mod tools;
 mod transport;
 
 pub use args::{MAX_BODY_BYTES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS};
+pub use cards::{CardChange, CardChanges};
 pub use error::McpError;
 pub use server::{BusServer, DatumResolver, InstallTarget};
 pub use transport::{serve_http, serve_stdio};

@@ -31,6 +31,15 @@ pub(crate) fn parse(uri: &str) -> Result<Named<'_>, String> {
     }
 }
 
+/// Whether a change of `agent`'s card updates the resource `uri`.
+pub(crate) fn names_agent(uri: &str, agent: &str) -> bool {
+    match parse(uri) {
+        Ok(Named::All) => true,
+        Ok(Named::Agent(name)) => name == agent,
+        Err(_) => false,
+    }
+}
+
 /// The list: every card, and one resource per agent.
 pub(crate) fn list(cards: &[Value]) -> Vec<Resource> {
     let mut resources = vec![Resource::new(ALL_AGENTS, "agents")

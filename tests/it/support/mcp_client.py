@@ -2,7 +2,13 @@
 (`mcp` from PyPI): it connects to `b00t mcp serve` over stdio (argv: stdio B00T ARGS...)
 or streamable HTTP (argv: http URL), then initializes, lists the tools, calls send_task
 on the echo agent with a progress token, calls install on a datum the whitelist does not
-allow, and reads the agent cards. It prints one JSON object with what it saw."""
+allow, and reads the agent cards. It prints one JSON object with what it saw.
+
+With `listen` first (argv: listen stdio B00T ARGS...), it instead listens
+(`subscriptions/listen`) to `b00t://agents/late`, `b00t://agents` and the resource
+list, prints `listening` once the server acknowledged, and then the events it got (until
+it has an update of `b00t://agents/late` and a list change, or 30 s). With `subscribe`
+first, the same through `resources/subscribe`, as clients before 2026-07-28 do."""
 
 import json
 import sys
@@ -52,8 +58,70 @@ async def drive(read, write):
     return seen
 
 
+async def listen_for_late(read, write):
+    from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated, listen
+
+    seen = {"updated": [], "list_changed": 0}
+    async with ClientSession(read, write) as session:
+        # `subscriptions/listen` is 2026-07-28's: negotiated by `server/discover`.
+        await session.discover()
+        seen["protocol"] = str(session.protocol_version)
+        uris = ["b00t://agents/late", "b00t://agents", "b00t://nothing"]
+        async with listen(session, resources_list_changed=True, resource_subscriptions=uris) as sub:
+            seen["honored"] = sorted(sub.honored.resource_subscriptions or [])
+            print("listening", flush=True)
+            with anyio.move_on_after(30):
+                async for event in sub:
+                    if isinstance(event, ResourceUpdated):
+                        seen["updated"].append(str(event.uri))
+                    elif isinstance(event, ResourcesListChanged):
+                        seen["list_changed"] += 1
+                    if "b00t://agents/late" in seen["updated"] and seen["list_changed"]:
+                        break
+        card = await session.read_resource("b00t://agents/late")
+        seen["late_card"] = json.loads(card.contents[0].text)
+    return seen
+
+
+async def subscribe_to_late(read, write):
+    """The same through a client before 2026-07-28: `resources/subscribe`."""
+    seen = {"updated": []}
+    got = anyio.Event()
+
+    async def on_message(message):
+        notification = getattr(message, "root", message)
+        if type(notification).__name__ == "ResourceUpdatedNotification":
+            seen["updated"].append(str(notification.params.uri))
+            got.set()
+
+    async with ClientSession(read, write, message_handler=on_message) as session:
+        await session.initialize()
+        seen["protocol"] = str(session.protocol_version)
+        await session.subscribe_resource("b00t://agents/late")
+        try:
+            await session.subscribe_resource("b00t://nothing")
+            seen["bad_uri"] = "accepted"
+        except Exception as e:  # the SDK raises McpError
+            seen["bad_uri"] = str(e)
+        print("listening", flush=True)
+        with anyio.move_on_after(30):
+            await got.wait()
+        await session.unsubscribe_resource("b00t://agents/late")
+        card = await session.read_resource("b00t://agents/late")
+        seen["late_card"] = json.loads(card.contents[0].text)
+    return seen
+
+
 async def main():
-    if sys.argv[1] == "stdio":
+    if sys.argv[1] == "subscribe":
+        params = StdioServerParameters(command=sys.argv[3], args=sys.argv[4:])
+        async with stdio_client(params) as (read, write):
+            seen = await subscribe_to_late(read, write)
+    elif sys.argv[1] == "listen":
+        params = StdioServerParameters(command=sys.argv[3], args=sys.argv[4:])
+        async with stdio_client(params) as (read, write):
+            seen = await listen_for_late(read, write)
+    elif sys.argv[1] == "stdio":
         params = StdioServerParameters(command=sys.argv[2], args=sys.argv[3:])
         async with stdio_client(params) as (read, write):
             seen = await drive(read, write)

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use b00t_config::Home;
 use b00t_datums::Catalog;
-use b00t_mcp::{BusServer, InstallTarget};
+use b00t_mcp::{BusServer, CardChanges, InstallTarget};
 use b00t_proto::{Address, Name};
 use clap::Args;
 
@@ -50,10 +50,19 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (bus, events) = connect::client(url, "mcp", &home, &stop)
         .await
         .context("`b00t mcp serve` needs the bus: start it with `b00t up`")?;
-    let (requester, _rest) = request::requester(&bus, events, &stop).await?;
+    let (requester, rest) = request::requester(&bus, events, &stop).await?;
+    // Without the cards' subscription (a broker whose rules refuse `+/status`), the
+    // tools and resources still work; listening clients hear nothing.
+    let cards = match CardChanges::watch(&bus, rest, Duration::from_secs(5), &stop).await {
+        Ok(cards) => cards,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot subscribe to the agents' cards (`+/status`): MCP clients that listen will not hear of changes");
+            CardChanges::none()
+        }
+    };
     let roots = home.datum_roots();
     let resolve = Arc::new(move |query: &str| install_target(&Catalog::load(&roots), query));
-    let server = BusServer::new(requester, resolve, stop.clone());
+    let server = BusServer::new(requester, resolve, stop.clone()).with_card_changes(cards);
     match args.http {
         None => b00t_mcp::serve_stdio(server, stop.clone()).await?,
         Some(address) => {
