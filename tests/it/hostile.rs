@@ -73,3 +73,48 @@ fn a_full_connection_limit_and_client_id_takeovers_do_not_wedge_the_broker() {
     );
     assert!(bus.runtime_is_alive());
 }
+
+#[test]
+fn the_runtimes_own_clients_come_through_the_local_door_not_the_tcp_limit() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    // The runtime has more clients of its own (watcher, runtime agent, echo, installer,
+    // deployer, scheduler) than this limit: over TCP it could not even start.
+    let home = Home::new("[broker]\nmax_connections = 3\n");
+    let mut bus = Bus::start(Mode::Embedded, &home);
+    let door = home.path().join("state/broker.sock");
+    let meta = std::fs::symlink_metadata(&door).expect("the local door's socket");
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    // Every TCP place is the outside's: three, then CONNACK 3.
+    let mut held = Vec::new();
+    let mut refused = None;
+    for i in 0..10 {
+        let (stream, code) = raw_connect(bus.port, &format!("hog-{i}"));
+        match code {
+            Some(0) => held.push(stream),
+            other => {
+                refused = Some(other);
+                break;
+            }
+        }
+    }
+    assert_eq!(held.len(), 3, "the runtime holds none of the TCP places");
+    assert_eq!(refused, Some(Some(3)));
+    held.clear();
+
+    let mut results = bus.sub("b00t.echo.echo/result");
+    bus.publish("b00t.echo.echo/task", r#"{"id":"through-the-door"}"#);
+    results.wait("b00t.echo.echo/result", "through-the-door");
+
+    // A clean stop removes the socket.
+    drop(results);
+    bus.runtime.signal("TERM");
+    bus.runtime
+        .wait_exit(Duration::from_secs(10))
+        .expect("up stops on SIGTERM");
+    assert!(
+        !door.exists(),
+        "the local door's socket is removed at a clean stop"
+    );
+}

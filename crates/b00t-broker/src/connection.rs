@@ -15,7 +15,6 @@
 //! private), then the link is closed.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,15 +28,14 @@ use rumqttd::protocol::{
 };
 use rumqttd::protocol::{Error as CodecError, Protocol};
 use rumqttd::Notification;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use crate::frame::{self, Head};
 use crate::front_door::{Auth, Shared};
 use crate::gate::{Identity, Login as GateLogin, ANONYMOUS};
+use crate::stream::{Peer, Stream};
 use crate::tap::{Hold, Refusal, Tapped};
 
 /// Packets queued between the reader and the forwarder of one connection.
@@ -72,9 +70,9 @@ enum ReadEnd {
 
 /// Serves one accepted connection until it ends. `permit` is its place under the
 /// connection limit (`None`: the limit is reached, and the client is refused).
-pub(crate) async fn serve(
-    mut stream: TcpStream,
-    peer: SocketAddr,
+pub(crate) async fn serve<S: Stream>(
+    mut stream: S,
+    peer: Peer,
     shared: Arc<Shared>,
     auth: Auth,
     permit: Option<OwnedSemaphorePermit>,
@@ -169,7 +167,7 @@ pub(crate) async fn serve(
 
     let keep_alive = (connect.keep_alive > 0)
         .then(|| Duration::from_secs(u64::from(connect.keep_alive)).mul_f32(1.5));
-    let (read_half, write_half) = stream.into_split();
+    let (read_half, write_half) = stream.into_halves();
     let (pending_tx, pending_rx) = mpsc::channel(PIPELINE);
     let (direct_tx, direct_rx) = mpsc::channel(16);
     let aborted = CancellationToken::new();
@@ -228,8 +226,8 @@ pub(crate) async fn serve(
 }
 
 async fn refuse_at_limit(
-    stream: &mut TcpStream,
-    peer: SocketAddr,
+    stream: &mut (impl AsyncWrite + Unpin),
+    peer: Peer,
     client_id: &str,
     shared: &Shared,
 ) {
@@ -321,8 +319,8 @@ fn admit(
     Ok((client_id, identity))
 }
 
-struct Reader {
-    half: OwnedReadHalf,
+struct Reader<R> {
+    half: R,
     buf: BytesMut,
     /// To the forwarder; dropped when the reader ends, which ends the forwarder.
     pending: mpsc::Sender<Pending>,
@@ -336,7 +334,7 @@ struct Reader {
     unreleased: usize,
 }
 
-impl Reader {
+impl<R: AsyncRead + Unpin> Reader<R> {
     async fn run(mut self) -> ReadEnd {
         let mut codec = V4;
         loop {
@@ -643,7 +641,7 @@ enum WriteEnd {
 async fn write(
     mut link_rx: LinkRx,
     mut direct: mpsc::Receiver<Packet>,
-    mut half: OwnedWriteHalf,
+    mut half: impl AsyncWrite + Unpin,
 ) -> WriteEnd {
     let codec = V4;
     let mut out = BytesMut::with_capacity(8 * 1024);
@@ -749,7 +747,10 @@ async fn close_link(mut link_tx: LinkTx, tell_router: bool) {
     }
 }
 
-async fn refuse(stream: &mut TcpStream, code: ConnectReturnCode) -> std::io::Result<()> {
+async fn refuse(
+    stream: &mut (impl AsyncWrite + Unpin),
+    code: ConnectReturnCode,
+) -> std::io::Result<()> {
     let connack = Packet::ConnAck(
         ConnAck {
             session_present: false,
@@ -761,7 +762,10 @@ async fn refuse(stream: &mut TcpStream, code: ConnectReturnCode) -> std::io::Res
     stream.shutdown().await
 }
 
-async fn write_packet(stream: &mut TcpStream, packet: Packet) -> std::io::Result<()> {
+async fn write_packet(
+    stream: &mut (impl AsyncWrite + Unpin),
+    packet: Packet,
+) -> std::io::Result<()> {
     let mut out = BytesMut::new();
     V4.write(packet, &mut out)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
@@ -770,7 +774,7 @@ async fn write_packet(stream: &mut TcpStream, packet: Packet) -> std::io::Result
 
 /// Reads one packet (the CONNECT) from a fresh connection.
 async fn read_packet(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + Unpin),
     buf: &mut BytesMut,
     max_packet: usize,
 ) -> Result<Packet, String> {

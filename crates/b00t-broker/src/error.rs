@@ -11,6 +11,11 @@ pub enum BrokerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot open the local door `{}`: {source}; check that the state folder is yours and writable, or remove what is at that path", path.display())]
+    LocalDoor {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("the broker already has a tap; only the runtime sets one")]
     TapAlreadySet,
     #[error("the broker already has a gate; only the runtime sets one")]

@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use rumqttd::local::{LinkError, LinkRx, LinkTx};
 use rumqttd::Notification;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 
 use crate::gate::Gate;
 use crate::sessions::Sessions;
+use crate::stream::Peer;
 use crate::tap::Tap;
 use crate::Credentials;
 
@@ -102,12 +103,68 @@ pub(crate) async fn accept(listener: TcpListener, shared: Arc<Shared>, auth: Aut
         let permit = shared.permits.clone().try_acquire_owned().ok();
         tokio::spawn(crate::connection::serve(
             stream,
-            peer,
+            Peer::Tcp(peer),
             shared.clone(),
             auth,
             permit,
         ));
     }
+}
+
+/// Connections on the local door at once: the runtime's own clients, a handful. Apart
+/// from the TCP listeners' limit, so that clients filling it never lock the runtime out
+/// of its own broker (the router has room for both: `ROUTER_MARGIN`).
+pub(crate) const LOCAL_CONNECTIONS: usize = 32;
+
+/// Accepts the runtime's own clients on the local door, with credentials only, under
+/// their own connection limit.
+pub(crate) async fn accept_local(listener: UnixListener, shared: Arc<Shared>) {
+    let permits = Arc::new(Semaphore::new(LOCAL_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection on the local door failed; retrying in 50 ms");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let permit = permits.clone().try_acquire_owned().ok();
+        tokio::spawn(crate::connection::serve(
+            stream,
+            Peer::Local,
+            shared.clone(),
+            Auth::Guarded,
+            permit,
+        ));
+    }
+}
+
+/// Binds the local door at `path`, a Unix socket only its owner may open. Whatever a
+/// previous run left there is removed only when it is a socket (a crash leaves one; the
+/// home lock says no other runtime uses it); anything else, a symlink included, is an
+/// error rather than followed or deleted.
+pub(crate) fn bind_local(path: &std::path::Path) -> Result<UnixListener, crate::BrokerError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let fail = |source| crate::BrokerError::LocalDoor {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path).map_err(fail)?,
+        Ok(_) => {
+            return Err(fail(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "something other than a socket is there",
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let std_listener = std::os::unix::net::UnixListener::bind(path).map_err(fail)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    std_listener.set_nonblocking(true).map_err(fail)?;
+    UnixListener::from_std(std_listener).map_err(fail)
 }
 
 /// Binds `addr` with the std listener (so a taken port is an error at once); returns the

@@ -7,7 +7,8 @@
 //! `connection` (one client: handshake, reader, forwarder, writer), `sessions` (client
 //! id takeovers), `frame` (a PUBLISH's QoS and packet id), `tap` (what the runtime
 //! plugs in), `gate` (what the runtime decides at CONNECT and SUBSCRIBE), `guarded`
-//! (usernames and passwords), `settings`, `error`.
+//! (usernames and passwords), `stream` (TCP, and the local door's Unix socket for the
+//! runtime's own clients), `settings`, `error`.
 //!
 //! rumqttd's router has no shutdown: its thread and the listeners live until the process
 //! exits. `b00t up` stops its own agents, flushes its journal, then exits.
@@ -20,6 +21,7 @@ mod gate;
 mod guarded;
 mod sessions;
 mod settings;
+mod stream;
 mod tap;
 
 use std::net::SocketAddr;
@@ -92,6 +94,17 @@ impl EmbeddedBroker {
         ));
         tracing::info!(%addr, "guarded listener (credentials required) listening");
         Ok(addr)
+    }
+
+    /// Opens the local door: a Unix socket at `path` (mode 0600, in the state folder) on
+    /// which the runtime's own clients connect instead of loopback TCP. They log in as on
+    /// a guarded listener and pass the same gate and tap; the door has its own
+    /// connection limit, so clients filling the TCP one never lock the runtime out.
+    pub fn add_local(&self, path: &std::path::Path) -> Result<(), BrokerError> {
+        let listener = front_door::bind_local(path)?;
+        tokio::spawn(front_door::accept_local(listener, self.shared.clone()));
+        tracing::info!(path = %path.display(), "local door listening");
+        Ok(())
     }
 
     /// Shows every message to `tap` from now on. Set once; a second tap is refused.

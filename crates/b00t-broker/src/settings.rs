@@ -60,7 +60,8 @@ const SEGMENT_BYTES: usize = 512 * 1024;
 /// Segments kept per filter besides the active one: a subscriber may lag this far behind.
 const SEGMENT_COUNT: usize = 4;
 /// Router connections beyond the front door's limit: the front door refuses first, so
-/// the router never silently drops a connection for want of room.
+/// the router never silently drops a connection for want of room; the local door's
+/// own limit (`front_door::LOCAL_CONNECTIONS`) fits in it.
 const ROUTER_MARGIN: usize = 64;
 
 impl BrokerSettings {

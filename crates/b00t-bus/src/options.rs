@@ -58,8 +58,22 @@ impl BusOptions {
 
     /// rumqttc's options for one broker of the list (rumqttc holds one host and port, so
     /// moving to another broker means new options).
+    /// The first broker through its local door when the URL names one
+    /// ([`BrokerUrl::local_socket`]: the runtime's own clients), else over TCP.
     pub(crate) fn mqtt(&self, broker: &BrokerAddr) -> rumqttc::MqttOptions {
-        let mut o = rumqttc::MqttOptions::new(&self.client_id, &broker.host, broker.port);
+        let local = self
+            .url
+            .local_socket
+            .as_ref()
+            .filter(|_| broker.host == self.url.host && broker.port == self.url.port);
+        let mut o = match local.and_then(|path| path.to_str()) {
+            Some(path) => {
+                let mut o = rumqttc::MqttOptions::new(&self.client_id, path, 0);
+                o.set_transport(rumqttc::Transport::Unix);
+                o
+            }
+            None => rumqttc::MqttOptions::new(&self.client_id, &broker.host, broker.port),
+        };
         o.set_keep_alive(self.keep_alive)
             .set_clean_session(!self.persistent_session)
             .set_max_packet_size(self.packet_limit, self.packet_limit)

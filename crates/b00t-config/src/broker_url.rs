@@ -18,6 +18,11 @@ pub struct BrokerUrl {
     /// The brokers after the first in a comma-separated list, in order; the same
     /// credentials log in to each. Empty for one broker.
     pub alternates: Vec<BrokerAddr>,
+    /// In the runtime's own process only: reach the first broker through this Unix
+    /// socket (the embedded broker's local door) rather than its TCP port. Never parsed
+    /// from a URL nor written into one, so a process handed the URL as text connects
+    /// over TCP.
+    pub local_socket: Option<std::path::PathBuf>,
 }
 
 /// Where one broker of a list listens.
@@ -143,6 +148,7 @@ impl BrokerUrl {
             username,
             password,
             alternates: Vec::new(),
+            local_socket: None,
         })
     }
 
@@ -163,6 +169,7 @@ impl BrokerUrl {
             username: None,
             password: None,
             alternates: Vec::new(),
+            local_socket: None,
         }
     }
 }

@@ -147,6 +147,17 @@ pub async fn up(
 
     let journal_path = home.state_dir()?.join("journal.db");
     let journal = Journal::open(&journal_path)?;
+    // In this process the runtime's clients reach the embedded broker through its local door, a Unix
+    // socket in the state folder, rather than loopback TCP; processes and containers
+    // given the URL keep TCP.
+    let door_file = match &broker {
+        Some(broker) => local_door(broker, &home.state_dir()?),
+        None => None,
+    };
+    let own_url = BrokerUrl {
+        local_socket: door_file.as_ref().map(|file| file.0.clone()),
+        ..own_url
+    };
     let presence = Presence::default();
 
     // The watcher sees every message before anyone else may publish a task: through the
@@ -518,4 +529,31 @@ fn client_suffix() -> u64 {
         return nanos ^ u64::from(std::process::id()).rotate_left(32);
     }
     u64::from_le_bytes(bytes)
+}
+
+/// Opens the embedded broker's local door at `state/broker.sock`; `None` (the runtime's
+/// clients then use TCP) when it cannot, for example a path longer than a Unix socket
+/// allows.
+fn local_door(broker: &EmbeddedBroker, state_dir: &std::path::Path) -> Option<DoorFile> {
+    let path = state_dir.join("broker.sock");
+    match broker.add_local(&path) {
+        Ok(()) => Some(DoorFile(path)),
+        Err(e) => {
+            tracing::warn!("{e}; the runtime's own clients use loopback TCP instead");
+            None
+        }
+    }
+}
+
+/// The local door's socket file, removed when `up` returns, however it returns (a
+/// `kill -9` leaves it, and the next start replaces it).
+struct DoorFile(PathBuf);
+
+impl Drop for DoorFile {
+    fn drop(&mut self) {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::symlink_metadata(&self.0).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
 }

@@ -1,0 +1,143 @@
+//! The embedded broker's local door: a Unix socket on which the runtime's own clients
+//! connect instead of loopback TCP. It has its own connection limit (clients filling the
+//! TCP one never lock the runtime out), takes logins only, and carries messages both
+//! ways with TCP clients. Opening it never follows nor deletes what is not a socket.
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::time::Duration;
+
+use b00t_broker::{BrokerSettings, Credentials, EmbeddedBroker};
+use b00t_bus::{Bus, BusEvent, BusOptions, Events, Qos};
+use b00t_config::BrokerUrl;
+use tokio_util::sync::CancellationToken;
+
+/// A broker taking `max_connections` TCP clients, knowing the user `runtime`.
+async fn broker(max_connections: usize) -> EmbeddedBroker {
+    let credentials = Credentials::default();
+    credentials.set("runtime", "secret");
+    let settings = BrokerSettings {
+        credentials,
+        ..BrokerSettings::new("127.0.0.1:0".parse().unwrap(), max_connections, 1 << 20)
+    };
+    EmbeddedBroker::start(settings).await.unwrap()
+}
+
+/// The broker's URL, logging in as `user`, through `local` when given.
+fn url(broker: &EmbeddedBroker, user: Option<&str>, local: Option<&std::path::Path>) -> BrokerUrl {
+    BrokerUrl {
+        username: user.map(str::to_owned),
+        password: user.map(|_| "secret".to_owned()),
+        local_socket: local.map(|p| p.to_owned()),
+        ..BrokerUrl::for_listen(broker.addr())
+    }
+}
+
+fn connect(url: BrokerUrl, id: &str, stop: &CancellationToken) -> (Bus, Events) {
+    Bus::connect(BusOptions::new(url, id), stop)
+}
+
+async fn next_message(events: &mut Events) -> b00t_bus::Message {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match events.recv().await {
+                Some(BusEvent::Message(m)) => return m,
+                Some(_) => continue,
+                None => panic!("the bus closed"),
+            }
+        }
+    })
+    .await
+    .expect("a message within 5 s")
+}
+
+#[tokio::test]
+async fn the_local_door_serves_past_a_full_tcp_limit_and_only_logins() {
+    let stop = CancellationToken::new();
+    let dir = tempfile::tempdir().unwrap();
+    let door = dir.path().join("broker.sock");
+    let broker = broker(1).await;
+    broker.add_local(&door).unwrap();
+    let meta = std::fs::symlink_metadata(&door).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    // The one TCP place is taken; the next TCP client is refused.
+    let (outside, mut outside_events) = connect(url(&broker, None, None), "outside", &stop);
+    outside
+        .wait_connected(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let (refused, _) = connect(url(&broker, None, None), "refused", &stop);
+    assert!(refused
+        .wait_connected(Duration::from_millis(1500))
+        .await
+        .is_err());
+
+    // Several of the runtime's clients still connect, on the local door.
+    let (inside, mut inside_events) =
+        connect(url(&broker, Some("runtime"), Some(&door)), "inside", &stop);
+    inside.wait_connected(Duration::from_secs(5)).await.unwrap();
+    let (second, _) = connect(url(&broker, Some("runtime"), Some(&door)), "second", &stop);
+    second.wait_connected(Duration::from_secs(5)).await.unwrap();
+    inside
+        .subscribe_confirmed("t/in", Qos::AtLeastOnce, Duration::from_secs(5))
+        .await
+        .unwrap();
+    outside
+        .subscribe_confirmed("t/out", Qos::AtLeastOnce, Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Messages cross between the two doors both ways.
+    outside
+        .publish("t/in", Qos::AtLeastOnce, false, b"to the runtime".to_vec())
+        .await
+        .unwrap();
+    let got = next_message(&mut inside_events).await;
+    assert_eq!(&got.payload[..], b"to the runtime");
+    second
+        .publish(
+            "t/out",
+            Qos::AtLeastOnce,
+            false,
+            b"from the runtime".to_vec(),
+        )
+        .await
+        .unwrap();
+    let got = next_message(&mut outside_events).await;
+    assert_eq!(&got.payload[..], b"from the runtime");
+
+    // No anonymous client on the local door.
+    let (anonymous, _) = connect(url(&broker, None, Some(&door)), "anonymous", &stop);
+    assert!(anonymous
+        .wait_connected(Duration::from_millis(1500))
+        .await
+        .is_err());
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn opening_the_door_replaces_a_stale_socket_and_refuses_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(4).await;
+
+    // A socket a killed runtime left: replaced.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    broker.add_local(&stale).unwrap();
+
+    // A symlink (say, to a file someone wants deleted) or a file: refused, untouched.
+    let target = dir.path().join("precious");
+    std::fs::write(&target, b"keep me").unwrap();
+    let link = dir.path().join("link.sock");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let err = broker.add_local(&link).unwrap_err().to_string();
+    assert!(err.contains("link.sock"), "{err}");
+    assert!(err.contains("something other than a socket"), "{err}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let err = broker.add_local(&target).unwrap_err().to_string();
+    assert!(err.contains("precious"), "{err}");
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
+}
