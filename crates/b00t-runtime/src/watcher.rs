@@ -621,3 +621,156 @@ fn reply_key(payload: &[u8]) -> Option<(Key, String)> {
 
 /// How long `up` waits for the watcher's subscription to be confirmed.
 pub const SUBSCRIBE_LIMIT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    //! The watcher loop driven directly: its feed is what the tap would show it, and what
+    //! it publishes is read back by a client of a real embedded broker. Table-driven over
+    //! active and passive (a standby's) watchers, with and without an ack.
+
+    use std::time::Duration;
+
+    use b00t_broker::{BrokerSettings, EmbeddedBroker};
+    use b00t_bus::{BusEvent, BusOptions, Events};
+    use b00t_config::BrokerUrl;
+    use b00t_journal::Journal;
+
+    use super::*;
+
+    const ADDRESS: &str = "b00t.echo.echo";
+
+    fn feed(topic: &str, payload: String) -> Feed {
+        Feed {
+            topic: topic.to_owned(),
+            payload: Bytes::from(payload),
+            retain: false,
+            done: None,
+            forbidden: None,
+        }
+    }
+
+    /// Every topic published within `window`, in order.
+    async fn published(events: &mut Events, window: Duration) -> Vec<String> {
+        let mut topics = Vec::new();
+        let _ = tokio::time::timeout(window, async {
+            while let Some(event) = events.recv().await {
+                if let BusEvent::Message(m) = event {
+                    topics.push(m.topic.to_string());
+                }
+            }
+        })
+        .await;
+        topics
+    }
+
+    #[tokio::test]
+    async fn retries_and_dead_letters_only_when_acting_and_unacked() {
+        struct Case {
+            passive: bool,
+            acked: bool,
+            retries: usize,
+            dead: bool,
+        }
+        let cases = [
+            Case {
+                passive: false,
+                acked: false,
+                retries: 2,
+                dead: true,
+            },
+            Case {
+                passive: false,
+                acked: true,
+                retries: 0,
+                dead: false,
+            },
+            Case {
+                passive: true,
+                acked: false,
+                retries: 0,
+                dead: false,
+            },
+            Case {
+                passive: true,
+                acked: true,
+                retries: 0,
+                dead: false,
+            },
+        ];
+        for (n, case) in cases.iter().enumerate() {
+            let stop = CancellationToken::new();
+            let broker = EmbeddedBroker::start(BrokerSettings::new(
+                "127.0.0.1:0".parse().unwrap(),
+                16,
+                1 << 20,
+            ))
+            .await
+            .unwrap();
+            let url = BrokerUrl::for_listen(broker.addr());
+            let (bus, _) = Bus::connect(BusOptions::new(url.clone(), "watcher"), &stop);
+            bus.wait_connected(Duration::from_secs(5)).await.unwrap();
+            let (observer, mut seen) = Bus::connect(BusOptions::new(url, "observer"), &stop);
+            observer
+                .wait_connected(Duration::from_secs(5))
+                .await
+                .unwrap();
+            observer
+                .subscribe_confirmed("b00t.echo.echo/+", Qos::AtLeastOnce, SUBSCRIBE_LIMIT)
+                .await
+                .unwrap();
+
+            let dir = tempfile::tempdir().unwrap();
+            let journal = Journal::open(&dir.path().join("journal.db")).unwrap();
+            let delivery = DeliveryConfig {
+                ack_timeout_ms: 150,
+                retry_delay_ms: 100,
+                max_retries: 2,
+            };
+            let mut watcher = Watcher::new(
+                bus,
+                journal.handle(),
+                Presence::default(),
+                delivery,
+                1 << 20,
+            );
+            if case.passive {
+                watcher = watcher.passive();
+            }
+            let (feed_tx, feed_rx) = mpsc::channel(16);
+            let (_commands_tx, commands_rx) = mpsc::channel(16);
+            let task = tokio::spawn(watcher.run(feed_rx, commands_rx, stop.clone()));
+
+            let id = format!("case-{n}");
+            feed_tx
+                .send(feed(
+                    &format!("{ADDRESS}/task"),
+                    format!(r#"{{"id":"{id}"}}"#),
+                ))
+                .await
+                .unwrap();
+            if case.acked {
+                let ack = Reply::ack(&id, "echo", "echo").to_json();
+                let ack = String::from_utf8(ack).unwrap();
+                feed_tx
+                    .send(feed(&format!("{ADDRESS}/ack"), ack))
+                    .await
+                    .unwrap();
+            }
+            // Past the last retry and the dead letter's time (150 + 2 × 100 ms), with room.
+            let topics = published(&mut seen, Duration::from_millis(2000)).await;
+            let retries = topics.iter().filter(|t| t.ends_with("/task")).count();
+            let dead = topics.iter().any(|t| t.ends_with("/dead"))
+                && topics.iter().any(|t| t.ends_with("/error"));
+            assert_eq!(
+                (retries, dead),
+                (case.retries, case.dead),
+                "case {n} (passive {}, acked {}): {topics:?}",
+                case.passive,
+                case.acked
+            );
+            stop.cancel();
+            let _ = task.await;
+            journal.close().await;
+        }
+    }
+}
