@@ -56,6 +56,25 @@ impl std::fmt::Debug for ScheduleStore {
 
 const COLUMNS: &str = "id, group_name, text, kind, spec, next_ms, created_ms, last_fired_ms, fired";
 
+/// Writes every column of `row` with `verb` (`INSERT OR IGNORE`, `INSERT OR REPLACE`);
+/// the rows changed.
+fn write_row(conn: &Connection, verb: &str, row: &ScheduleRow) -> rusqlite::Result<usize> {
+    conn.execute(
+        &format!("{verb} INTO schedules ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            row.id,
+            row.group,
+            row.text,
+            row.kind,
+            row.spec,
+            row.next_ms,
+            row.created_ms,
+            row.last_fired_ms,
+            i64::try_from(row.fired).unwrap_or(i64::MAX),
+        ],
+    )
+}
+
 impl ScheduleStore {
     /// Opens the journal at `path` (creating it and its tables when missing) for schedules.
     /// Works beside an open [`crate::Journal`] of the same file.
@@ -97,24 +116,7 @@ impl ScheduleStore {
         if count >= max_per_group {
             return Ok(Inserted::GroupFull(count));
         }
-        let inserted = tx
-            .execute(
-                &format!(
-                    "INSERT OR IGNORE INTO schedules ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ),
-                params![
-                    row.id,
-                    row.group,
-                    row.text,
-                    row.kind,
-                    row.spec,
-                    row.next_ms,
-                    row.created_ms,
-                    row.last_fired_ms,
-                    i64::try_from(row.fired).unwrap_or(i64::MAX),
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
+        let inserted = write_row(&tx, "INSERT OR IGNORE", row).map_err(|e| self.sql(e))?;
         if inserted == 0 {
             return Ok(Inserted::IdTaken);
         }
@@ -125,24 +127,7 @@ impl ScheduleStore {
     /// Writes `row` whole, adding it or replacing the schedule with its id, with no group
     /// limit: for a standby copying the active runtime's rows, which held the limit.
     pub fn upsert(&self, row: &ScheduleRow) -> Result<(), JournalError> {
-        let conn = self.lock();
-        conn.execute(
-            &format!(
-                "INSERT OR REPLACE INTO schedules ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            ),
-            params![
-                row.id,
-                row.group,
-                row.text,
-                row.kind,
-                row.spec,
-                row.next_ms,
-                row.created_ms,
-                row.last_fired_ms,
-                i64::try_from(row.fired).unwrap_or(i64::MAX),
-            ],
-        )
-        .map_err(|e| self.sql(e))?;
+        write_row(&self.lock(), "INSERT OR REPLACE", row).map_err(|e| self.sql(e))?;
         Ok(())
     }
 
