@@ -32,22 +32,25 @@ fn raw_connect(port: u16, client_id: &str) -> (TcpStream, Option<u8>) {
     (stream, code)
 }
 
+/// Connects up to `tries` clients `hog-N` and holds those accepted, until one is not:
+/// the held streams, and the first refusal's CONNACK code (`Some(None)`: closed without
+/// one; `None`: none was refused).
+fn fill(port: u16, tries: usize) -> (Vec<TcpStream>, Option<Option<u8>>) {
+    let mut held = Vec::new();
+    for i in 0..tries {
+        match raw_connect(port, &format!("hog-{i}")) {
+            (stream, Some(0)) => held.push(stream),
+            (_, other) => return (held, Some(other)),
+        }
+    }
+    (held, None)
+}
+
 #[test]
 fn a_full_connection_limit_and_client_id_takeovers_do_not_wedge_the_broker() {
     let home = Home::new("[broker]\nmax_connections = 24\n");
     let bus = Bus::start(Mode::Embedded, &home);
-    let mut held = Vec::new();
-    let mut refused = None;
-    for i in 0..40 {
-        let (stream, code) = raw_connect(bus.port, &format!("hog-{i}"));
-        match code {
-            Some(0) => held.push(stream),
-            other => {
-                refused = Some(other);
-                break;
-            }
-        }
-    }
+    let (mut held, refused) = fill(bus.port, 40);
     assert_eq!(
         refused,
         Some(Some(3)),
@@ -87,18 +90,7 @@ fn the_runtimes_own_clients_come_through_the_local_door_not_the_tcp_limit() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 
     // Every TCP place is the outside's: three, then CONNACK 3.
-    let mut held = Vec::new();
-    let mut refused = None;
-    for i in 0..10 {
-        let (stream, code) = raw_connect(bus.port, &format!("hog-{i}"));
-        match code {
-            Some(0) => held.push(stream),
-            other => {
-                refused = Some(other);
-                break;
-            }
-        }
-    }
+    let (mut held, refused) = fill(bus.port, 10);
     assert_eq!(held.len(), 3, "the runtime holds none of the TCP places");
     assert_eq!(refused, Some(Some(3)));
     held.clear();

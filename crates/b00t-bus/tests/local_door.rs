@@ -6,10 +6,14 @@
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::time::Duration;
 
+mod support;
+
 use b00t_broker::{BrokerSettings, Credentials, EmbeddedBroker};
-use b00t_bus::{Bus, BusEvent, BusOptions, Events, Qos};
+use b00t_bus::{Bus, BusOptions, Events, Qos};
 use b00t_config::BrokerUrl;
 use tokio_util::sync::CancellationToken;
+
+use support::next_message;
 
 /// A broker taking `max_connections` TCP clients, knowing the user `runtime`.
 async fn broker(max_connections: usize) -> EmbeddedBroker {
@@ -34,20 +38,6 @@ fn url(broker: &EmbeddedBroker, user: Option<&str>, local: Option<&std::path::Pa
 
 fn connect(url: BrokerUrl, id: &str, stop: &CancellationToken) -> (Bus, Events) {
     Bus::connect(BusOptions::new(url, id), stop)
-}
-
-async fn next_message(events: &mut Events) -> b00t_bus::Message {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match events.recv().await {
-                Some(BusEvent::Message(m)) => return m,
-                Some(_) => continue,
-                None => panic!("the bus closed"),
-            }
-        }
-    })
-    .await
-    .expect("a message within 5 s")
 }
 
 #[tokio::test]

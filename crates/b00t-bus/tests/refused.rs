@@ -7,26 +7,11 @@ use std::time::Duration;
 
 mod support;
 
-use b00t_bus::{Bus, BusEvent, BusOptions, Events, Qos, Will};
+use b00t_bus::{Bus, BusOptions, Qos, Will};
 use b00t_config::BrokerUrl;
 use tokio_util::sync::CancellationToken;
 
-use support::{broker, connected};
-
-/// The next message on `events`, within five seconds.
-async fn next_message(events: &mut Events) -> b00t_bus::Message {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match events.recv().await {
-                Some(BusEvent::Message(m)) => return m,
-                Some(_) => continue,
-                None => panic!("the bus closed"),
-            }
-        }
-    })
-    .await
-    .expect("a message within 5 s")
-}
+use support::{broker, connected, next_message};
 
 #[tokio::test]
 async fn a_refusing_broker_is_left_for_the_next_without_its_will() {

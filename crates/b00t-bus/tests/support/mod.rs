@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use b00t_broker::{BrokerSettings, EmbeddedBroker};
-use b00t_bus::{Bus, BusOptions, Events};
+use b00t_bus::{Bus, BusEvent, BusOptions, Events};
 use b00t_config::BrokerUrl;
 use tokio_util::sync::CancellationToken;
 
@@ -33,4 +33,19 @@ pub(crate) async fn connected(
     let (bus, events) = Bus::connect(BusOptions::new(url.clone(), id), stop);
     bus.wait_connected(Duration::from_secs(5)).await.unwrap();
     (bus, events)
+}
+
+/// The next message on `events`, within five seconds.
+pub(crate) async fn next_message(events: &mut Events) -> b00t_bus::Message {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match events.recv().await {
+                Some(BusEvent::Message(m)) => return m,
+                Some(_) => continue,
+                None => panic!("the bus closed"),
+            }
+        }
+    })
+    .await
+    .expect("a message within 5 s")
 }
