@@ -59,6 +59,61 @@ pub(crate) fn lease_holder(sub: &Sub) -> Option<(String, u64)> {
         })
 }
 
+/// `b00t up --standby` in `home` on `broker`, once it says it stands by.
+pub(crate) fn spawn_standby(home: &Home, broker: &str) -> Runtime {
+    let mut standby = Runtime::spawn_unchecked(home, &["--broker", broker, "--standby"]);
+    standby.wait_for_line("b00t is standing by on");
+    standby
+}
+
+/// What every takeover shows once the outage tasks are answered: the new active's echo
+/// ran exactly those (`seqs`, its execution counter, went 1..=`outage`), none of the
+/// `before` tasks ran again, and the lease passed from `first` to another holder at the
+/// next epoch. Returns the new holder.
+pub(crate) fn assert_took_over(
+    sub: &Sub,
+    mut seqs: Vec<u64>,
+    outage: usize,
+    before: usize,
+    first: (String, u64),
+    standby: &mut Runtime,
+) -> String {
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=outage as u64).collect::<Vec<_>>(),
+        "{}\nthe new active's log:\n{}",
+        sub.dump(),
+        standby.drain()
+    );
+    for i in 0..before {
+        let answers = results(sub, &format!("before-{i}"));
+        assert_eq!(answers.len(), 1, "before-{i} ran again: {answers:?}");
+    }
+    let (holder, epoch) = lease_holder(sub).expect("the new lease card");
+    assert_ne!(holder, first.0);
+    assert_eq!(epoch, first.1 + 1);
+    holder
+}
+
+/// The old active, started again in `home` with `broker`, stands by: the lease stays
+/// `holder`'s and the new active runs on.
+pub(crate) fn assert_restart_stands_by(
+    home: &Home,
+    broker: &str,
+    sub: &mut Sub,
+    holder: &str,
+    standby: &mut Runtime,
+) {
+    let mut again = Runtime::spawn_unchecked(home, &["--broker", broker]);
+    again.wait_for_line("b00t is standing by on");
+    sub.settle(Duration::from_millis(2500));
+    assert_eq!(lease_holder(sub).map(|l| l.0).as_deref(), Some(holder));
+    let log = again.drain();
+    assert!(!log.contains("b00t is up on"), "{log}");
+    assert!(standby.is_alive(), "{}", standby.drain());
+}
+
 #[test]
 fn the_standby_takes_over_from_a_killed_active_and_runs_nothing_twice() {
     let mosquitto = Mosquitto::start();
@@ -66,8 +121,7 @@ fn the_standby_takes_over_from_a_killed_active_and_runs_nothing_twice() {
     let active_home = home();
     let mut active = Runtime::spawn(&active_home, &["--broker", &broker]);
     let standby_home = home();
-    let mut standby = Runtime::spawn_unchecked(&standby_home, &["--broker", &broker, "--standby"]);
-    standby.wait_for_line("b00t is standing by on");
+    let mut standby = spawn_standby(&standby_home, &broker);
 
     let mut sub = Sub::start(mosquitto.port, "#");
     for i in 0..BEFORE {
@@ -76,7 +130,7 @@ fn the_standby_takes_over_from_a_killed_active_and_runs_nothing_twice() {
     for i in 0..BEFORE {
         sub.wait("b00t.echo.echo/result", &format!("\"id\":\"before-{i}\""));
     }
-    let (first_holder, first_epoch) = lease_holder(&sub).expect("the active's lease card");
+    let first = lease_holder(&sub).expect("the active's lease card");
 
     active.kill9();
     // Sent while nobody acts: the active is dead, the standby has not taken over yet,
@@ -100,29 +154,9 @@ fn the_standby_takes_over_from_a_killed_active_and_runs_nothing_twice() {
         assert_eq!(answers[0]["body"]["echo"], format!("outage-{i}"));
         seqs.push(answers[0]["body"]["seq"].as_u64().expect("a seq"));
     }
-    seqs.sort_unstable();
-    assert_eq!(
-        seqs,
-        (1..=OUTAGE as u64).collect::<Vec<_>>(),
-        "{}",
-        sub.dump()
-    );
-    for i in 0..BEFORE {
-        let answers = results(&sub, &format!("before-{i}"));
-        assert_eq!(answers.len(), 1, "before-{i} ran again: {answers:?}");
-    }
-    let (holder, epoch) = lease_holder(&sub).expect("the new lease card");
-    assert_ne!(holder, first_holder);
-    assert_eq!(epoch, first_epoch + 1);
-
+    let holder = assert_took_over(&sub, seqs, OUTAGE, BEFORE, first, &mut standby);
     // The old active, started again in its home, stands by.
-    let mut again = Runtime::spawn_unchecked(&active_home, &["--broker", &broker]);
-    again.wait_for_line("b00t is standing by on");
-    sub.settle(Duration::from_millis(2500));
-    assert_eq!(lease_holder(&sub).map(|l| l.0), Some(holder));
-    let log = again.drain();
-    assert!(!log.contains("b00t is up on"), "{log}");
-    assert!(standby.is_alive(), "{}", standby.drain());
+    assert_restart_stands_by(&active_home, &broker, &mut sub, &holder, &mut standby);
 }
 
 #[test]
@@ -132,8 +166,7 @@ fn an_active_paused_past_its_lease_stops_when_it_wakes() {
     let active_home = home();
     let mut active = Runtime::spawn(&active_home, &["--broker", &broker]);
     let standby_home = home();
-    let mut standby = Runtime::spawn_unchecked(&standby_home, &["--broker", &broker, "--standby"]);
-    standby.wait_for_line("b00t is standing by on");
+    let mut standby = spawn_standby(&standby_home, &broker);
 
     active.signal("STOP");
     standby.wait_for_line("b00t is up on");
@@ -213,8 +246,7 @@ fn a_standby_takes_over_the_schedules_without_those_removed_while_it_was_away() 
 
     // The standby copies both, then stops; meanwhile one is removed.
     let standby_home = home();
-    let mut standby = Runtime::spawn_unchecked(&standby_home, &["--broker", &broker, "--standby"]);
-    standby.wait_for_line("b00t is standing by on");
+    let mut standby = spawn_standby(&standby_home, &broker);
     let mut rows = Sub::start(mosquitto.port, "b00t.runtime/schedules/+");
     rows.wait(&format!("b00t.runtime/schedules/{dropped}"), "feed the cat");
     std::thread::sleep(Duration::from_millis(500));
@@ -231,8 +263,7 @@ fn a_standby_takes_over_the_schedules_without_those_removed_while_it_was_away() 
 
     // Back as standby, then the active dies: the new active has the schedule that
     // still exists, not the one removed while it was away.
-    let mut standby = Runtime::spawn_unchecked(&standby_home, &["--broker", &broker, "--standby"]);
-    standby.wait_for_line("b00t is standing by on");
+    let mut standby = spawn_standby(&standby_home, &broker);
     active.kill9();
     standby.wait_for_line("b00t is up on");
     assert_eq!(schedule_ids(&broker), [kept]);

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use b00t_testkit::nats::NatsCluster;
 
-use crate::standby::{home, lease_holder, results, task};
+use crate::standby::{
+    assert_restart_stands_by, assert_took_over, home, lease_holder, results, spawn_standby, task,
+};
 use crate::support::procs::Runtime;
 use crate::support::sub::Sub;
 
@@ -68,9 +70,7 @@ fn standby_cluster_the_standby_takes_over_from_a_killed_active_on_nats() {
     let active_home = home();
     let mut active = Runtime::spawn(&active_home, &["--broker", &active_list]);
     let standby_home = home();
-    let mut standby =
-        Runtime::spawn_unchecked(&standby_home, &["--broker", &standby_list, "--standby"]);
-    standby.wait_for_line("b00t is standing by on");
+    let mut standby = spawn_standby(&standby_home, &standby_list);
 
     let mut sub = Sub::start(port, "#");
     for i in 0..BEFORE {
@@ -81,7 +81,7 @@ fn standby_cluster_the_standby_takes_over_from_a_killed_active_on_nats() {
     }
     // The lease card is retained: the subscriber has it, or the next renewal brings it.
     sub.try_wait(|l| l.topic == "b00t.runtime/lease", Duration::from_secs(5));
-    let (first_holder, first_epoch) = lease_holder(&sub).expect("the active's lease card");
+    let first = lease_holder(&sub).expect("the active's lease card");
 
     active.kill9();
     // Sent while nobody acts: only the standby's journal, on another node, holds them.
@@ -110,28 +110,7 @@ fn standby_cluster_the_standby_takes_over_from_a_killed_active_on_nats() {
         assert_eq!(answers[0]["body"]["echo"], format!("outage-{i}"));
         seqs.push(answers[0]["body"]["seq"].as_u64().expect("a seq"));
     }
-    seqs.sort_unstable();
-    assert_eq!(
-        seqs,
-        (1..=OUTAGE as u64).collect::<Vec<_>>(),
-        "{}\nthe new active's log:\n{}",
-        sub.dump(),
-        standby.drain()
-    );
-    for i in 0..BEFORE {
-        let answers = results(&sub, &format!("before-{i}"));
-        assert_eq!(answers.len(), 1, "before-{i} ran again: {answers:?}");
-    }
-    let (holder, epoch) = lease_holder(&sub).expect("the new lease card");
-    assert_ne!(holder, first_holder);
-    assert_eq!(epoch, first_epoch + 1);
-
+    let holder = assert_took_over(&sub, seqs, OUTAGE, BEFORE, first, &mut standby);
     // The old active, started again in its home with its list, stands by.
-    let mut again = Runtime::spawn_unchecked(&active_home, &["--broker", &active_list]);
-    again.wait_for_line("b00t is standing by on");
-    sub.settle(Duration::from_millis(2500));
-    assert_eq!(lease_holder(&sub).map(|l| l.0), Some(holder));
-    let log = again.drain();
-    assert!(!log.contains("b00t is up on"), "{log}");
-    assert!(standby.is_alive(), "{}", standby.drain());
+    assert_restart_stands_by(&active_home, &active_list, &mut sub, &holder, &mut standby);
 }
