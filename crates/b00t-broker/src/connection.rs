@@ -29,7 +29,7 @@ use rumqttd::protocol::{
 use rumqttd::protocol::{Error as CodecError, Protocol};
 use rumqttd::Notification;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::frame::{self, Head};
@@ -68,15 +68,17 @@ enum ReadEnd {
     Lost(String),
 }
 
-/// Serves one accepted connection until it ends. `permit` is its place under the
-/// connection limit (`None`: the limit is reached, and the client is refused).
+/// Serves one accepted connection until it ends. `permits` is the connection limit of
+/// its door: without a place under it, the client is refused (unless it takes over its
+/// own connection, whose place it then waits for).
 pub(crate) async fn serve<S: Stream>(
     mut stream: S,
     peer: Peer,
     shared: Arc<Shared>,
     auth: Auth,
-    permit: Option<OwnedSemaphorePermit>,
+    permits: Arc<Semaphore>,
 ) {
+    let permit = permits.clone().try_acquire_owned().ok();
     let mut buf = BytesMut::with_capacity(4096);
     let first = tokio::time::timeout(
         shared.limits.connect_timeout,
@@ -122,7 +124,7 @@ pub(crate) async fn serve<S: Stream>(
     let claim = shared.sessions.claim(&client_id).await;
     let permit = match permit {
         Some(permit) => permit,
-        None => match shared.permits.clone().try_acquire_owned() {
+        None => match permits.try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
                 claim.release();

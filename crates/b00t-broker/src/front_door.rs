@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::gate::Gate;
 use crate::sessions::Sessions;
-use crate::stream::Peer;
+use crate::stream::Listener;
 use crate::tap::Tap;
 use crate::Credentials;
 
@@ -83,59 +83,37 @@ pub(crate) enum Auth {
     Guarded,
 }
 
-/// Accepts connections on `listener` for as long as the process runs (rumqttd's router
-/// has no shutdown either; `b00t up` exits when it is done).
-pub(crate) async fn accept(listener: TcpListener, shared: Arc<Shared>, auth: Auth) {
-    let addr = listener.local_addr().ok();
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors, most likely: wait instead of spinning.
-                tracing::warn!(?addr, error = %e, "accepting a connection failed; retrying in 50 ms");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(%peer, error = %e, "could not set TCP_NODELAY");
-        }
-        let permit = shared.permits.clone().try_acquire_owned().ok();
-        tokio::spawn(crate::connection::serve(
-            stream,
-            Peer::Tcp(peer),
-            shared.clone(),
-            auth,
-            permit,
-        ));
-    }
-}
-
 /// Connections on the local door at once: the runtime's own clients, a handful. Apart
 /// from the TCP listeners' limit, so that clients filling it never lock the runtime out
 /// of its own broker (the router has room for both: `ROUTER_MARGIN`).
 pub(crate) const LOCAL_CONNECTIONS: usize = 32;
 
-/// Accepts the runtime's own clients on the local door, with credentials only, under
-/// their own connection limit.
-pub(crate) async fn accept_local(listener: UnixListener, shared: Arc<Shared>) {
-    let permits = Arc::new(Semaphore::new(LOCAL_CONNECTIONS));
+/// Accepts connections on `listener` for as long as the process runs (rumqttd's router
+/// has no shutdown either; `b00t up` exits when it is done), each under one of `permits`:
+/// the TCP listeners share `Shared::permits`, the local door has [`LOCAL_CONNECTIONS`]
+/// of its own.
+pub(crate) async fn accept<L: Listener>(
+    listener: L,
+    shared: Arc<Shared>,
+    auth: Auth,
+    permits: Arc<Semaphore>,
+) {
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.next().await {
+            Ok(accepted) => accepted,
             Err(e) => {
-                tracing::warn!(error = %e, "accepting a connection on the local door failed; retrying in 50 ms");
+                // Out of file descriptors, most likely: wait instead of spinning.
+                tracing::warn!(door = L::DOOR, error = %e, "accepting a connection failed; retrying in 50 ms");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let permit = permits.clone().try_acquire_owned().ok();
         tokio::spawn(crate::connection::serve(
             stream,
-            Peer::Local,
+            peer,
             shared.clone(),
-            Auth::Guarded,
-            permit,
+            auth,
+            permits.clone(),
         ));
     }
 }

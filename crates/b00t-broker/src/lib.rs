@@ -76,7 +76,12 @@ impl EmbeddedBroker {
             permits: Arc::new(Semaphore::new(settings.max_connections)),
             filters: Default::default(),
         });
-        tokio::spawn(front_door::accept(listener, shared.clone(), Auth::Open));
+        tokio::spawn(front_door::accept(
+            listener,
+            shared.clone(),
+            Auth::Open,
+            shared.permits.clone(),
+        ));
         tracing::info!(%addr, "embedded broker listening");
         Ok(EmbeddedBroker { addr, shared })
     }
@@ -91,6 +96,7 @@ impl EmbeddedBroker {
             listener,
             self.shared.clone(),
             Auth::Guarded,
+            self.shared.permits.clone(),
         ));
         tracing::info!(%addr, "guarded listener (credentials required) listening");
         Ok(addr)
@@ -102,7 +108,14 @@ impl EmbeddedBroker {
     /// connection limit, so clients filling the TCP one never lock the runtime out.
     pub fn add_local(&self, path: &std::path::Path) -> Result<(), BrokerError> {
         let listener = front_door::bind_local(path)?;
-        tokio::spawn(front_door::accept_local(listener, self.shared.clone()));
+        // Its own permits: the runtime's clients never wait on the TCP limit.
+        let permits = Arc::new(Semaphore::new(front_door::LOCAL_CONNECTIONS));
+        tokio::spawn(front_door::accept(
+            listener,
+            self.shared.clone(),
+            Auth::Guarded,
+            permits,
+        ));
         tracing::info!(path = %path.display(), "local door listening");
         Ok(())
     }

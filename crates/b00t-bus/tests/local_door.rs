@@ -131,3 +131,86 @@ async fn opening_the_door_replaces_a_stale_socket_and_refuses_anything_else() {
     assert!(err.contains("precious"), "{err}");
     assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
 }
+
+/// MQTT 3.1.1 CONNECT for `client_id` logging in as `runtime`, keep-alive off.
+fn raw_connect(client_id: &str) -> Vec<u8> {
+    let field = |out: &mut Vec<u8>, s: &[u8]| {
+        out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        out.extend_from_slice(s);
+    };
+    let mut body = Vec::new();
+    field(&mut body, b"MQTT");
+    body.extend_from_slice(&[4, 0b1100_0010, 0, 0]); // level 4; username, password, clean
+    field(&mut body, client_id.as_bytes());
+    field(&mut body, b"runtime");
+    field(&mut body, b"secret");
+    let mut packet = vec![0x10, body.len() as u8];
+    packet.extend_from_slice(&body);
+    packet
+}
+
+#[tokio::test]
+async fn a_takeover_on_a_full_local_door_takes_the_place_it_frees_not_a_tcp_one() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stop = CancellationToken::new();
+    let dir = tempfile::tempdir().unwrap();
+    let door = dir.path().join("broker.sock");
+    let broker = broker(1).await;
+    broker.add_local(&door).unwrap();
+    // The one TCP place is taken.
+    let (outside, _) = connect(url(&broker, None, None), "outside", &stop);
+    outside
+        .wait_connected(Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    // The local door's 32 places: one held by a bare socket that stops reading (a hung
+    // client), 31 by the runtime's clients.
+    let mut hung = tokio::net::UnixStream::connect(&door).await.unwrap();
+    hung.write_all(&raw_connect("hung")).await.unwrap();
+    let mut connack = [0u8; 4];
+    hung.read_exact(&mut connack).await.unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 0], "CONNACK accepted");
+    let mut inside = Vec::new();
+    for n in 0..31 {
+        let (bus, _) = connect(
+            url(&broker, Some("runtime"), Some(&door)),
+            &format!("inside-{n}"),
+            &stop,
+        );
+        bus.wait_connected(Duration::from_secs(5)).await.unwrap();
+        inside.push(bus);
+    }
+    let over = CancellationToken::new();
+    let (refused, _) = connect(url(&broker, Some("runtime"), Some(&door)), "over", &over);
+    assert!(refused
+        .wait_connected(Duration::from_millis(1500))
+        .await
+        .is_err());
+    over.cancel();
+
+    // The hung client's id connects again: on its first try it takes over, on the place
+    // the old connection frees, although the TCP limit is full too.
+    let mut again = tokio::net::UnixStream::connect(&door).await.unwrap();
+    again.write_all(&raw_connect("hung")).await.unwrap();
+    let mut connack = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), again.read_exact(&mut connack))
+        .await
+        .expect("a CONNACK in time")
+        .unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 0], "the takeover is accepted at once");
+    // The old connection was closed.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), hung.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(_))),
+        "the old connection ends: {closed:?}"
+    );
+    // And the door still refuses a 33rd client.
+    let mut extra = tokio::net::UnixStream::connect(&door).await.unwrap();
+    extra.write_all(&raw_connect("extra")).await.unwrap();
+    let mut connack = [0u8; 4];
+    extra.read_exact(&mut connack).await.unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 3], "refused: server unavailable");
+    stop.cancel();
+}
