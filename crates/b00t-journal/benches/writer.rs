@@ -47,6 +47,22 @@ fn tasks(c: &mut Criterion) {
         )
     });
     group.finish();
+
+    // What one task waits on the path: its own commit, alone, as a round trip through the
+    // writer thread (the front door holds a task for this; the agent its reply).
+    let mut one = c.benchmark_group("journal_one");
+    one.sample_size(20);
+    let mut n = 0u64;
+    one.bench_function("task_durable_round_trip", |b| {
+        b.iter(|| {
+            n += 1;
+            let id = format!("one-{n}");
+            runtime
+                .block_on(handle.task_durable("b00t.echo.echo", &id, payload, None))
+                .expect("the commit");
+        })
+    });
+    one.finish();
 }
 
 criterion_group!(benches, tasks);
