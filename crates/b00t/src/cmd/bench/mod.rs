@@ -163,6 +163,13 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         throughput(&progress, "embedded broker", broker.url(), 0, args.messages).await?;
     let embedded_qos1 =
         throughput(&progress, "embedded broker", broker.url(), 1, args.messages).await?;
+    let latency_tasks = args.tasks.min(MAX_LATENCY_TASKS);
+    // The bare responder through the embedded broker alone: what the broker costs a round
+    // trip, apart from the journal and the agent.
+    progress.say("the broker floor: a bare responder through the embedded broker");
+    let broker_floor = measure_responder(&progress, broker.url(), latency_tasks, args.tasks)
+        .await
+        .context("measuring the bare responder through the embedded broker")?;
     let broker_only_peak_rss_mib = broker.peak_rss_mib();
     broker.stop().await;
 
@@ -174,7 +181,6 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 
     progress.say("starting the runtime (`b00t up`)");
-    let latency_tasks = args.tasks.min(MAX_LATENCY_TASKS);
     let runtime = BusChild::start(&exe, Mode::Runtime).await?;
     let (latency, pipelined, runtime_qos1) =
         measure_runtime(&progress, &runtime, latency_tasks, &args).await?;
@@ -253,6 +259,9 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         flood_results: flood_figures.map(|(f, _)| f.results),
         flood_tasks_per_s: flood_figures.map(|(f, _)| f.tasks as f64 / f.seconds.max(1e-9)),
         flood_peak_rss_mib: flood_figures.and_then(|(_, peak)| peak),
+        broker_floor_task_p50_us: broker_floor.0.p50_us,
+        broker_floor_task_p99_us: broker_floor.0.p99_us,
+        broker_floor_tasks_per_s: broker_floor.1.tasks_per_s,
     }
     .rounded();
     if args.json {
@@ -317,14 +326,25 @@ async fn measure_floor(
         mosquitto.display()
     ));
     let broker = floor::Mosquitto::start(mosquitto).await?;
-    let responder = floor::Responder::start(broker.url()).await?;
-    let mut client = EchoClient::connect(broker.url())
+    let figures = measure_responder(progress, broker.url(), latency_tasks, tasks).await;
+    broker.stop().await;
+    figures
+}
+
+/// Round trips through the broker at `url` and the bare responder, which journals nothing.
+async fn measure_responder(
+    progress: &Progress,
+    url: &BrokerUrl,
+    latency_tasks: u64,
+    tasks: u64,
+) -> anyhow::Result<(Latency, Pipelined)> {
+    let responder = floor::Responder::start(url).await?;
+    let mut client = EchoClient::connect(url)
         .await
-        .with_context(|| format!("connecting to mosquitto at `{}`", broker.url()))?;
+        .with_context(|| format!("connecting to the broker at `{url}`"))?;
     let figures = round_trips(progress, &mut client, latency_tasks, tasks).await;
     client.close().await;
     responder.stop().await;
-    broker.stop().await;
     figures
 }
 

@@ -48,6 +48,11 @@ pub(super) struct Report {
     pub flood_results: Option<u64>,
     pub flood_tasks_per_s: Option<f64>,
     pub flood_peak_rss_mib: Option<f64>,
+    /// The broker's share: the bare responder's round trips through the embedded broker
+    /// alone (`--broker-only`), no journal and no agent.
+    pub broker_floor_task_p50_us: u64,
+    pub broker_floor_task_p99_us: u64,
+    pub broker_floor_tasks_per_s: f64,
 }
 
 /// The targets the table shows.
@@ -77,6 +82,7 @@ impl Report {
         self.against_qos1_msgs_per_s = self.against_qos1_msgs_per_s.map(tenth);
         self.tasks_per_s = tenth(self.tasks_per_s);
         self.floor_tasks_per_s = self.floor_tasks_per_s.map(tenth);
+        self.broker_floor_tasks_per_s = tenth(self.broker_floor_tasks_per_s);
         self.peak_rss_mib = self.peak_rss_mib.map(hundredth);
         self.broker_only_peak_rss_mib = self.broker_only_peak_rss_mib.map(hundredth);
         self
@@ -245,6 +251,30 @@ impl Report {
                 Row::new("floor", "not measured".to_owned())
                     .note("no `mosquitto` installed".to_owned()),
             ),
+        }
+
+        heading(
+            &mut out,
+            "the broker's share: the bare responder through the embedded broker alone",
+        );
+        for (label, figure) in [
+            (
+                "one at a time, p50",
+                format!("{} us", grouped(self.broker_floor_task_p50_us)),
+            ),
+            (
+                "one at a time, p99",
+                format!("{} us", grouped(self.broker_floor_task_p99_us)),
+            ),
+            (
+                "64 in flight",
+                rate(self.broker_floor_tasks_per_s, "tasks/s"),
+            ),
+        ] {
+            row(
+                &mut out,
+                Row::new(&format!("broker floor, {label}"), figure),
+            );
         }
 
         heading(
@@ -496,6 +526,9 @@ mod tests {
             flood_results: None,
             flood_tasks_per_s: None,
             flood_peak_rss_mib: None,
+            broker_floor_task_p50_us: 300,
+            broker_floor_task_p99_us: 900,
+            broker_floor_tasks_per_s: 9_000.0,
         }
         .rounded();
         let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
@@ -548,6 +581,9 @@ mod tests {
             flood_results: None,
             flood_tasks_per_s: None,
             flood_peak_rss_mib: None,
+            broker_floor_task_p50_us: 300,
+            broker_floor_task_p99_us: 900,
+            broker_floor_tasks_per_s: 9_000.0,
         }
         .rounded();
         let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
