@@ -65,8 +65,6 @@ enum Phase {
 struct Slot {
     phase: Phase,
     handle: Option<Arc<Launched>>,
-    /// Tasks acked and not yet answered, as the watcher counts them.
-    busy: usize,
     last_activity: Instant,
     started: Instant,
     failures: u32,
@@ -81,7 +79,6 @@ impl Slot {
         Slot {
             phase: Phase::Down,
             handle: None,
-            busy: 0,
             last_activity: now,
             started: now,
             failures: 0,
@@ -90,11 +87,12 @@ impl Slot {
         }
     }
 
-    /// Running, online, busy with nothing, and quiet for at least `quiet`.
-    fn idle_for(&self, now: Instant, quiet: Duration) -> bool {
+    /// Running, online, busy with nothing (`busy`: its tasks acked and not yet answered,
+    /// as the watcher's board counts them), and quiet for at least `quiet`.
+    fn idle_for(&self, now: Instant, quiet: Duration, busy: usize) -> bool {
         matches!(self.phase, Phase::Running(_))
             && self.online
-            && self.busy == 0
+            && busy == 0
             && now.duration_since(self.last_activity) >= quiet
     }
 
@@ -279,7 +277,6 @@ impl Supervisor {
                 if change.went_offline {
                     slot.online = false;
                 }
-                slot.busy = load.busy;
                 slot.last_activity = slot.last_activity.max(load.last_activity);
             }
             finished |= change.finished;
@@ -349,7 +346,6 @@ impl Supervisor {
         slot.phase = Phase::Starting(generation);
         slot.wanted = false;
         slot.online = false;
-        slot.busy = 0;
         tracing::info!(%group, image = %spec.image, "starting group agent");
         let launcher = self.launcher.clone();
         let tx = self.internal_tx.clone();
@@ -456,7 +452,6 @@ impl Supervisor {
         let handle = slot.handle.take();
         let phase = slot.phase;
         slot.online = false;
-        slot.busy = 0;
         match phase {
             Phase::Stopping(g) if g == generation => {
                 tracing::info!(%group, "group agent stopped");
@@ -514,7 +509,7 @@ impl Supervisor {
         let groups_dir = self.home.groups_dir();
         let mut removed = Vec::new();
         for (group, slot) in &self.slots {
-            if slot.idle_for(now, idle) {
+            if slot.idle_for(now, idle, busy(&self.seen, group)) {
                 tracing::info!(%group, idle_s = idle.as_secs(), "group agent idle; stopping it");
                 to_stop.push(group.clone());
             }
@@ -598,7 +593,7 @@ impl Supervisor {
         {
             return; // A slot is already being freed.
         }
-        if let Some(group) = idlest(&self.slots, Instant::now()) {
+        if let Some(group) = idlest(&self.slots, &self.seen, Instant::now()) {
             tracing::info!(%group, waiting = %self.queue[0], "freeing a slot: stopping the idlest group agent");
             self.stop(&group);
         }
@@ -633,12 +628,22 @@ impl Supervisor {
     }
 }
 
+/// How many tasks `group`'s agent acked and has not answered, on the watcher's board:
+/// the supervisor reads it there, it keeps no count of its own.
+fn busy(seen: &HashMap<String, AgentLoad>, group: &str) -> usize {
+    seen.get(group).map_or(0, |load| load.busy)
+}
+
 /// The running agent idle the longest (at least [`PREEMPT_AFTER`]): the one whose slot a
 /// queued group takes.
-fn idlest(slots: &HashMap<String, Slot>, now: Instant) -> Option<String> {
+fn idlest(
+    slots: &HashMap<String, Slot>,
+    seen: &HashMap<String, AgentLoad>,
+    now: Instant,
+) -> Option<String> {
     slots
         .iter()
-        .filter(|(_, s)| s.idle_for(now, PREEMPT_AFTER))
+        .filter(|(g, s)| s.idle_for(now, PREEMPT_AFTER, busy(seen, g)))
         .min_by_key(|(_, s)| s.last_activity)
         .map(|(g, _)| g.clone())
 }
@@ -682,15 +687,31 @@ fn backoff(failures: u32) -> Duration {
 mod tests {
     use super::*;
 
-    /// A slot in `phase`, online or not, busy with `busy` tasks, last active `ago`.
-    fn slot(phase: Phase, online: bool, busy: usize, ago: Duration) -> Slot {
+    /// A slot in `phase`, online or not, last active `ago`.
+    fn slot(phase: Phase, online: bool, ago: Duration) -> Slot {
         Slot {
             phase,
             online,
-            busy,
             last_activity: Instant::now() - ago,
             ..Slot::new()
         }
+    }
+
+    /// The watcher's board as the supervisor last read it: `busy` tasks for each group.
+    fn board(busy: &[(&str, usize)]) -> HashMap<String, AgentLoad> {
+        busy.iter()
+            .map(|(group, busy)| {
+                let load = AgentLoad {
+                    online: true,
+                    came_online: 1,
+                    wanted: 0,
+                    finished: 0,
+                    busy: *busy,
+                    last_activity: Instant::now(),
+                };
+                ((*group).to_owned(), load)
+            })
+            .collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -699,67 +720,80 @@ mod tests {
         tokio::time::advance(Duration::from_secs(3600)).await;
         let idle = Duration::from_secs(60);
         let s = Duration::from_secs;
+        // What, the slot, its busy count on the board, whether idle stops it, whether a
+        // queued group may take its place.
         let cases = [
             (
                 "running, online, nothing to do, quiet long enough",
-                slot(Phase::Running(1), true, 0, s(61)),
+                slot(Phase::Running(1), true, s(61)),
+                0,
                 true,
                 true,
             ),
             (
                 "quiet, but busy with a task",
-                slot(Phase::Running(1), true, 1, s(61)),
+                slot(Phase::Running(1), true, s(61)),
+                1,
                 false,
                 false,
             ),
             (
                 "quiet, but its card is not online yet",
-                slot(Phase::Running(1), false, 0, s(61)),
+                slot(Phase::Running(1), false, s(61)),
+                0,
                 false,
                 false,
             ),
             (
                 "not idle long enough to stop, long enough to preempt",
-                slot(Phase::Running(1), true, 0, s(2)),
+                slot(Phase::Running(1), true, s(2)),
+                0,
                 false,
                 true,
             ),
             (
                 "active under a second ago",
-                slot(Phase::Running(1), true, 0, Duration::from_millis(500)),
+                slot(Phase::Running(1), true, Duration::from_millis(500)),
+                0,
                 false,
                 false,
             ),
             (
                 "starting",
-                slot(Phase::Starting(1), true, 0, s(61)),
+                slot(Phase::Starting(1), true, s(61)),
+                0,
                 false,
                 false,
             ),
             (
                 "already stopping",
-                slot(Phase::Stopping(1), true, 0, s(61)),
+                slot(Phase::Stopping(1), true, s(61)),
+                0,
                 false,
                 false,
             ),
         ];
         let now = Instant::now();
-        for (what, slot, stops, preemptible) in cases {
-            assert_eq!(slot.idle_for(now, idle), stops, "{what}: idle stop");
+        for (what, slot, busy, stops, preemptible) in cases {
+            assert_eq!(slot.idle_for(now, idle, busy), stops, "{what}: idle stop");
             let one = HashMap::from([("g".to_owned(), slot)]);
             assert_eq!(
-                idlest(&one, now).is_some(),
+                idlest(&one, &board(&[("g", busy)]), now).is_some(),
                 preemptible,
                 "{what}: preemptible"
             );
         }
-        // Of several, the one quiet the longest.
+        // Of several, the one quiet the longest; the busy count is the board's, and a
+        // group the board does not know is busy with nothing.
         let slots = HashMap::from([
-            ("work".to_owned(), slot(Phase::Running(1), true, 0, s(5))),
-            ("family".to_owned(), slot(Phase::Running(2), true, 0, s(30))),
-            ("busy".to_owned(), slot(Phase::Running(3), true, 2, s(300))),
+            ("work".to_owned(), slot(Phase::Running(1), true, s(5))),
+            ("family".to_owned(), slot(Phase::Running(2), true, s(30))),
+            ("busy".to_owned(), slot(Phase::Running(3), true, s(300))),
         ]);
-        assert_eq!(idlest(&slots, now).as_deref(), Some("family"));
+        let seen = board(&[("busy", 2), ("family", 0)]);
+        assert_eq!(idlest(&slots, &seen, now).as_deref(), Some("family"));
+        let seen = board(&[("busy", 0)]);
+        assert_eq!(idlest(&slots, &seen, now).as_deref(), Some("busy"));
     }
 
     #[test]
