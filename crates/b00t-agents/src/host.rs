@@ -416,13 +416,9 @@ mod tests {
     }
 
     async fn start() -> (CancellationToken, Bus, b00t_bus::Events) {
-        let broker = EmbeddedBroker::start(BrokerSettings::new(
-            "127.0.0.1:0".parse().unwrap(),
-            16,
-            1 << 20,
-        ))
-        .await
-        .unwrap();
+        let broker = EmbeddedBroker::start(BrokerSettings::loopback())
+            .await
+            .unwrap();
         let url = BrokerUrl::for_listen(broker.addr());
         let stop = CancellationToken::new();
         let spec = AgentSpec {

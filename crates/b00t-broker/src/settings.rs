@@ -34,6 +34,12 @@ pub struct BrokerSettings {
 }
 
 impl BrokerSettings {
+    /// On 127.0.0.1, on a port the system picks, with 16 connections and 1 MiB packets:
+    /// a broker for tests and benches, that never collides with another one.
+    pub fn loopback() -> Self {
+        Self::new(SocketAddr::from(([127, 0, 0, 1], 0)), 16, 1 << 20)
+    }
+
     /// Settings with the per-client limits' defaults.
     pub fn new(listen: SocketAddr, max_connections: usize, packet_limit: usize) -> Self {
         BrokerSettings {

@@ -13,11 +13,13 @@ use tokio::sync::Notify;
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn broker(max_connections: usize) -> EmbeddedBroker {
-    let mut settings =
-        BrokerSettings::new("127.0.0.1:0".parse().unwrap(), max_connections, 1 << 20);
-    settings.max_subscriptions = 4;
-    settings.max_inflight = 8;
-    settings.max_filters = 64;
+    let settings = BrokerSettings {
+        max_connections,
+        max_subscriptions: 4,
+        max_inflight: 8,
+        max_filters: 64,
+        ..BrokerSettings::loopback()
+    };
     EmbeddedBroker::start(settings).await.unwrap()
 }
 

@@ -21,7 +21,8 @@ async fn broker(max_connections: usize) -> EmbeddedBroker {
     credentials.set("runtime", "secret");
     let settings = BrokerSettings {
         credentials,
-        ..BrokerSettings::new("127.0.0.1:0".parse().unwrap(), max_connections, 1 << 20)
+        max_connections,
+        ..BrokerSettings::loopback()
     };
     EmbeddedBroker::start(settings).await.unwrap()
 }

@@ -699,13 +699,9 @@ mod tests {
         ];
         for (n, case) in cases.iter().enumerate() {
             let stop = CancellationToken::new();
-            let broker = EmbeddedBroker::start(BrokerSettings::new(
-                "127.0.0.1:0".parse().unwrap(),
-                16,
-                1 << 20,
-            ))
-            .await
-            .unwrap();
+            let broker = EmbeddedBroker::start(BrokerSettings::loopback())
+                .await
+                .unwrap();
             let url = BrokerUrl::for_listen(broker.addr());
             let (bus, _) = Bus::connect(BusOptions::new(url.clone(), "watcher"), &stop);
             bus.wait_connected(Duration::from_secs(5)).await.unwrap();

@@ -49,13 +49,9 @@ fn now_ms() -> i64 {
 
 impl Harness {
     async fn start(home: &Path) -> Harness {
-        let broker = EmbeddedBroker::start(BrokerSettings::new(
-            "127.0.0.1:0".parse().unwrap(),
-            16,
-            1 << 20,
-        ))
-        .await
-        .unwrap();
+        let broker = EmbeddedBroker::start(BrokerSettings::loopback())
+            .await
+            .unwrap();
         let url = BrokerUrl::for_listen(broker.addr());
         let (client, events) = Bus::connect(
             BusOptions::new(url.clone(), "test-client"),

@@ -86,13 +86,9 @@ fn fired(payload: &[u8]) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_follows_adds_fires_and_removals() {
-    let broker = EmbeddedBroker::start(BrokerSettings::new(
-        "127.0.0.1:0".parse().unwrap(),
-        16,
-        1 << 20,
-    ))
-    .await
-    .unwrap();
+    let broker = EmbeddedBroker::start(BrokerSettings::loopback())
+        .await
+        .unwrap();
     let url = BrokerUrl::for_listen(broker.addr());
     let dir = tempfile::tempdir().unwrap();
     let active = Store::open(&dir.path().join("active.db")).unwrap();

@@ -58,11 +58,10 @@ impl Answer {
 impl Bench {
     /// A broker, the fake Ollama serving `llama3.2:latest`, `groups/global/` and a client.
     pub(crate) async fn start() -> Bench {
-        let broker = EmbeddedBroker::start(BrokerSettings::new(
-            "127.0.0.1:0".parse().unwrap(),
-            64,
-            1 << 20,
-        ))
+        let broker = EmbeddedBroker::start(BrokerSettings {
+            max_connections: 64,
+            ..BrokerSettings::loopback()
+        })
         .await
         .unwrap();
         let url = BrokerUrl::for_listen(broker.addr());

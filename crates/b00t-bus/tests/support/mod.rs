@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 /// An embedded broker allowing each client `max_subscriptions` filters, and its URL.
 pub(crate) async fn broker(max_subscriptions: usize) -> (EmbeddedBroker, BrokerUrl) {
-    let mut settings = BrokerSettings::new("127.0.0.1:0".parse().unwrap(), 16, 1 << 20);
+    let mut settings = BrokerSettings::loopback();
     settings.max_subscriptions = max_subscriptions;
     let broker = EmbeddedBroker::start(settings).await.unwrap();
     let url = BrokerUrl::for_listen(broker.addr());
