@@ -17,10 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
+use b00t_testkit::free_port;
 
 fn process(name: &str, role: WorkloadRole, program: &str, args: &[&str]) -> DirectProcess {
     DirectProcess {

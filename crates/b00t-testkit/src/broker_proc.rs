@@ -10,12 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A port free on loopback when asked (the broker binds it a moment later).
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
+pub(crate) use crate::port::free_port;
 
 /// Starts `program` with `args`, output to `log`, in a process group of its own.
 pub(crate) fn spawn(program: &Path, args: &[&str], log: &Path) -> std::io::Result<Child> {

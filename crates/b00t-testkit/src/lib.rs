@@ -20,6 +20,7 @@ pub mod mosquitto_pair;
 pub mod nats;
 pub mod nomad;
 mod ollama;
+mod port;
 mod server;
 mod shapes;
 pub mod synapse;
@@ -27,6 +28,7 @@ pub mod telegram;
 pub mod whatsapp;
 
 pub use ollama::{FakeOllama, Reply};
+pub use port::free_port;
 
 /// Waits for Ctrl-C or SIGTERM: how the fake programs know to stop.
 pub async fn until_signal() {

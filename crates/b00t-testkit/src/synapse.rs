@@ -370,13 +370,7 @@ pub fn register_mac(secret: &str, nonce: &str, user: &str, password: &str, admin
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// A free loopback port (bound, read back, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+use crate::port::free_port;
 
 fn write(path: &Path, text: &str) -> Result<(), SynapseError> {
     std::fs::write(path, text).map_err(|source| SynapseError::Write {

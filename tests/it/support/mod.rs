@@ -5,7 +5,6 @@
 pub(crate) mod procs;
 pub(crate) mod sub;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -35,12 +34,7 @@ pub(crate) fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) ->
     }
 }
 
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub(crate) use b00t_testkit::free_port;
 
 /// Fails with a clear message when a tool the tests drive is missing.
 pub(crate) fn require_tool(tool: &str) {
