@@ -9,12 +9,7 @@ use std::time::Duration;
 use crate::support::{Bus, Home, Mode};
 
 fn connect_packet(client_id: &str) -> Vec<u8> {
-    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60];
-    body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
-    body.extend_from_slice(client_id.as_bytes());
-    let mut packet = vec![0x10, body.len() as u8];
-    packet.extend(body);
-    packet
+    b00t_testkit::mqtt::connect_packet(client_id, None, 60)
 }
 
 /// Connects with a raw CONNECT; returns the stream and the CONNACK's return code (None

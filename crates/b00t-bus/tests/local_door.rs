@@ -13,6 +13,7 @@ use b00t_bus::{Bus, BusOptions, Events, Qos};
 use b00t_config::BrokerUrl;
 use tokio_util::sync::CancellationToken;
 
+use b00t_testkit::mqtt::{connect_packet, CONNACK_ACCEPTED};
 use support::next_message;
 
 /// A broker taking `max_connections` TCP clients, knowing the user `runtime`.
@@ -133,21 +134,9 @@ async fn opening_the_door_replaces_a_stale_socket_and_refuses_anything_else() {
     assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
 }
 
-/// MQTT 3.1.1 CONNECT for `client_id` logging in as `runtime`, keep-alive off.
+/// A raw CONNECT for `client_id` logging in as `runtime`, keep-alive off.
 fn raw_connect(client_id: &str) -> Vec<u8> {
-    let field = |out: &mut Vec<u8>, s: &[u8]| {
-        out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        out.extend_from_slice(s);
-    };
-    let mut body = Vec::new();
-    field(&mut body, b"MQTT");
-    body.extend_from_slice(&[4, 0b1100_0010, 0, 0]); // level 4; username, password, clean
-    field(&mut body, client_id.as_bytes());
-    field(&mut body, b"runtime");
-    field(&mut body, b"secret");
-    let mut packet = vec![0x10, body.len() as u8];
-    packet.extend_from_slice(&body);
-    packet
+    connect_packet(client_id, Some(("runtime", "secret")), 0)
 }
 
 #[tokio::test]
@@ -171,7 +160,7 @@ async fn a_takeover_on_a_full_local_door_takes_the_place_it_frees_not_a_tcp_one(
     hung.write_all(&raw_connect("hung")).await.unwrap();
     let mut connack = [0u8; 4];
     hung.read_exact(&mut connack).await.unwrap();
-    assert_eq!(connack, [0x20, 2, 0, 0], "CONNACK accepted");
+    assert_eq!(connack, CONNACK_ACCEPTED, "the hung client is accepted");
     let mut inside = Vec::new();
     for n in 0..31 {
         let (bus, _) = connect(
@@ -199,7 +188,10 @@ async fn a_takeover_on_a_full_local_door_takes_the_place_it_frees_not_a_tcp_one(
         .await
         .expect("a CONNACK in time")
         .unwrap();
-    assert_eq!(connack, [0x20, 2, 0, 0], "the takeover is accepted at once");
+    assert_eq!(
+        connack, CONNACK_ACCEPTED,
+        "the takeover is accepted at once"
+    );
     // The old connection was closed.
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(5), hung.read_to_end(&mut rest)).await;

@@ -14,8 +14,9 @@ use crate::JournalError;
 
 /// How often the WAL is copied back into the database.
 const INTERVAL: Duration = Duration::from_millis(500);
-/// WAL pages (1 KiB each in a journal made now, 4 KiB in an older one) past which a RESTART checkpoint briefly holds writers back so
-/// that the WAL starts over: passive ones alone may never catch up under constant load.
+/// WAL pages (1 KiB each in a journal made now, 4 KiB in an older one) past which a
+/// RESTART checkpoint briefly holds writers back so that the WAL starts over: passive
+/// ones alone may never catch up under constant load.
 const WAL_PAGES_LIMIT: i64 = 16_384;
 
 /// The checkpoint thread; dropping `stop` ends it after a last checkpoint.

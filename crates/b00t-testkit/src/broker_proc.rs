@@ -41,16 +41,13 @@ pub(crate) fn accepts_mqtt(port: u16) -> bool {
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let client_id = format!("b00t-testkit-probe-{:08x}", fastrand::u32(..));
-    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 30];
-    body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
-    body.extend_from_slice(client_id.as_bytes());
-    let mut packet = vec![0x10, body.len() as u8];
-    packet.extend_from_slice(&body);
+    let packet = crate::mqtt::connect_packet(&client_id, None, 30);
     if stream.write_all(&packet).is_err() {
         return false;
     }
     let mut connack = [0u8; 4];
-    let accepted = stream.read_exact(&mut connack).is_ok() && connack == [0x20, 2, 0, 0];
+    let accepted =
+        stream.read_exact(&mut connack).is_ok() && connack == crate::mqtt::CONNACK_ACCEPTED;
     let _ = stream.write_all(&[0xe0, 0]);
     accepted
 }

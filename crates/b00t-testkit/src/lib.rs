@@ -17,6 +17,7 @@
 mod broker_proc;
 mod http;
 pub mod mosquitto_pair;
+pub mod mqtt;
 pub mod nats;
 pub mod nomad;
 mod ollama;
