@@ -11,8 +11,10 @@
 //!
 //! A full pipeline stops the reader, which stops reading the socket: backpressure reaches
 //! the client through TCP instead of memory. When the client goes without a DISCONNECT
-//! its will is published (retained as asked, at QoS 0: rumqttd keeps a local link's QoS
-//! private), then the link is closed.
+//! its will is published (retained as asked), then the link is closed. The link can
+//! publish at QoS 0 only (rumqttd keeps `Publish`'s QoS private), which costs nothing:
+//! rumqttd's router delivers every message at the QoS of the subscription it matched, so
+//! a QoS 1 subscriber gets the will at QoS 1, to be acknowledged, and a QoS 0 one at 0.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use b00t_broker::{BrokerSettings, EmbeddedBroker, Hold, Tap, Tapped};
+use b00t_testkit::mqtt::{field, packet, Connect, Will};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -29,53 +30,23 @@ struct Raw {
     buf: Vec<u8>,
 }
 
-fn remaining_length(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let mut byte = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-fn packet(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    remaining_length(body.len(), &mut out);
-    out.extend_from_slice(body);
-    out
-}
-
-fn string(s: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    out.extend_from_slice(s);
-}
-
+/// A CONNECT with a keep alive of 60 s and, when given, a retained QoS 0 will.
 fn connect_packet(client_id: &str, will: Option<(&str, &str)>) -> Vec<u8> {
-    let mut body = Vec::new();
-    string(b"MQTT", &mut body);
-    body.push(4);
-    let mut flags = 0x02; // clean session
-    if will.is_some() {
-        flags |= 0x04 | 0x20; // will, will retain, QoS 0
+    Connect {
+        will: will.map(|(topic, message)| Will {
+            topic,
+            message: message.as_bytes(),
+            qos: 0,
+            retain: true,
+        }),
+        ..Connect::new(client_id)
     }
-    body.push(flags);
-    body.extend_from_slice(&60u16.to_be_bytes());
-    string(client_id.as_bytes(), &mut body);
-    if let Some((topic, message)) = will {
-        string(topic.as_bytes(), &mut body);
-        string(message.as_bytes(), &mut body);
-    }
-    packet(0x10, &body)
+    .packet()
 }
 
 fn publish_packet(topic: &str, payload: &[u8], qos: u8, pkid: u16) -> Vec<u8> {
     let mut body = Vec::new();
-    string(topic.as_bytes(), &mut body);
+    field(&mut body, topic.as_bytes());
     if qos > 0 {
         body.extend_from_slice(&pkid.to_be_bytes());
     }
@@ -86,7 +57,7 @@ fn publish_packet(topic: &str, payload: &[u8], qos: u8, pkid: u16) -> Vec<u8> {
 fn subscribe_packet(pkid: u16, filters: &[&str]) -> Vec<u8> {
     let mut body = pkid.to_be_bytes().to_vec();
     for filter in filters {
-        string(filter.as_bytes(), &mut body);
+        field(&mut body, filter.as_bytes());
         body.push(1);
     }
     packet(0x82, &body)
@@ -160,6 +131,16 @@ impl Raw {
             match self.stream.read(&mut chunk).await {
                 Ok(0) | Err(_) => return None,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Reads until a packet of `kind` (the high nibble) arrives; its first byte and body.
+    async fn next_packet_of(&mut self, kind: u8) -> Option<(u8, Vec<u8>)> {
+        loop {
+            let (first, body) = self.next().await?;
+            if first >> 4 == kind {
+                return Some((first, body));
             }
         }
     }
@@ -351,6 +332,57 @@ async fn a_client_that_vanishes_gets_its_will_published_and_a_clean_one_does_not
 }
 
 #[tokio::test]
+async fn a_will_of_qos_1_reaches_a_qos_1_subscriber_at_qos_1_and_is_retained() {
+    let broker = broker(16).await;
+    let (mut watcher, _) = Raw::connect(&broker, "watcher", None).await;
+    assert_eq!(watcher.subscribe(&["w/+"]).await, vec![1]);
+    for (id, qos) in [("one", 1), ("two", 2)] {
+        let topic = format!("w/{id}");
+        let will = Will {
+            topic: &topic,
+            message: b"gone",
+            qos,
+            retain: true,
+        };
+        let mut raw = Raw::open(&broker).await;
+        raw.send(
+            &Connect {
+                will: Some(will),
+                ..Connect::new(id)
+            }
+            .packet(),
+        )
+        .await;
+        assert_eq!(raw.next().await.map(|(kind, _)| kind), Some(0x20));
+        drop(raw);
+        let (first, body) = watcher.next_packet_of(3).await.expect("the will");
+        assert_eq!((first >> 1) & 3, 1, "{id}: delivered at QoS 1");
+        let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+        assert_eq!(&body[2..2 + topic_len], topic.as_bytes());
+        assert_eq!(&body[2 + topic_len + 2..], b"gone");
+        // Acknowledged, so the broker sends it once.
+        watcher
+            .send(&packet(0x40, &body[2 + topic_len..2 + topic_len + 2]))
+            .await;
+    }
+    assert!(
+        watcher
+            .next_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "each will once"
+    );
+    let (mut late, _) = Raw::connect(&broker, "late", None).await;
+    late.subscribe(&["w/+"]).await;
+    let mut retained = vec![
+        late.next_publish().await.unwrap().0,
+        late.next_publish().await.unwrap().0,
+    ];
+    retained.sort();
+    assert_eq!(retained, ["w/one", "w/two"]);
+}
+
+#[tokio::test]
 async fn subscriptions_over_the_limit_are_refused_and_the_client_goes_on() {
     let broker = broker(16).await;
     let (mut client, _) = Raw::connect(&broker, "greedy", None).await;
@@ -461,11 +493,17 @@ async fn a_client_silent_past_its_keep_alive_is_closed_and_its_will_published() 
     let (mut watcher, _) = Raw::connect(&broker, "watcher", None).await;
     watcher.subscribe(&["w/silent"]).await;
     let mut silent = Raw::open(&broker).await;
-    let mut connect = connect_packet("silent", Some(("w/silent", "gone")));
-    // Keep-alive: 1 s (bytes 10 and 11 of this CONNECT).
-    connect[10] = 0;
-    connect[11] = 1;
-    silent.send(&connect).await;
+    let connect = Connect {
+        keep_alive: 1,
+        will: Some(Will {
+            topic: "w/silent",
+            message: b"gone",
+            qos: 0,
+            retain: false,
+        }),
+        ..Connect::new("silent")
+    };
+    silent.send(&connect.packet()).await;
     assert_eq!(silent.next().await.map(|(kind, _)| kind), Some(0x20));
     assert!(
         silent.next().await.is_none(),
