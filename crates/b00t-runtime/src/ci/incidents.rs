@@ -96,6 +96,9 @@ struct History {
     requested_at: Option<i64>,
     /// When the last `oom` event came, until the `die` that follows it.
     oom_at: Option<i64>,
+    /// When the last OOM kill was told, until the next `start`: the engine may send
+    /// `oom` twice for one kill, before and after its `die`.
+    oom_told_at: Option<i64>,
     /// When it last started.
     started_at: Option<i64>,
     /// The last `start` was counted as a restart, or was asked for: the `restart` event
@@ -130,6 +133,7 @@ impl Tracker {
             died: false,
             requested_at: None,
             oom_at: None,
+            oom_told_at: None,
             started_at: None,
             start_accounted: false,
             last_exit: None,
@@ -157,8 +161,14 @@ impl Tracker {
                 None
             }
             "oom" => {
-                history.oom_at = Some(at);
-                Some(IncidentKind::OomKilled)
+                if within(history.oom_told_at, OOM_DIE_WINDOW) {
+                    // The same kill again (the engine sent a second `oom`).
+                    None
+                } else {
+                    history.oom_at = Some(at);
+                    history.oom_told_at = Some(at);
+                    Some(IncidentKind::OomKilled)
+                }
             }
             "die" => {
                 history.last_exit = event.exit_code;
@@ -178,6 +188,7 @@ impl Tracker {
             }
             "start" => {
                 history.unhealthy = false;
+                history.oom_told_at = None;
                 history.started_at = Some(at);
                 let requested = history.requested_at.take().is_some();
                 let restarted = std::mem::take(&mut history.died) && !requested;
@@ -613,6 +624,24 @@ mod tests {
                 ("die", Some(137), 50),
             ],
             &[(20, OomKilled, None, 0)],
+        );
+        // The engine can send `oom` twice for one kill, on either side of its `die`
+        // (seen with Docker on cgroup v2): told once.
+        let before_die = [("oom", None, 20), ("oom", None, 21), ("die", Some(137), 50)];
+        let after_die = [("oom", None, 20), ("die", Some(137), 50), ("oom", None, 51)];
+        for events in [before_die, after_die] {
+            check(&events, &[(20, OomKilled, None, 0)]);
+        }
+        // A kill after the container started again is another one, however soon.
+        check(
+            &[
+                ("oom", None, 20),
+                ("die", Some(137), 50),
+                ("start", None, 200),
+                ("oom", None, 300),
+                ("die", Some(137), 350),
+            ],
+            &[(20, OomKilled, None, 0), (300, OomKilled, None, 1)],
         );
     }
 
