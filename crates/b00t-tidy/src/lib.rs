@@ -11,6 +11,9 @@ pub const OWNED_DEPENDENCIES: &[(&str, &str)] = &[
     ("rumqttc", "b00t-bus"),
     ("rusqlite", "b00t-journal"),
     ("bollard", "b00t-container"),
+    // The global allocator is the program's choice, never a library's.
+    ("mimalloc", "b00t"),
+    ("libmimalloc-sys", "b00t"),
 ];
 
 /// Pure crates and what they may never depend on (normal dependencies): the adapters

@@ -2,7 +2,7 @@
 //! runtime, runs the command, and turns its outcome into an exit code. Errors are printed
 //! once here, with their causes.
 //!
-//! Layout: `cli` (clap definitions), `cmd/*` (one file per command), `connect` (finding
+//! Layout: `allocator` (the global allocator), `cli` (clap definitions), `cmd/*` (one file per command), `connect` (finding
 //! the broker for client commands), `request` (publish a task and follow its replies),
 //! `style` (colours), `shutdown` (SIGINT and SIGTERM), `out` (writes that never panic),
 //! `exit` (shared exit codes).
@@ -10,6 +10,7 @@
 #[macro_use]
 mod out;
 
+mod allocator;
 mod cli;
 mod cmd;
 mod connect;
@@ -24,6 +25,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = cli::Cli::parse();
     init_logging(cli.command.is_long_running());
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
