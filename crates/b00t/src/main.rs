@@ -59,10 +59,11 @@ fn main() -> ExitCode {
 
 /// Most of the runtime's worker threads. The bus's heavy stages are single threads of
 /// their own (rumqttd's router, the journal's writer), so workers past four add little
-/// but memory: each thread that allocates gets a glibc malloc arena that keeps what it
-/// freed. Measured (`b00t bench`, 200,000-task flood, peak RSS): 52 MiB with 2 or 4
-/// workers, 58 MiB with 8, 66 MiB with 16, past the README's 64 MiB target; pipelined
-/// tasks/s with 4 workers on 2 cores as with 2.
+/// but memory: each thread that allocates gets a heap of its own that keeps some of what
+/// it freed. Measured (`b00t bench`, 200,000-task flood, peak RSS) with glibc's malloc:
+/// 52 MiB with 2 or 4 workers, 58 MiB with 8, 66 MiB with 16, past the README's 64 MiB
+/// target; with mimalloc (`allocator`), 50–51 MiB with 2, 53.8 with 4, 59.6 with 8.
+/// Pipelined tasks/s with 4 workers on 2 cores as with 2.
 const MAX_WORKERS: usize = 4;
 
 /// Worker threads for a machine with `available` cores.
