@@ -79,7 +79,7 @@ pub fn packet(first: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// Appends MQTT's variable-length encoding of `n`.
-pub fn remaining_length(mut n: usize, out: &mut Vec<u8>) {
+fn remaining_length(mut n: usize, out: &mut Vec<u8>) {
     loop {
         let mut byte = (n % 128) as u8;
         n /= 128;

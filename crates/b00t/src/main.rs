@@ -2,10 +2,10 @@
 //! runtime, runs the command, and turns its outcome into an exit code. Errors are printed
 //! once here, with their causes.
 //!
-//! Layout: `allocator` (the global allocator), `cli` (clap definitions), `cmd/*` (one file per command), `connect` (finding
-//! the broker for client commands), `request` (publish a task and follow its replies),
-//! `style` (colours), `shutdown` (SIGINT and SIGTERM), `out` (writes that never panic),
-//! `exit` (shared exit codes).
+//! Layout: `allocator` (the global allocator), `cli` (clap definitions), `cmd/*` (one
+//! file per command), `connect` (finding the broker for client commands), `request`
+//! (publish a task and follow its replies), `style` (colours), `shutdown` (SIGINT and
+//! SIGTERM), `out` (writes that never panic), `exit` (shared exit codes).
 
 #[macro_use]
 mod out;
